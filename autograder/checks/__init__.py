@@ -1,0 +1,59 @@
+"""Checks that the notebooks' (hidden) tests call.
+
+Each check takes the learner's function (or value), runs it on cases the learner never sees, and returns
+a :class:`CheckResult` with numeric partial credit. In a notebook's autograded cell the last line is
+``checks.<level>.check_x(fn).score`` so nbgrader records the number as partial credit; the same
+functions are what ``python -m autograder`` and the tests call, so both paths give the same score.
+"""
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass, field
+
+
+@dataclass
+class CheckResult:
+    name: str
+    max_score: float
+    parts: list = field(default_factory=list)  # (description, points earned, points possible, message)
+
+    @property
+    def score(self) -> float:
+        return round(sum(p[1] for p in self.parts), 4)
+
+    @property
+    def passed(self) -> bool:
+        return self.score >= self.max_score - 1e-9
+
+    def add(self, description: str, ok: bool, points: float, message: str = "") -> bool:
+        self.parts.append((description, points if ok else 0.0, points, "" if ok else message))
+        return ok
+
+    def report(self) -> str:
+        lines = [f"{self.name}: {self.score:g}/{self.max_score:g}"]
+        for desc, got, possible, msg in self.parts:
+            mark = "ok  " if got >= possible else "FAIL"
+            lines.append(f"  [{mark}] {desc} ({got:g}/{possible:g})" + (f" -- {msg}" if msg else ""))
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:  # shown when a notebook cell ends with the result
+        return self.report()
+
+
+def safe_call(result: CheckResult, description: str, points: float, fn, *args, **kwargs):
+    """Call the learner's ``fn``; an exception (NotImplementedError included) costs the part's points."""
+    try:
+        return True, fn(*args, **kwargs)
+    except NotImplementedError:
+        result.add(description, False, points, "not implemented yet (remove `raise NotImplementedError()`)")
+    except Exception as exc:  # noqa: BLE001 -- any learner error is a lost part, with its message
+        tb = traceback.format_exception_only(type(exc), exc)[-1].strip()
+        result.add(description, False, points, f"raised {tb}")
+    return False, None
+
+
+def grade(result: CheckResult, *, show: bool = True) -> float:
+    """Print the report and return the score (the number nbgrader takes as partial credit)."""
+    if show:
+        print(result.report())
+    return result.score

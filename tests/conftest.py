@@ -1,0 +1,32 @@
+"""Shared fixtures. Tests run offline (./course test sets HF_HUB_OFFLINE=1) against ../shared/data."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "notebook: executes a notebook with papermill (slow)")
+    config.addinivalue_line("markers", "book: builds the Jupyter Book (slow)")
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    from textclass.config import default_data_dir
+
+    d = default_data_dir()
+    if d is None or not (d / "sst2" / "validation.tsv").exists():
+        pytest.fail("no data directory: set TEXTCLASS_DATA_DIR or put the data in ../shared/data")
+    return d
+
+
+@pytest.fixture
+def results_tmp(tmp_path, monkeypatch) -> Path:
+    """Point result records at a temporary folder so tests never touch results/."""
+    d = tmp_path / "results"
+    monkeypatch.setenv("TEXTCLASS_RESULTS_DIR", str(d))
+    return d

