@@ -1,7 +1,8 @@
 # nbgrader reads this from the repository root: solutions/ is the source, notebooks/ the release.
 #   nbgrader generate_assignment reproduce --force   (what `./course regenerate` runs for every level)
 c = get_config()  # noqa: F821
-c.CourseDirectory.root = "."
+import os
+c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
 c.CourseDirectory.source_directory = "solutions"
 c.CourseDirectory.release_directory = "notebooks"
 c.CourseDirectory.submitted_directory = ".nbgrader/submitted"

@@ -9,10 +9,6 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 
 
-def pytest_configure(config):
-    config.addinivalue_line("markers", "notebook: executes a notebook with papermill (slow)")
-    config.addinivalue_line("markers", "book: builds the Jupyter Book (slow)")
-
 
 @pytest.fixture(scope="session")
 def data_dir() -> Path:

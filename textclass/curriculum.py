@@ -56,10 +56,15 @@ def get_level(level_id: str) -> Level:
 
 def execute(level: Level, output: str | os.PathLike, *, size: str = "full", profile: str = "auto",
             extra: dict | None = None, cwd: str | os.PathLike | None = None, timeout: int = 3600) -> dict:
-    """Execute ``level``'s solution notebook with papermill; return the parameters used."""
+    """Execute ``level``'s solution notebook with papermill; return the parameters used.
+
+    The notebook runs in ``cwd`` (default ``_build/runs/<level>/``), where it writes its submission.json.
+    """
     import papermill as pm
 
     resolved = resolve_profile(profile)
+    cwd = Path(cwd or REPO_ROOT / "_build" / "runs" / level.id)  # where the notebook writes submission.json
+    cwd.mkdir(parents=True, exist_ok=True)
     params = {"profile": resolved, "size": size, **level.params(size), **(extra or {})}
     command = f"{shlex.quote(sys.executable)} -m textclass.curriculum run {level.id} --size {size} --profile {resolved}"
     old = os.environ.get("TEXTCLASS_COMMAND")
@@ -67,7 +72,7 @@ def execute(level: Level, output: str | os.PathLike, *, size: str = "full", prof
     try:
         Path(output).parent.mkdir(parents=True, exist_ok=True)
         pm.execute_notebook(str(level.solution), str(output), parameters=params, kernel_name="python3",
-                            cwd=str(cwd or level.solution.parent), execution_timeout=timeout, progress_bar=False)
+                            cwd=str(cwd), execution_timeout=timeout, progress_bar=False)
     finally:
         if old is None:
             os.environ.pop("TEXTCLASS_COMMAND", None)

@@ -33,11 +33,21 @@ def _logits(output):
     return output.logits if hasattr(output, "logits") else output
 
 
-def _model_device(model):
-    try:
-        return next(model.parameters()).device
-    except (StopIteration, AttributeError):
-        return None
+def batch_classifier(model, tokenizer, *, device: str = "auto", max_length: int = 128):
+    """A function ``list of sentences -> probabilities`` for one batch (what an evaluation loop calls)."""
+    import torch
+
+    device = resolve_device(device)
+    model.to(device)
+    model.eval()
+
+    def classify_batch(batch):
+        enc = tokenizer(list(batch), padding=True, truncation=True, max_length=max_length,
+                        return_tensors="pt").to(device)
+        with torch.inference_mode():
+            return torch.softmax(_logits(model(**enc)).float(), dim=-1).cpu().numpy()
+
+    return classify_batch
 
 
 def predict_proba(model, tokenizer, texts, *, batch_size: int = 64, device: str = "auto", max_length: int = 128,
@@ -47,22 +57,15 @@ def predict_proba(model, tokenizer, texts, *, batch_size: int = 64, device: str 
     ``model`` is any torch module whose forward takes the tokenizer's output and returns logits
     (a Hugging Face sequence classifier, or :class:`textclass.probe.ProbeClassifier`).
     """
-    import torch
     from tqdm.auto import tqdm
 
     texts = list(texts)
-    device = resolve_device(device)
-    model.to(device)
-    model.eval()
+    classify_batch = batch_classifier(model, tokenizer, device=device, max_length=max_length)
     lengths = [len(tokenizer.tokenize(t)) for t in texts] if len(texts) < 5000 else [len(t) for t in texts]
-    batches = length_sorted_batches(lengths, batch_size)
     out = [None] * len(texts)
-    with torch.inference_mode(), tqdm(total=len(texts), desc=desc, disable=not progress, unit="sent") as bar:
-        for batch in batches:
-            enc = tokenizer([texts[i] for i in batch], padding=True, truncation=True, max_length=max_length,
-                            return_tensors="pt").to(device)
-            probs = torch.softmax(_logits(model(**enc)).float(), dim=-1).cpu().numpy()
-            for i, p in zip(batch, probs):
+    with tqdm(total=len(texts), desc=desc, disable=not progress, unit="sent") as bar:
+        for batch in length_sorted_batches(lengths, batch_size):
+            for i, p in zip(batch, classify_batch([texts[i] for i in batch])):
                 out[i] = p
             bar.update(len(batch))
     return np.stack(out) if out else np.zeros((0, 0))
@@ -71,18 +74,12 @@ def predict_proba(model, tokenizer, texts, *, batch_size: int = 64, device: str 
 def per_sentence_proba(model, tokenizer, texts, *, device: str = "auto", max_length: int = 128,
                        progress: bool = True) -> np.ndarray:
     """The reference script's loop: one sentence per forward pass (what ``pipeline(...)(sentence)`` does)."""
-    import torch
     from tqdm.auto import tqdm
 
-    device = resolve_device(device)
-    model.to(device)
-    model.eval()
-    out = []
-    with torch.inference_mode():
-        for text in tqdm(list(texts), desc="one sentence at a time", disable=not progress, unit="sent"):
-            enc = tokenizer(text, truncation=True, max_length=max_length, return_tensors="pt").to(device)
-            out.append(torch.softmax(_logits(model(**enc)).float(), dim=-1)[0].cpu().numpy())
-    return np.stack(out)
+    classify_batch = batch_classifier(model, tokenizer, device=device, max_length=max_length)
+    texts = list(texts)
+    return np.concatenate([classify_batch([text]) for text in
+                           tqdm(texts, desc="one sentence at a time", disable=not progress, unit="sent")])
 
 
 def wilson_interval(correct: int, n: int, z: float = 1.959964) -> tuple[float, float]:

@@ -1,0 +1,56 @@
+"""Every level's solution notebook executes offline with papermill (the CI profile), earns full marks in
+its own graded cells, records its numbers, and re-executes identically under nbval."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import nbformat
+import pytest
+
+from textclass.curriculum import execute, levels
+from test_submission_results import rescore
+
+LEVELS = levels()
+
+
+def _errors(nb):
+    return [(c.metadata.get("nbgrader", {}).get("grade_id"), o.get("ename"), o.get("evalue"))
+            for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("level", LEVELS, ids=[lv.id for lv in LEVELS])
+def test_solution_notebook_executes_offline(level, tmp_path, monkeypatch, data_dir):
+    results_dir = tmp_path / "results"
+    monkeypatch.setenv("TEXTCLASS_RESULTS_DIR", str(results_dir))
+    out = tmp_path / f"{level.notebook}.ipynb"
+    params = execute(level, out, size="small", profile="offline", cwd=tmp_path)
+    nb = nbformat.read(out, as_version=4)
+    assert not _errors(nb)
+
+    graded = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
+    for cell in graded:  # the solution earns every point in its own autograded cells (nbgrader partial credit)
+        meta = cell.metadata["nbgrader"]
+        results = [o for o in cell.outputs if o.output_type == "execute_result"]
+        assert results, f"{meta['grade_id']}: the autograded cell must end with its numeric score"
+        assert float(results[-1]["data"]["text/plain"]) == float(meta["points"]), meta["grade_id"]
+        assert not [o for o in cell.outputs if o.output_type == "stream" and o.name == "stderr"], \
+            f"{meta['grade_id']}: stderr output in a graded cell makes nbgrader give 0"
+
+    records = list(results_dir.glob("*.json"))
+    assert records, "the notebook must record its numbers with textclass.results.record"
+    for path in records:
+        rec = json.loads(path.read_text())
+        assert rec["profile"] == f"offline-{params['size']}"
+        for metric, value in rescore(rec).items():
+            assert rec["metrics"][metric] == pytest.approx(value, abs=1e-3)
+
+    # nbval: re-execute the executed notebook and compare the outputs of the cells tagged nbval-check-output
+    env = dict(os.environ, PYTHONWARNINGS="ignore")
+    proc = subprocess.run([sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-current-env", "-q",
+                           "-p", "no:cacheprovider", "--rootdir", str(tmp_path), out.name],
+                          cwd=tmp_path, capture_output=True, text=True, env=env, timeout=1200)
+    assert proc.returncode == 0, proc.stdout[-3000:]

@@ -1,0 +1,133 @@
+"""Reproduce level: for every graded exercise, the solution gets full marks, the blank student version gets
+zero, and plausible wrong answers lose points (MiniTorch-style: one marker per task)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from autograder.checks import reproduce as checks
+from notebook_cells import solution_and_student
+
+
+@pytest.fixture(scope="module")
+def ex_a():
+    return solution_and_student("reproduce", "reproduce", "evaluate_in_batches")
+
+
+@pytest.fixture(scope="module")
+def ex_b():
+    return solution_and_student("reproduce", "reproduce", "accuracy_with_interval")
+
+
+@pytest.fixture(scope="module")
+def ex_c():
+    return solution_and_student("reproduce", "reproduce", "abstain")
+
+
+# ---- (a) the evaluation loop -------------------------------------------------------------------------
+
+@pytest.mark.task_a
+def test_a_solution_full_marks(ex_a):
+    r = checks.check_evaluate_in_batches(ex_a[0]["evaluate_in_batches"])
+    assert r.score == r.max_score == 10, r.report()
+
+
+@pytest.mark.task_a
+def test_a_blank_student_scores_zero(ex_a):
+    r = checks.check_evaluate_in_batches(ex_a[1]["evaluate_in_batches"])
+    assert r.score == 0, r.report()
+    assert "not implemented" in r.report()
+
+
+def _sorted_but_not_restored(classify_batch, sentences, batch_size):
+    order = sorted(range(len(sentences)), key=lambda i: len(sentences[i]))
+    rows = []
+    for s in range(0, len(order), batch_size):
+        rows.extend(classify_batch([sentences[i] for i in order[s:s + batch_size]]))
+    return np.array(rows)  # forgot to put the rows back in input order
+
+
+def _unsorted(classify_batch, sentences, batch_size):
+    rows = []
+    for s in range(0, len(sentences), batch_size):
+        rows.extend(classify_batch(sentences[s:s + batch_size]))
+    return np.array(rows)  # right order, but no length sorting
+
+
+def _one_big_batch(classify_batch, sentences, batch_size):
+    order = sorted(range(len(sentences)), key=lambda i: len(sentences[i]))
+    out = classify_batch([sentences[i] for i in order])
+    res = np.zeros_like(out)
+    res[order] = out
+    return res  # ignores batch_size
+
+
+@pytest.mark.task_a
+@pytest.mark.parametrize("wrong", [_sorted_but_not_restored, _unsorted, _one_big_batch])
+def test_a_wrong_answers_lose_points(wrong):
+    r = checks.check_evaluate_in_batches(wrong)
+    assert 0 < r.score < r.max_score, r.report()
+
+
+# ---- (b) accuracy and interval -----------------------------------------------------------------------
+
+@pytest.mark.task_b
+def test_b_solution_full_marks(ex_b):
+    r = checks.check_accuracy_with_interval(ex_b[0]["accuracy_with_interval"])
+    assert r.score == r.max_score == 10, r.report()
+
+
+@pytest.mark.task_b
+def test_b_blank_student_scores_zero(ex_b):
+    assert checks.check_accuracy_with_interval(ex_b[1]["accuracy_with_interval"]).score == 0
+
+
+def _wald(predictions, labels):
+    predictions, labels = np.asarray(predictions), np.asarray(labels)
+    if len(predictions) != len(labels):
+        raise ValueError
+    p = (predictions == labels).mean()
+    half = 1.96 * np.sqrt(p * (1 - p) / len(labels))
+    return 100 * p, 100 * (p - half), 100 * (p + half)
+
+
+def _fraction_not_percent(predictions, labels):
+    acc, lo, hi = _wald(predictions, labels)
+    return acc / 100, lo / 100, hi / 100
+
+
+@pytest.mark.task_b
+@pytest.mark.parametrize("wrong,max_expected", [(_wald, 6), (_fraction_not_percent, 3)])
+def test_b_wrong_answers_lose_points(wrong, max_expected):
+    r = checks.check_accuracy_with_interval(wrong)
+    assert r.score <= max_expected < r.max_score, r.report()
+
+
+# ---- (c) abstention ----------------------------------------------------------------------------------
+
+@pytest.mark.task_c
+def test_c_solution_full_marks(ex_c):
+    r = checks.check_abstention(ex_c[0]["abstain"], ex_c[0]["coverage_and_accuracy"])
+    assert r.score == r.max_score == 10, r.report()
+
+
+@pytest.mark.task_c
+def test_c_blank_student_scores_zero(ex_c):
+    assert checks.check_abstention(ex_c[1]["abstain"], ex_c[1]["coverage_and_accuracy"]).score == 0
+
+
+def _strict_abstain(probabilities, threshold):
+    return [int(p.argmax()) if p.max() > threshold else "UNCERTAIN" for p in np.asarray(probabilities)]
+
+
+def _accuracy_over_all(probabilities, labels, threshold):
+    answers = _strict_abstain(probabilities, threshold)
+    answered = [a != "UNCERTAIN" for a in answers]
+    right = [a == y for a, y in zip(answers, labels)]
+    return 100 * np.mean(answered), 100 * np.mean(right)  # counts abstentions as errors
+
+
+@pytest.mark.task_c
+def test_c_wrong_answer_loses_points():
+    r = checks.check_abstention(_strict_abstain, _accuracy_over_all)
+    assert 0 < r.score < r.max_score, r.report()

@@ -1,0 +1,70 @@
+"""submission.json and result records: round trips, atomic writes, clear errors, and re-scoring of every
+recorded accuracy that has saved predictions."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from textclass import data, results, submission
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_submission_round_trip(tmp_path):
+    sub = submission.make_submission(stage="reproduce", dataset="sst2", split="validation", model="m",
+                                     predictions=np.array([0, 1, 1]), claimed_accuracy=np.float64(66.666666))
+    path = submission.write_submission(tmp_path / "submission.json", sub)
+    back = submission.load_submission(path)
+    assert back["predictions"] == [0, 1, 1] and back["claimed_accuracy"] == 66.6667
+    assert not list(tmp_path.glob(".*.tmp"))  # no temporary file left behind
+
+
+@pytest.mark.parametrize("content,message", [(b"", "empty"), (b"{not json", "not valid JSON"),
+                                             (b"[1, 2]", "JSON object"), (b'{"stage": "x"}', "missing field")])
+def test_bad_submissions_are_explained(tmp_path, content, message):
+    path = tmp_path / "submission.json"
+    path.write_bytes(content)
+    with pytest.raises(submission.SubmissionError, match=message):
+        submission.load_submission(path)
+    assert path.read_bytes() == content  # never modified
+
+
+def test_record_has_every_field(results_tmp):
+    path = results.record("demo", "offline-small", {"sst2_validation_accuracy": 81.25}, seconds=3.21,
+                          predictions={"sst2_validation_accuracy": {"dataset": "sst2", "split": "validation",
+                                                                    "predictions": [1, 0]}})
+    rec = json.loads(path.read_text())
+    assert path == results_tmp / "demo-offline-small.json"
+    assert set(rec) >= {"notebook", "profile", "metrics", "command", "commit", "machine", "date", "seconds"}
+    assert rec["metrics"] == {"sst2_validation_accuracy": 81.25} and "cores" in rec["machine"]
+    with pytest.raises(TypeError, match="must be a number"):
+        results.record("demo", "x", {"accuracy": "81%"}, seconds=1)
+
+
+def rescore(rec: dict) -> dict:
+    """Recompute every accuracy metric that has saved predictions from the gold labels."""
+    out = {}
+    for metric, saved in rec.get("predictions", {}).items():
+        gold = np.array(data.load_split(saved["dataset"], saved["split"], profile="offline")["label"])
+        preds = np.array(saved["predictions"])
+        assert len(preds) <= len(gold)
+        out[metric] = 100 * float((preds == gold[:len(preds)]).mean())
+    return out
+
+
+RECORDS = sorted((REPO / "results").glob("*.json"))
+
+
+@pytest.mark.parametrize("path", RECORDS, ids=[p.name for p in RECORDS])
+def test_every_recorded_accuracy_rescores(path, data_dir):
+    rec = json.loads(path.read_text())
+    assert set(rec) >= {"notebook", "profile", "metrics", "command", "commit", "machine", "date", "seconds"}
+    for metric, value in rescore(rec).items():
+        assert rec["metrics"][metric] == pytest.approx(value, abs=1e-3), f"{path.name}: {metric}"
+
+
+def test_there_are_records_to_rescore():
+    assert any("predictions" in json.loads(p.read_text()) for p in RECORDS), "no result record has predictions"
