@@ -66,7 +66,8 @@ def execute(level: Level, output: str | os.PathLike, *, size: str = "full", prof
     cwd = Path(cwd or REPO_ROOT / "_build" / "runs" / level.id)  # where the notebook writes submission.json
     cwd.mkdir(parents=True, exist_ok=True)
     params = {"profile": resolved, "size": size, **level.params(size), **(extra or {})}
-    command = f"{shlex.quote(sys.executable)} -m textclass.curriculum run {level.id} --size {size} --profile {resolved}"
+    python = os.path.relpath(sys.executable, REPO_ROOT) if sys.executable.startswith(str(REPO_ROOT)) else "python"
+    command = f"{shlex.quote(python)} -m textclass.curriculum run {level.id} --size {size} --profile {resolved}"
     old = os.environ.get("TEXTCLASS_COMMAND")
     os.environ["TEXTCLASS_COMMAND"] = command
     try:
