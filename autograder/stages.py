@@ -1,4 +1,4 @@
-"""Every graded stage of the curriculum, declared in one place.
+"""Every graded stage of the curriculum, declared in one place (adding a stage is one ``Stage(...)`` line).
 
 A stage says which dataset and split a submission predicts, how it is scored and what it must reach:
 
@@ -6,11 +6,17 @@ A stage says which dataset and split a submission predicts, how it is scored and
   ``[target - tolerance, target + tolerance]`` (a reproduction must land near the published number, not
   above it); ``min`` stages pass at ``>= target`` (an improvement must beat it).
 * ``points``: the stage's maximum score; partial credit falls linearly from full marks at the pass edge
-  to zero ``zero_at`` points further away.
+  to zero ``zero_at`` points further away (:meth:`Stage.score`).
+* ``answer_key``: gold labels, a TSV/CSV (``index``, ``label``) relative to the data directory; empty means
+  the split's public labels (``textclass.data.load_split``). ``--answer-key`` overrides either.
+* ``level``: the curriculum level (``curriculum.yml``) whose ``solutions/`` notebook holds the graded test
+  cells that are restored before a notebook submission is re-executed.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+_EPS = 1e-9
 
 
 @dataclass(frozen=True)
@@ -26,16 +32,57 @@ class Stage:
     points: float = 10.0
     zero_at: float = 5.0  # percentage points beyond the pass edge where the score reaches 0
     source: str = ""  # where the target comes from
+    answer_key: str = ""  # relative to the data directory; "" = the split's public labels
+    level: str = ""  # curriculum level whose solution notebook holds the graded test cells
 
     def bounds(self) -> tuple[float, float]:
         if self.kind == "band":
             return self.target - self.tolerance, self.target + self.tolerance
         return self.target, float("inf")
 
+    def distance(self, accuracy: float) -> float:
+        """Percentage points between ``accuracy`` and the passing range (0 inside it)."""
+        lo, hi = self.bounds()
+        return max(lo - accuracy, accuracy - hi, 0.0)
+
+    def passed(self, accuracy: float) -> bool:
+        return self.distance(accuracy) <= _EPS
+
+    def score(self, accuracy: float) -> float:
+        """Full ``points`` when passed, then linearly down to 0 at ``zero_at`` points beyond the edge."""
+        d = self.distance(accuracy)
+        if d <= _EPS:
+            return float(self.points)
+        return round(self.points * max(0.0, 1.0 - d / self.zero_at), 2)
+
+    def describe_target(self) -> str:
+        lo, hi = self.bounds()
+        if self.kind == "band":
+            return f"{self.target:g} ± {self.tolerance:g} (pass in [{lo:.2f}, {hi:.2f}])"
+        return f">= {self.target:g}"
+
+    def advice(self, accuracy: float, n: int) -> str:
+        """One line saying how to earn the remaining points."""
+        d = self.distance(accuracy)
+        if d <= _EPS:
+            return "Full marks for this stage."
+        lo, hi = self.bounds()
+        sentences = max(1, int(-(-d * n // 100)))  # ceil(d% of n)
+        edge, way = (lo, "more") if accuracy < lo else (hi, "fewer")
+        why = ("a reproduction must land near the published number, not above it: check that you evaluate the "
+               "published checkpoint, unchanged, on the right split" if way == "fewer" else
+               "check the model, the preprocessing and the label order against the stage's source")
+        return (f"{self.score(accuracy):g}/{self.points:g}: the score falls {self.points / self.zero_at:g} points per "
+                f"percentage point outside the passing range. Get {edge:.2f}% (about {sentences} {way} correct "
+                f"sentence{'s' if sentences != 1 else ''} of {n}) for full marks; {why}.")
+
 
 STAGES: dict[str, Stage] = {s.name: s for s in [
-    Stage("reproduce", "Reproduce DistilBERT on SST-2", "sst2", "validation", 91.3, 0.5,
+    Stage("reproduce", "Reproduce DistilBERT on SST-2", "sst2", "validation", 91.3, 0.5, level="reproduce",
           source="distilbert-base-uncased-finetuned-sst-2-english model card: 91.3 (verified 91.06 = 794/872)"),
+    Stage("improve-test", "Beat 91.3% on the SST-2 test sentences (hidden labels)", "sst2", "test", 91.3, kind="min",
+          answer_key="sst2/test_labels_derived.tsv",
+          source="the seed challenge, graded on GLUE test with the derived SST-2 test labels as the hidden key"),
     Stage("improve", "Beat 91.3% on SST-2 validation", "sst2", "validation", 91.3, kind="min",
           source="the seed challenge"),
 ]}

@@ -1,0 +1,148 @@
+"""``grade-all``: grade every submission in a folder, each in its own process, in parallel, resumably.
+
+A submission is a file (learner = file stem) or a folder (learner = folder name). Results go to
+``<out>/<learner>.json`` (the report plus ``learner``, ``input_hash``) and ``<learner>.md`` (feedback, never
+any test source), and ``grades.csv`` summarises them; everything is written atomically. A submission whose
+result exists with the same input hash is skipped. A grading process that crashes or hangs is recorded as
+``exit_code`` 3 (grader error) and never stops the others.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import multiprocessing
+import multiprocessing.connection
+import os
+import re
+import time
+from pathlib import Path
+
+from autograder.grade import grade_path, load_gold, summary, write_report
+from autograder.stages import get_stage
+from textclass.submission import atomic_write_text
+
+EXIT_GRADER_ERROR = 3
+VERSION = "1"  # bump to regrade everything
+CSV_FIELDS = ("learner", "stage", "exit_code", "passed", "flagged", "accuracy", "score", "max_score",
+              "exercise_score", "exercise_max", "model", "submission")
+
+
+def learner_name(path: Path) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", path.stem if path.is_file() else path.name)[:100] or "_"
+
+
+def input_hash(path: Path, stage: str, gold_source: str) -> str:
+    h = hashlib.sha256(f"{VERSION}\0{stage}\0{gold_source}\0".encode())
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for f in files:
+        h.update(str(f.relative_to(path) if path.is_dir() else f.name).encode() + b"\0")
+        with open(f, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()
+
+
+def feedback_markdown(report: dict) -> str:
+    lines = [f"# {report.get('learner', '')}: stage {report['stage']}", "", "```", summary(report), "```", ""]
+    if report.get("exercises"):
+        lines += ["| test | score | note |", "|---|---|---|"]
+        lines += [f"| {e['grade_id']} | {e['score']:g}/{e['max_score']:g} | {e['message'].replace('|', '/')} |"
+                  for e in report["exercises"]]
+    return "\n".join(lines) + "\n"
+
+
+def _child(path, stage, gold, out_file, kwargs):
+    """Forked: grade one submission, write the report; stdout/stderr discarded (bounded)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
+    write_report(grade_path(path, stage, gold, **kwargs), out_file)
+    os._exit(0)
+
+
+def _finish(out: Path, learner: str, digest: str, work_file: Path, proc, why: str = "") -> dict:
+    try:
+        report = json.loads(work_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        report = {"stage": "?", "passed": False, "flagged": False, "score": 0.0, "max_score": None,
+                  "accuracy": None, "exit_code": EXIT_GRADER_ERROR,
+                  "messages": [f"GRADER ERROR: {why or f'the grading process died (exit {proc.exitcode})'}; "
+                               "tell the instructor (your submission may be fine)"],
+                  "how_to_improve": "Nothing to do on your side yet."}
+    report.update(learner=learner, input_hash=digest)
+    write_report(report, out / f"{learner}.json")
+    atomic_write_text(out / f"{learner}.md", feedback_markdown(report))
+    work_file.unlink(missing_ok=True)
+    return report
+
+
+def grade_all(submissions_dir, stage_name: str, out, *, jobs: int = 2, answer_key=None, data_dir=None,
+              solution=None, limits=None) -> dict:
+    from autograder.sandbox import Limits
+
+    stage, limits = get_stage(stage_name), limits or Limits()
+    out, root = Path(out), Path(submissions_dir)
+    (out / ".work").mkdir(parents=True, exist_ok=True)
+    start = time.monotonic()
+    gold = load_gold(stage, answer_key, data_dir)  # once, shared by every forked grader
+    todo, skipped, names = [], 0, {}
+    for path in sorted(p for p in root.iterdir() if not p.name.startswith(".")):
+        learner = learner_name(path)
+        if learner in names:
+            learner = f"{learner}_{len(names)}"
+        names[learner] = path
+        digest = input_hash(path, stage.name, gold.source)
+        try:
+            old = json.loads((out / f"{learner}.json").read_text(encoding="utf-8"))
+            if old.get("input_hash") == digest and old.get("exit_code") != EXIT_GRADER_ERROR:
+                skipped += 1
+                continue
+        except (OSError, ValueError):
+            pass
+        todo.append((path, learner, digest))
+    kwargs = {"solution": solution, "limits": limits, "data_dir": data_dir}
+    context = multiprocessing.get_context("fork")
+    running, deadline = {}, limits.wall_s + 120
+    while todo or running:
+        while todo and len(running) < max(1, jobs):
+            path, learner, digest = todo.pop(0)
+            work_file = out / ".work" / f"{learner}.json"
+            proc = context.Process(target=_child, args=(path, stage, gold, work_file, kwargs), daemon=False)
+            proc.start()
+            running[proc.sentinel] = (proc, learner, digest, work_file, time.monotonic())
+        multiprocessing.connection.wait(list(running), timeout=1.0)
+        for sentinel, (proc, learner, digest, work_file, began) in list(running.items()):
+            late = time.monotonic() - began > deadline
+            if proc.exitcode is None and not late:
+                continue
+            if late:
+                proc.kill()
+            proc.join()
+            _finish(out, learner, digest, work_file, proc, f"grading took more than {deadline:g} s" if late else "")
+            del running[sentinel]
+    write_grades_csv(out)
+    return {"graded": len(names) - skipped, "skipped": skipped, "seconds": round(time.monotonic() - start, 1),
+            "out": str(out)}
+
+
+def load_results(out) -> list[dict]:
+    results = []
+    for f in sorted(Path(out).glob("*.json")):
+        try:
+            report = json.loads(f.read_text(encoding="utf-8"))
+        except ValueError:
+            continue
+        if isinstance(report, dict) and "learner" in report:
+            results.append(report)
+    return results
+
+
+def write_grades_csv(out) -> Path:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for report in load_results(out):
+        writer.writerow({k: report.get(k, "") for k in CSV_FIELDS})
+    return atomic_write_text(Path(out) / "grades.csv", buffer.getvalue())

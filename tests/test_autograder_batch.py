@@ -1,0 +1,134 @@
+"""grade-all on a folder of generated submissions (JSON, notebooks, broken ones), resumability, grades.csv
+and the leaderboard. Expected results are computed here from the real labels, independently of the grader."""
+from __future__ import annotations
+
+import csv
+import json
+import random
+import subprocess
+import sys
+import time
+
+import pytest
+
+from autograder.leaderboard import render
+from autograder.stages import get_stage
+from fixtures.autograder.synth import (gold_labels, learner_notebook, solution_notebook, submission, write_json,
+                                       write_notebook)
+
+STAGE = get_stage("reproduce")
+REPO = __import__("pathlib").Path(__file__).resolve().parent.parent
+
+
+def expected(correct: int, n: int) -> tuple[int, float]:
+    """(exit code, score) straight from the stage's definition: band 91.3 +- 0.5, linear falloff."""
+    acc = 100 * correct / n
+    lo, hi = STAGE.target - STAGE.tolerance, STAGE.target + STAGE.tolerance
+    d = max(lo - acc, acc - hi, 0)
+    return (0 if d == 0 else 1), round(STAGE.points * max(0.0, 1 - d / STAGE.zero_at), 2)
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    labels, rng = gold_labels(), random.Random(7)
+    root = tmp_path_factory.mktemp("batch")
+    subs, want = root / "submissions", {}
+    subs.mkdir()
+    for i in range(44):  # JSON submissions around the band
+        correct = rng.randint(760, 830)
+        extra = {"parameters": rng.choice([66_000_000, None]), "latency_ms": rng.choice([3.5, None]),
+                 "team": "team-a" if i % 11 == 0 else None}
+        write_json(subs / f"learner{i:02d}.json", submission(labels, correct, **{k: v for k, v in extra.items() if v}))
+        want[f"learner{i:02d}"] = expected(correct, len(labels))
+    for i, wrong in enumerate((78, 70, 90)):  # notebooks, one in a folder with a stale submission.json
+        d = subs / f"nb{i}"
+        d.mkdir()
+        nb = learner_notebook()
+        nb.cells[-1].source = nb.cells[-1].source.replace("< 78", f"< {wrong}").replace("- 78", f"- {wrong}")
+        write_notebook(d / "work.ipynb", nb)
+        want[f"nb{i}"] = expected(len(labels) - wrong, len(labels))
+    write_json(subs / "nb0" / "submission.json", submission(labels, 872))
+    (subs / "empty.json").write_bytes(b"")
+    write_json(subs / "short.json", submission(labels, 794) | {"predictions": [0] * 5})
+    write_json(subs / "nan.json", json.dumps(submission(labels, 794)).replace("[", "[NaN, ", 1).replace(", 0]", "]"))
+    (subs / "binary.json").write_bytes(bytes(range(256)) * 10)
+    write_json(subs / "copied.json", submission(labels, len(labels)))
+    want.update(empty=(2, 0.0), short=(2, 0.0), nan=(2, 0.0), binary=(2, 0.0), copied=(1, 0.0))
+    write_notebook(root / "solution.ipynb", solution_notebook())
+    return root, want
+
+
+def test_grade_all_grades_every_submission_correctly(folder):
+    root, want = folder
+    assert len(want) >= 50
+    out = root / "results"
+    start = time.perf_counter()
+    result = subprocess.run([sys.executable, "-m", "autograder", "grade-all", root / "submissions", "--stage",
+                             "reproduce", "--out", out, "--jobs", "2", "--solution", root / "solution.ipynb",
+                             "--timeout", "120", "--cell-timeout", "60"],
+                            capture_output=True, text=True, cwd=REPO, timeout=300)
+    seconds = time.perf_counter() - start
+    print(f"\ngrade-all: {len(want)} submissions in {seconds:.1f} s (2 jobs)")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads(result.stdout.strip().splitlines()[-1])["graded"] == len(want)
+    for learner, (code, score) in want.items():
+        report = json.loads((out / f"{learner}.json").read_text())
+        assert (report["exit_code"], report["score"]) == (code, score), (learner, report["messages"])
+        assert (out / f"{learner}.md").read_text().startswith(f"# {learner}")
+    assert json.loads((out / "copied.json").read_text())["flagged"]
+    nb0 = json.loads((out / "nb0.json").read_text())
+    assert nb0["exercise_score"] == 4 and any("differs from the one the notebook produced" in m
+                                              for m in nb0["messages"])
+    rows = list(csv.DictReader(open(out / "grades.csv", encoding="utf-8")))
+    assert {r["learner"]: int(r["exit_code"]) for r in rows} == {k: v[0] for k, v in want.items()}
+    assert not list((out / ".work").iterdir())
+
+    # resumable: nothing changed, nothing regraded; one changed, only it regraded
+    before = (out / "learner01.json").read_bytes()
+    from autograder.batch import grade_all
+
+    assert grade_all(root / "submissions", "reproduce", out, solution=root / "solution.ipynb")["graded"] == 0
+    labels = gold_labels()
+    write_json(root / "submissions" / "learner02.json", submission(labels, 794))
+    summary = grade_all(root / "submissions", "reproduce", out, solution=root / "solution.ipynb")
+    assert summary == summary | {"graded": 1, "skipped": len(want) - 1}
+    assert json.loads((out / "learner02.json").read_text())["correct"] == 794
+    assert (out / "learner01.json").read_bytes() == before
+
+    # leaderboard: valid, unflagged results only, best first, per team
+    text = render(out)
+    table = [line for line in text.splitlines() if line.startswith("| ") and not line.startswith("| rank")]
+    shown = [line.split(" | ")[1] for line in table]
+    accs = [float(line.split(" | ")[3]) for line in table]
+    assert accs == sorted(accs, reverse=True)
+    assert "copied" not in shown and "short" not in shown and "empty" not in shown
+    assert shown.count("team-a") == 1 and "nb1" in shown
+    best = max(json.loads((out / f"{k}.json").read_text())["accuracy"] for k, v in want.items() if v[0] < 2
+               and k != "copied")
+    assert accs[0] == round(best, 2)
+    subprocess.run([sys.executable, "-m", "autograder", "leaderboard", out, "--out", root / "lb.md"], check=True,
+                   cwd=REPO, timeout=60)
+    assert (root / "lb.md").read_text() == text
+
+
+def test_a_crashing_grader_process_does_not_stop_the_others(tmp_path, monkeypatch):
+    from autograder import batch
+
+    labels = gold_labels()
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    for name in ("a", "boom", "c"):
+        write_json(subs / f"{name}.json", submission(labels, 794))
+    real = batch.grade_path
+
+    def flaky(path, *args, **kwargs):
+        if "boom" in str(path):
+            import os
+            os._exit(9)  # the grading process dies
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(batch, "grade_path", flaky)
+    batch.grade_all(subs, "reproduce", tmp_path / "out")
+    reports = {n: json.loads((tmp_path / "out" / f"{n}.json").read_text()) for n in ("a", "boom", "c")}
+    assert reports["a"]["exit_code"] == reports["c"]["exit_code"] == 0
+    assert reports["boom"]["exit_code"] == 3 and "exit 9" in reports["boom"]["messages"][0]
