@@ -1,0 +1,222 @@
+"""The Jupyter Book: generated _toc.yml and pages, a clean build with warnings as errors, internal links.
+
+``pytest -m book tests/test_book.py`` builds the book (offline, about 10 s) into a temporary copy of the book's
+sources; the other tests here are fast and need no build.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from textclass import book
+
+REPO = Path(__file__).resolve().parent.parent
+BOOK_SOURCES = ["_config.yml", "_toc.yml", "curriculum.yml", "book", "textclass", "results", "benchmarks/results.json"]
+
+
+def _levels():
+    return yaml.safe_load((REPO / "curriculum.yml").read_text())["levels"]
+
+
+def _copy_sources(dest: Path) -> Path:
+    for name in BOOK_SOURCES:
+        src = REPO / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__", "*.tmp"))
+        elif src.exists():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / name)
+    return dest
+
+
+def _mini_root(tmp_path: Path, levels=None, learning_path=None) -> Path:
+    """A minimal book root: the real config and hand-written pages, a made-up curriculum."""
+    root = tmp_path / "root"
+    (root / "book").mkdir(parents=True)
+    shutil.copy2(REPO / "_config.yml", root / "_config.yml")
+    for page in ["intro", "glossary", "troubleshooting", "instructor-guide", "reference-numbers"]:
+        shutil.copy2(REPO / "book" / f"{page}.md", root / "book" / f"{page}.md")
+    levels = levels if levels is not None else [
+        {"id": "alpha", "title": "Alpha", "notebook": "alpha", "minutes": 30, "level": 0}]
+    learning_path = learning_path if learning_path is not None else {
+        "alpha": {"objectives": ["do the alpha thing"], "prerequisites": ["Python"]}}
+    (root / "curriculum.yml").write_text(yaml.safe_dump({"levels": levels, "learning_path": learning_path}))
+    return root
+
+
+# --------------------------------------------------------------------------------------------- generation
+
+def test_committed_toc_is_the_generated_one():
+    assert (REPO / "_toc.yml").read_text() == book.toc_text(REPO), \
+        "_toc.yml is stale: run `python -m textclass.book` and commit the result"
+
+
+def test_toc_has_every_level_in_curriculum_order_with_its_executed_solution():
+    toc = book.toc(REPO)
+    assert toc["root"] == "book/intro"
+    parts = {p["caption"]: p["chapters"] for p in toc["parts"]}
+    assert [c["file"] for c in parts["Levels"]] == [f"book/{lv['id']}" for lv in _levels()]
+    for lv, chapter in zip(_levels(), parts["Levels"]):
+        executed = REPO / "book" / "executed" / f"{lv['notebook']}.ipynb"
+        assert ("sections" in chapter) == executed.exists()
+    flat = [c["file"] for p in toc["parts"] for c in p["chapters"]]
+    assert flat[0] == "book/learning-path"
+    assert flat[-6:] == ["book/leaderboard", "book/reference-numbers", "book/benchmarks",
+                         "book/instructor-guide", "book/glossary", "book/troubleshooting"]
+
+
+def test_missing_chapter_page_fails_clearly(tmp_path):
+    root = _mini_root(tmp_path)
+    with pytest.raises(book.BookError, match=r"book/alpha\.md is missing"):
+        book.generate(root)
+    assert not (root / "_toc.yml").exists()
+    proc = subprocess.run([sys.executable, "-m", "textclass.book", "--root", str(root)], capture_output=True,
+                          text=True)
+    assert proc.returncode == 2 and "book/alpha.md is missing" in proc.stderr
+
+
+def test_missing_learning_path_entry_fails_clearly(tmp_path):
+    root = _mini_root(tmp_path, learning_path={})
+    (root / "book" / "alpha.md").write_text("# Alpha\n")
+    with pytest.raises(book.BookError, match="'alpha' has no learning_path entry"):
+        book.generate(root)
+
+
+def test_generate_on_a_made_up_curriculum(tmp_path):
+    levels = [{"id": "alpha", "title": "Alpha", "notebook": "a", "minutes": 30, "level": 0},
+              {"id": "beta", "title": "Beta", "notebook": "b", "minutes": 45, "level": 1}]
+    paths = {"alpha": {"objectives": ["know alpha"], "prerequisites": ["Python"]},
+             "beta": {"objectives": ["know beta", "and more"], "prerequisites": ["alpha"]}}
+    root = _mini_root(tmp_path, levels, paths)
+    for lv in levels:
+        (root / "book" / f"{lv['id']}.md").write_text(f"# {lv['title']}\n")
+    (root / "book" / "executed").mkdir()
+    (root / "book" / "executed" / "b.ipynb").write_text("{}")
+    results = root / "results"
+    results.mkdir()
+    rec = {"notebook": "b", "profile": "offline-small", "metrics": {"acc": 87.654321, "n": 872.0},
+           "command": "python -m textclass.curriculum run beta", "commit": "abc123def456", "machine": "m1",
+           "date": "2026-01-02T03:04:05+00:00", "seconds": 12.5}
+    (results / "b-offline-small.json").write_text(json.dumps(rec))
+    book.generate(root)
+
+    toc = yaml.safe_load((root / "_toc.yml").read_text())
+    chapters = {p["caption"]: p["chapters"] for p in toc["parts"]}["Levels"]
+    assert chapters == [{"file": "book/alpha"}, {"file": "book/beta", "sections": [{"file": "book/executed/b"}]}]
+
+    path = (root / "book" / "learning-path.md").read_text()
+    assert "know alpha" in path and "and more" in path and "45 min" in path and "about 75 min in all" in path
+    assert "[Alpha](alpha.md)" in path  # a prerequisite that is a level links to it
+
+    ref = (root / "book" / "reference-numbers.md").read_text()
+    row = next(line for line in ref.splitlines() if line.startswith("| `acc`"))
+    for field in ("87.65", "offline-small", "run beta", "abc123def456", "m1", "2026-01-02", "b-offline-small.json"):
+        assert field in row
+    assert "91.06 (794/872)" in ref
+
+    bench = (root / "book" / "benchmarks.md").read_text()
+    assert "No benchmark results yet" in bench
+    assert "No graded submissions yet" in (root / "book" / "leaderboard.md").read_text()
+    assert book.generate(root) == []  # idempotent
+
+
+def test_leaderboard_written_by_the_autograder_is_kept(tmp_path):
+    root = _mini_root(tmp_path)
+    (root / "book" / "alpha.md").write_text("# Alpha\n")
+    (root / "book" / "leaderboard.md").write_text("# Leaderboard\n\n| rank |\n|---|\n| 1 |\n")
+    book.generate(root)
+    assert "| 1 |" in (root / "book" / "leaderboard.md").read_text()
+
+
+def test_published_target_matches_the_autograder_stage():
+    from autograder.stages import STAGES
+
+    stage = STAGES["reproduce"]
+    assert f"{stage.target:g}" == book.PUBLISHED[0]["accuracy"]
+    assert f"± {stage.tolerance:g}" in book.PUBLISHED[0]["source"]
+
+
+def test_launch_links_point_at_the_student_notebooks():
+    url, branch = book.repository(REPO)
+    for lv in _levels():
+        links = book.launch_links(lv, REPO)
+        nb = f"notebooks/{lv['id']}/{lv['notebook']}.ipynb"
+        assert (REPO / nb).exists(), f"{nb} (the student notebook the badges open) does not exist"
+        assert links["colab"].endswith(f"/blob/{branch}/{nb}") and links["colab"].startswith(
+            "https://colab.research.google.com/github/" + url.removeprefix("https://github.com/"))
+        assert links["binder"].endswith(f"?labpath={nb}")
+
+
+def test_solution_notebooks_start_with_the_colab_install_cell():
+    cell = book.colab_install_cell(REPO)
+    assert 'if "google.colab" in sys.modules:' in cell and book.repository(REPO)[0] in cell
+    for lv in _levels():
+        nb = json.loads((REPO / "solutions" / lv["id"] / f"{lv['notebook']}.ipynb").read_text())
+        first = next(c for c in nb["cells"] if c["cell_type"] == "code")
+        assert "".join(first["source"]) == cell, (
+            f"the first code cell of solutions/{lv['id']}/{lv['notebook']}.ipynb is not "
+            "`python -m textclass.book --install-cell`")
+
+
+def test_bad_repository_url_is_refused(tmp_path):
+    (tmp_path / "_config.yml").write_text("repository:\n  url: https://example.org/x\n")
+    with pytest.raises(book.BookError, match="repository.url"):
+        book.repository(tmp_path)
+
+
+def test_generated_region_markers_are_required(tmp_path):
+    with pytest.raises(book.BookError, match="markers"):
+        book.replace_generated("# page without markers\n", "x", "body", tmp_path / "p.md")
+
+
+# --------------------------------------------------------------------------------------------- link check
+
+def test_link_check_finds_broken_links(tmp_path):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "index.html").write_text(
+        '<a href="sub/page.html#here">ok</a> <a href="sub/page.html#nowhere">bad id</a> '
+        '<a href="missing.html">gone</a> <img src="img.png"> <a href="https://example.org/x">external</a> '
+        '<a href="#top" id="top">self</a> <a href="../outside.html">out</a>')
+    (tmp_path / "sub" / "page.html").write_text('<h1 id="here">x</h1><a href="../index.html">up</a>')
+    broken = book.check_links(tmp_path)
+    assert len(broken) == 4, broken
+    assert any("#nowhere" in b and "no id" in b for b in broken)
+    assert any("missing.html" in b for b in broken) and any("img.png" in b for b in broken)
+    assert any("outside" in b for b in broken)
+
+
+# --------------------------------------------------------------------------------------------- the build
+
+@pytest.mark.book
+def test_book_builds_with_warnings_as_errors_and_internal_links_resolve(tmp_path):
+    src = _copy_sources(tmp_path / "src")
+    book.generate(src)  # what `./course book` does first
+    jb = Path(sys.executable).parent / "jupyter-book"
+    proc = subprocess.run([str(jb), "build", str(src), "--path-output", str(src), "-W", "-n", "--keep-going"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    html = src / "_build" / "html"
+    broken = book.check_links(html)
+    assert not broken, "\n".join(broken)
+
+    # every ToC page was built, and nothing outside the book was (the exclude patterns work)
+    toc = book.toc(src)
+    docs = [toc["root"]] + [c["file"] for p in toc["parts"] for c in p["chapters"]] + [
+        s["file"] for p in toc["parts"] for c in p["chapters"] for s in c.get("sections", [])]
+    for doc in docs:
+        assert (html / f"{doc}.html").exists(), doc
+    built = {p.relative_to(html).as_posix() for p in html.rglob("*.html")
+             if p.relative_to(html).parts[0] not in ("_static", "_sources")}
+    assert built == {f"{d}.html" for d in docs} | {"index.html", "genindex.html", "search.html"}
+
+    # each level's chapter carries the Colab/Binder links to its student notebook
+    for lv in _levels():
+        page = (html / "book" / f"{lv['id']}.html").read_text()
+        links = book.launch_links(lv, src)
+        assert links["colab"] in page and links["binder"].replace("&", "&amp;") in page
