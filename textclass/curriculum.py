@@ -68,6 +68,8 @@ def execute(level: Level, output: str | os.PathLike, *, size: str = "full", prof
     params = {"profile": resolved, "size": size, **level.params(size), **(extra or {})}
     python = os.path.relpath(sys.executable, REPO_ROOT) if sys.executable.startswith(str(REPO_ROOT)) else "python"
     command = f"{shlex.quote(python)} -m textclass.curriculum run {level.id} --size {size} --profile {resolved}"
+    if "device" in params:
+        command += f" --device {params['device']}"
     old = os.environ.get("TEXTCLASS_COMMAND")
     os.environ["TEXTCLASS_COMMAND"] = command
     try:
@@ -92,6 +94,7 @@ def main(argv=None) -> int:
     run.add_argument("levels", nargs="*", help="level ids (default: all)")
     run.add_argument("--size", choices=SIZES, default="full")
     run.add_argument("--profile", choices=("auto", "online", "offline"), default="auto")
+    run.add_argument("--device", default=None, help="cuda, mps or cpu (default: the notebook's own, auto)")
     run.add_argument("--out", default=None, help="folder for executed notebooks (default book/executed)")
     sub.add_parser("list", help="list the levels")
     args = ap.parse_args(argv)
@@ -106,7 +109,7 @@ def main(argv=None) -> int:
         out = Path(args.out) / f"{lv.notebook}.ipynb" if args.out else lv.executed
         start = time.perf_counter()
         print(f"==> {lv.id}: {lv.solution.relative_to(REPO_ROOT)} -> {out}", flush=True)
-        execute(lv, out, size=args.size, profile=profile)
+        execute(lv, out, size=args.size, profile=profile, extra={"device": args.device} if args.device else None)
         print(f"    done in {time.perf_counter() - start:.0f} s", flush=True)
     return 0
 
