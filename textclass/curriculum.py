@@ -21,6 +21,7 @@ class Level:
     minutes: int
     level: int
     parameters: dict = field(default_factory=dict)
+    nbval: bool = True  # CI re-executes the notebook under nbval; off where a second run means retraining
 
     @property
     def solution(self) -> Path:
