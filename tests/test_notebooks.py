@@ -21,13 +21,28 @@ def _errors(nb):
             for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
 
 
+@pytest.fixture(scope="module", params=LEVELS, ids=[lv.id for lv in LEVELS])
+def executed(request, tmp_path_factory, data_dir):
+    """Execute one level's solution notebook offline in the small (CI) profile, once per test module."""
+    level = request.param
+    tmp = tmp_path_factory.mktemp(level.id)
+    results_dir = tmp / "results"
+    old = os.environ.get("TEXTCLASS_RESULTS_DIR")
+    os.environ["TEXTCLASS_RESULTS_DIR"] = str(results_dir)
+    try:
+        out = tmp / f"{level.notebook}.ipynb"
+        params = execute(level, out, size="small", profile="offline", cwd=tmp)
+    finally:
+        if old is None:
+            os.environ.pop("TEXTCLASS_RESULTS_DIR")
+        else:
+            os.environ["TEXTCLASS_RESULTS_DIR"] = old
+    return level, out, params, results_dir
+
+
 @pytest.mark.notebook
-@pytest.mark.parametrize("level", LEVELS, ids=[lv.id for lv in LEVELS])
-def test_solution_notebook_executes_offline(level, tmp_path, monkeypatch, data_dir):
-    results_dir = tmp_path / "results"
-    monkeypatch.setenv("TEXTCLASS_RESULTS_DIR", str(results_dir))
-    out = tmp_path / f"{level.notebook}.ipynb"
-    params = execute(level, out, size="small", profile="offline", cwd=tmp_path)
+def test_solution_notebook_executes_offline(executed):
+    level, out, params, results_dir = executed
     nb = nbformat.read(out, as_version=4)
     assert not _errors(nb)
 
@@ -48,13 +63,17 @@ def test_solution_notebook_executes_offline(level, tmp_path, monkeypatch, data_d
         for metric, value in rescore(rec).items():
             assert rec["metrics"][metric] == pytest.approx(value, abs=1e-3)
 
-    # nbval: re-execute the executed notebook and compare the outputs of the cells tagged nbval-check-output
+
+@pytest.mark.notebook
+def test_executed_notebook_revalidates_under_nbval(executed):
+    """nbval re-executes the executed notebook and compares the cells tagged nbval-check-output."""
+    level, out, params, results_dir = executed
     if not level.nbval:
         pytest.skip(f"{level.id}: nbval re-execution is off in curriculum.yml (it would retrain the model)")
-    env = dict(os.environ, PYTHONWARNINGS="ignore")
+    env = dict(os.environ, PYTHONWARNINGS="ignore", TEXTCLASS_RESULTS_DIR=str(results_dir))
     proc = subprocess.run([sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-current-env", "-q",
-                           "-p", "no:cacheprovider", "--rootdir", str(tmp_path), out.name],
-                          cwd=tmp_path, capture_output=True, text=True, env=env, timeout=1200)
+                           "-p", "no:cacheprovider", "--rootdir", str(out.parent), out.name],
+                          cwd=out.parent, capture_output=True, text=True, env=env, timeout=1200)
     assert proc.returncode == 0, proc.stdout[-3000:]
 
 
