@@ -100,12 +100,16 @@ def test_grade_all_grades_every_submission_correctly(folder):
     table = [line for line in text.splitlines() if line.startswith("| ") and not line.startswith("| rank")]
     shown = [line.split(" | ")[1] for line in table]
     accs = [float(line.split(" | ")[3]) for line in table]
-    assert accs == sorted(accs, reverse=True)
+    # a reproduction stage ranks by score, then by closeness to the published number (overshooting is no better)
+    scores = [STAGE.score(a) for a in accs]
+    assert scores == sorted(scores, reverse=True)
+    for (s1, a1), (s2, a2) in zip(zip(scores, accs), zip(scores[1:], accs[1:])):
+        assert s1 > s2 or abs(a1 - STAGE.target) <= abs(a2 - STAGE.target) + 0.006
     assert "copied" not in shown and "short" not in shown and "empty" not in shown
     assert shown.count("team-a") == 1 and "nb1" in shown
-    best = max(json.loads((out / f"{k}.json").read_text())["accuracy"] for k, v in want.items() if v[0] < 2
-               and k != "copied")
-    assert accs[0] == round(best, 2)
+    valid = [json.loads((out / f"{k}.json").read_text()) for k, v in want.items() if v[0] < 2 and k != "copied"]
+    best = min(valid, key=lambda r: (-STAGE.score(r["accuracy"]), abs(r["accuracy"] - STAGE.target)))
+    assert accs[0] == round(best["accuracy"], 2)  # the full-score result closest to the published number
     subprocess.run([sys.executable, "-m", "autograder", "leaderboard", out, "--out", root / "lb.md"], check=True,
                    cwd=REPO, timeout=60)
     assert (root / "lb.md").read_text() == text

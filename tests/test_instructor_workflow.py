@@ -156,13 +156,13 @@ def test_instructor_workflow_end_to_end(tmp_path, data_dir):
         assert (r["accuracy"] == "") if w["status"] == "invalid" else \
             float(r["accuracy"]) == pytest.approx(100 * w["correct"] / len(labels), abs=1e-4)
 
-    # 7. leaderboard: valid, unflagged learners, ranked by the recomputed accuracy
+    # 7. leaderboard: valid, unflagged learners, ranked by score, then (a reproduction) closeness to the target
     board = tmp_path / "leaderboard.md"
     instructor("leaderboard", "--work", work, "--out", board)
     table = [line.split(" | ") for line in board.read_text().splitlines()
              if line.startswith("| ") and not line.startswith("| rank")]
     ranked = sorted((n for n, w in want.items() if w["status"] in ("passed", "not passed")),
-                    key=lambda n: (-want[n]["correct"], n))
+                    key=lambda n: (-want[n]["score"], abs(100 * want[n]["correct"] / len(labels) - STAGE.target), n))
     assert [row[1] for row in table] == ranked
     assert [float(row[3]) for row in table] == [round(100 * want[n]["correct"] / len(labels), 2) for n in ranked]
     shown = {row[1] for row in table}
