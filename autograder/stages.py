@@ -85,6 +85,17 @@ STAGES: dict[str, Stage] = {s.name: s for s in [
           source="the seed challenge, graded on GLUE test with the derived SST-2 test labels as the hidden key"),
     Stage("improve", "Beat 91.3% on SST-2 validation", "sst2", "validation", 91.3, kind="min",
           source="the seed challenge"),
+    Stage("orientation", "Submit the majority baseline on SST-2 validation", "sst2", "validation", 50.92, 0.2,
+          level="orientation", source="always 'positive' (the train majority): 444/872 = 50.92%"),
+    Stage("zeroshot", "Zero-shot SST-2 validation: beat the embedding baseline", "sst2", "validation", 70.6,
+          kind="min", level="zeroshot",
+          source="all-MiniLM-L6-v2 cosine to 'This is a negative/positive review.': 70.6 on validation"),
+    Stage("embeddings-probe", "Linear probe on frozen embeddings: SST-2 validation", "sst2", "validation", 80.0,
+          kind="min", level="embeddings",
+          source="logistic regression on all-MiniLM-L6-v2 embeddings of SST-2 train (course floor 80)"),
+    Stage("embeddings-banking77", "Reproduce all-mpnet-base-v2 on MTEB Banking77Classification", "banking77", "test",
+          81.86, 1.0, level="embeddings",
+          source="MTEB leaderboard, all-mpnet-base-v2 Banking77Classification accuracy 81.86 (MTEB 1.0.x protocol)"),
 ]}
 
 

@@ -1,0 +1,133 @@
+"""Embeddings level: solution full marks, blank student zero, plausible wrong answers lose points; and the
+MTEB undersampling helper (textclass.mteb) behaves like MTEB 1.0.x's loop."""
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+import pytest
+
+from autograder.checks import embeddings as checks
+from notebook_cells import solution_and_student
+from textclass import mteb
+
+
+@pytest.fixture(scope="module")
+def ex():
+    return {gid: solution_and_student("embeddings", "embeddings", gid)
+            for gid in ("mean_pooling", "sample_per_class", "mteb_undersample")}
+
+
+def test_a_mean_pooling(ex):
+    sol, student = ex["mean_pooling"]
+    r = checks.check_mean_pooling(sol["mean_pooling"])
+    assert r.score == r.max_score == 10, r.report()
+    assert checks.check_mean_pooling(student["mean_pooling"]).score == 0
+
+
+def _plain_mean(h, m):
+    return h.mean(dim=1)
+
+
+def _no_clamp(h, m):
+    mask = m.unsqueeze(-1).to(h.dtype)
+    return (h * mask).sum(1) / mask.sum(1)
+
+
+def _divide_by_length(h, m):
+    return (h * m.unsqueeze(-1).to(h.dtype)).sum(1) / h.shape[1]
+
+
+@pytest.mark.parametrize("wrong,max_expected", [(_plain_mean, 4), (_no_clamp, 8), (_divide_by_length, 4)])
+def test_a_wrong_answers_lose_points(wrong, max_expected):
+    r = checks.check_mean_pooling(wrong)
+    assert r.score <= max_expected < r.max_score, r.report()
+
+
+def test_b_sample_per_class(ex):
+    sol, student = ex["sample_per_class"]
+    r = checks.check_sample_per_class(sol["sample_per_class"])
+    assert r.score == r.max_score == 10, r.report()
+    assert checks.check_sample_per_class(student["sample_per_class"]).score == 0
+
+
+def _first_n(labels, n, seed):
+    labels = np.asarray(labels)
+    if n is None:
+        return np.arange(len(labels))
+    return np.sort(np.concatenate([np.flatnonzero(labels == c)[:n] for c in np.unique(labels)]))
+
+
+def _n_total(labels, n, seed):
+    if n is None:
+        return np.arange(len(labels))
+    return np.sort(np.random.RandomState(seed).choice(len(labels), size=2 * n, replace=False))
+
+
+@pytest.mark.parametrize("wrong", [_first_n, _n_total])
+def test_b_wrong_answers_lose_points(wrong):
+    r = checks.check_sample_per_class(wrong)
+    assert 0 < r.score < r.max_score, r.report()
+
+
+def test_c_mteb_undersample(ex):
+    sol, student = ex["mteb_undersample"]
+    r = checks.check_mteb_undersample(sol["mteb_undersample"])
+    assert r.score == r.max_score == 10, r.report()
+    assert checks.check_mteb_undersample(student["mteb_undersample"]).score == 0
+
+
+def _fresh_arange_each_time(labels, k, idxs, rng):
+    return mteb.undersample(labels, k, None, rng)  # forgets the previous shuffle
+
+
+def _choice_per_label(labels, k, idxs, rng):
+    labels = np.asarray(labels)
+    out = []
+    for c in np.unique(labels):
+        m = np.flatnonzero(labels == c)
+        out += rng.choice(m, size=min(k, len(m)), replace=False).tolist()
+    return out, idxs
+
+
+def _sorted_sample(labels, k, idxs, rng):
+    sampled, idxs = mteb.undersample(labels, k, idxs, rng)
+    return sorted(sampled), idxs
+
+
+@pytest.mark.parametrize("wrong", [_fresh_arange_each_time, _choice_per_label, _sorted_sample])
+def test_c_wrong_answers_lose_points(wrong):
+    r = checks.check_mteb_undersample(wrong)
+    assert r.score < r.max_score, r.report()
+
+
+def test_mteb_helper_matches_the_reference_loop():
+    """textclass.mteb reproduces MTEB 1.0.x's loop: one RandomState(42), one index array reshuffled in place."""
+    labels = np.random.RandomState(0).randint(0, 5, 120)
+    rng, idxs, expected = np.random.RandomState(42), np.arange(len(labels)), []
+    for _ in range(4):
+        rng.shuffle(idxs)
+        seen, kept = defaultdict(int), []
+        for i in idxs:
+            if seen[labels[i]] < 8:
+                kept.append(int(i))
+                seen[labels[i]] += 1
+        expected.append(kept)
+    assert mteb.experiment_indices(labels, n_experiments=4) == expected
+    assert all(len(e) == 40 for e in expected) and expected[0] != expected[1]
+
+
+def test_mteb_protocol_on_separable_embeddings():
+    rng = np.random.RandomState(1)
+    centres = rng.randn(4, 16) * 5
+    y_train, y_test = np.repeat(np.arange(4), 30), np.repeat(np.arange(4), 10)
+    X_train, X_test = centres[y_train] + rng.randn(120, 16), centres[y_test] + rng.randn(40, 16)
+    res = mteb.run_protocol(X_train, y_train, X_test, y_test, n_experiments=3, progress=False)
+    assert len(res.accuracies) == 3 and res.accuracy > 95 and len(res.predictions[res.closest_to_mean()]) == 40
+
+
+def test_banking77_stage_band():
+    from autograder.stages import get_stage
+
+    stage = get_stage("embeddings-banking77")
+    assert stage.passed(81.81) and stage.passed(80.86) and not stage.passed(80.8) and not stage.passed(82.9)

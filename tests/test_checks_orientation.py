@@ -1,0 +1,84 @@
+"""Orientation level: for every graded exercise, the solution gets full marks, the blank student version gets
+zero, and plausible wrong answers lose points. Functions come from the notebooks' cells, not copies."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from autograder.checks import orientation as checks
+from notebook_cells import solution_and_student
+
+
+@pytest.fixture(scope="module")
+def ex():
+    return {gid: solution_and_student("orientation", "orientation", gid)
+            for gid in ("label_balance", "majority_baseline", "sentences_needed")}
+
+
+def test_a_label_balance(ex):
+    sol, student = ex["label_balance"]
+    r = checks.check_label_balance(sol["label_balance"])
+    assert r.score == r.max_score == 10, r.report()
+    r = checks.check_label_balance(student["label_balance"])
+    assert r.score == 0 and "not implemented" in r.report()
+
+
+def _fractions(labels, num_classes):
+    return np.bincount(np.asarray(labels), minlength=num_classes)[:num_classes] / len(labels)
+
+
+def _seen_classes_only(labels, num_classes):
+    labels = np.asarray(labels)
+    return np.array([100 * (labels == c).mean() for c in np.unique(labels)])
+
+
+@pytest.mark.parametrize("wrong", [_fractions, _seen_classes_only])
+def test_a_wrong_answers_lose_points(wrong):
+    r = checks.check_label_balance(wrong)
+    assert r.score < r.max_score, r.report()
+
+
+def test_b_majority_baseline(ex):
+    sol, student = ex["majority_baseline"]
+    r = checks.check_majority_baseline(sol["majority_baseline"])
+    assert r.score == r.max_score == 10, r.report()
+    assert checks.check_majority_baseline(student["majority_baseline"]).score == 0
+
+
+def _peeks_at_eval(train_labels, eval_labels):
+    label = int(np.bincount(np.asarray(eval_labels)).argmax())
+    return label, 100 * float((np.asarray(eval_labels) == label).mean())
+
+
+def _fraction_accuracy(train_labels, eval_labels):
+    label = int(np.bincount(np.asarray(train_labels)).argmax())
+    return label, float((np.asarray(eval_labels) == label).mean())
+
+
+@pytest.mark.parametrize("wrong,max_expected", [(_peeks_at_eval, 3), (_fraction_accuracy, 7)])
+def test_b_wrong_answers_lose_points(wrong, max_expected):
+    r = checks.check_majority_baseline(wrong)
+    assert r.score <= max_expected < r.max_score, r.report()
+
+
+def test_c_sentences_needed(ex):
+    sol, student = ex["sentences_needed"]
+    r = checks.check_sentences_needed(sol["sentences_needed"])
+    assert r.score == r.max_score == 10, r.report()
+    assert checks.check_sentences_needed(student["sentences_needed"]).score == 0
+
+
+@pytest.mark.parametrize("wrong", [lambda p, n: round(p * n / 100), lambda p, n: int(p * n / 100),
+                                   lambda p, n: p * n / 100, lambda p, n: math.ceil(p * n / 100) + 0.0])
+def test_c_wrong_answers_lose_points(wrong):
+    r = checks.check_sentences_needed(wrong)
+    assert r.score < r.max_score, r.report()
+
+
+def test_orientation_stage_passes_the_majority_baseline():
+    from autograder.stages import get_stage
+
+    stage = get_stage("orientation")
+    assert stage.passed(100 * 444 / 872) and not stage.passed(100 * 446 / 872)

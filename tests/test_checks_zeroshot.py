@@ -1,0 +1,113 @@
+"""Zero-shot level: solution full marks, blank student zero, plausible wrong answers lose points."""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from autograder.checks import zeroshot as checks
+from notebook_cells import solution_and_student
+
+
+@pytest.fixture(scope="module")
+def ex():
+    return {gid: solution_and_student("zeroshot", "zeroshot", gid)
+            for gid in ("cosine_scores", "my_label_descriptions", "softmax_with_temperature", "intent_description")}
+
+
+def test_a_cosine_scores(ex):
+    sol, student = ex["cosine_scores"]
+    r = checks.check_cosine_scores(sol["cosine_scores"])
+    assert r.score == r.max_score == 10, r.report()
+    assert checks.check_cosine_scores(student["cosine_scores"]).score == 0
+
+
+@pytest.mark.parametrize("wrong", [lambda s, l: np.asarray(s) @ np.asarray(l).T,
+                                   lambda s, l: (np.asarray(s) / np.linalg.norm(s, axis=1, keepdims=True)) @ np.asarray(l).T,
+                                   lambda s, l: np.asarray(l) @ np.asarray(s).T])
+def test_a_wrong_answers_lose_points(wrong):
+    r = checks.check_cosine_scores(wrong)
+    assert r.score < r.max_score, r.report()
+
+
+@pytest.fixture(scope="module")
+def minilm_sst2(data_dir):
+    """Real all-MiniLM-L6-v2 on the real SST-2 validation set (embeddings cached by probe.encode)."""
+    from textclass import data, models, probe
+
+    validation = data.load_sst2("validation", profile="offline", data_dir=data_dir)
+    enc = models.load_encoder(models.MINILM, profile="offline")
+    return (lambda texts: probe.encode(enc, list(texts), progress=False)), list(validation["sentence"]), \
+        np.array(validation["label"])
+
+
+def test_b_label_descriptions(ex, minilm_sst2):
+    encode, sentences, labels = minilm_sst2
+    sol, student = ex["my_label_descriptions"]
+    r = checks.check_label_descriptions(sol["my_label_descriptions"], encode, sentences, labels)
+    assert r.score == r.max_score == 10, r.report()
+    assert checks.check_label_descriptions(student["my_label_descriptions"], encode, sentences, labels).score == 0
+
+
+@pytest.mark.parametrize("wrong", [
+    lambda: [["negative", "bad"], ["positive", "good"]],             # single words sit far from reviews
+    lambda: [["This is a negative review."], ["This is a positive review."]],  # the baseline, one each
+])
+def test_b_wrong_answers_lose_points(wrong, minilm_sst2):
+    encode, sentences, labels = minilm_sst2
+    r = checks.check_label_descriptions(wrong, encode, sentences, labels)
+    assert r.score < r.max_score, r.report()
+
+
+def test_b_copied_validation_sentences_get_no_accuracy_points(minilm_sst2):
+    encode, sentences, labels = minilm_sst2
+    neg = [s for s, y in zip(sentences, labels) if y == 0][:3]
+    pos = [s for s, y in zip(sentences, labels) if y == 1][:3]
+    r = checks.check_label_descriptions(lambda: [neg, pos], encode, sentences, labels)
+    assert r.score <= 2, r.report()
+
+
+def test_c_probabilities_and_coverage(ex):
+    sol, student = ex["softmax_with_temperature"]
+    r = checks.check_probabilities_and_coverage(sol["softmax_with_temperature"], sol["coverage_curve"])
+    assert r.score == r.max_score == 10, r.report()
+    r = checks.check_probabilities_and_coverage(student["softmax_with_temperature"], student["coverage_curve"])
+    assert r.score == 0, r.report()
+
+
+def _unstable_softmax(scores, temperature):
+    e = np.exp(np.asarray(scores, dtype=float) / temperature)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _strict_curve(probabilities, labels, thresholds):
+    p, y = np.asarray(probabilities), np.asarray(labels)
+    cov, acc = [], []
+    for t in thresholds:
+        a = p.max(1) > t
+        cov.append(a.mean())  # fractions, strict >
+        acc.append((p.argmax(1) == y)[a].mean() if a.any() else 0.0)
+    return np.array(cov), np.array(acc)
+
+
+def test_c_wrong_answers_lose_points(ex):
+    sol = ex["softmax_with_temperature"][0]
+    r = checks.check_probabilities_and_coverage(_unstable_softmax, sol["coverage_curve"])
+    assert 0 < r.score < r.max_score, r.report()
+    r = checks.check_probabilities_and_coverage(sol["softmax_with_temperature"], _strict_curve)
+    assert 0 < r.score < r.max_score, r.report()
+
+
+def test_d_intent_description(ex):
+    sol, student = ex["intent_description"]
+    r = checks.check_intent_description(sol["intent_description"])
+    assert r.score == r.max_score == 10, r.report()
+    assert checks.check_intent_description(student["intent_description"]).score == 0
+
+
+@pytest.mark.parametrize("wrong", [lambda n: n.replace("_", " "), lambda n: n.replace("_", " ").lower(),
+                                   lambda n: re.sub("[_?]", " ", n).lower()])
+def test_d_wrong_answers_lose_points(wrong):
+    r = checks.check_intent_description(wrong)
+    assert 0 < r.score < r.max_score, r.report()

