@@ -1,0 +1,80 @@
+"""nbgrader and `python -m autograder` give the same score for the same notebook: the hidden tests in
+solutions/ call the same checks, and both graders restore them from the instructor's source.
+
+Runs nbgrader's own `generate_assignment` and `autograde` (with a temporary gradebook and course folders)
+on two submissions of the Orientation level -- the full solution, and one with exercise (b) left blank and
+exercise (c) answered wrongly -- and compares every graded cell's score with the autograder's."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+LEVEL = "orientation"
+BIN = Path(sys.executable).parent
+
+
+def _nbgrader(*args, course: Path):
+    flags = [f"--CourseDirectory.release_directory={course}/release",
+             f"--CourseDirectory.submitted_directory={course}/submitted",
+             f"--CourseDirectory.autograded_directory={course}/autograded",
+             f"--CourseDirectory.db_url=sqlite:///{course}/gradebook.db", "--log-level=ERROR"]
+    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}")
+    proc = subprocess.run([str(BIN / "nbgrader"), *args, *flags], cwd=REPO, capture_output=True, text=True,
+                          env=env, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+def _submission(kind: str) -> nbformat.NotebookNode:
+    """The solution notebook, or a partly wrong one (what a learner would hand in)."""
+    nb = nbformat.read(REPO / "solutions" / LEVEL / f"{LEVEL}.ipynb", as_version=4)
+    student = {c.metadata.get("nbgrader", {}).get("grade_id"): c
+               for c in nbformat.read(REPO / "notebooks" / LEVEL / f"{LEVEL}.ipynb", as_version=4).cells}
+    if kind == "partial":
+        for cell in nb.cells:
+            gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+            if gid == "majority_baseline":  # left blank: the student version's stub
+                cell.source = student[gid].source
+            if gid == "sentences_needed":  # a plausible wrong answer: off by one sentence (no rounding up)
+                cell.source = cell.source.replace("math.ceil", "math.floor").replace("np.ceil", "np.floor")
+    return nb
+
+
+@pytest.mark.notebook
+def test_nbgrader_and_autograder_agree(tmp_path):
+    from autograder.grade import grade_path
+    from nbgrader.api import Gradebook
+
+    course = tmp_path / "course"
+    course.mkdir()
+    _nbgrader("generate_assignment", LEVEL, "--force", course=course)
+    _nbgrader("db", "student", "add", "alice", course=course)
+    _nbgrader("db", "student", "add", "bob", course=course)
+    subs = {"alice": _submission("full"), "bob": _submission("partial")}
+    for student, nb in subs.items():
+        folder = course / "submitted" / student / LEVEL
+        folder.mkdir(parents=True)
+        nbformat.write(nb, folder / f"{LEVEL}.ipynb")
+    _nbgrader("autograde", LEVEL, "--force", course=course)
+
+    with Gradebook(f"sqlite:///{course}/gradebook.db") as gb:
+        nbgrader_scores = {
+            s: {g.name: float(g.score) for g in gb.find_submission_notebook(LEVEL, LEVEL, s).grades}
+            for s in subs}
+
+    for student, nb in subs.items():
+        mine = tmp_path / "mine" / student
+        mine.mkdir(parents=True)
+        nbformat.write(nb, mine / f"{LEVEL}.ipynb")
+        report = grade_path(mine / f"{LEVEL}.ipynb", LEVEL)
+        ours = {e["grade_id"]: e["score"] for e in report["exercises"]}
+        theirs = {k: v for k, v in nbgrader_scores[student].items() if k in ours}
+        assert ours == theirs, (student, ours, nbgrader_scores[student])
+    assert sum(nbgrader_scores["alice"].values()) == 30
+    assert sum(nbgrader_scores["bob"].values()) < 30  # the partial submission loses points in both
