@@ -26,3 +26,15 @@ def results_tmp(tmp_path, monkeypatch) -> Path:
     d = tmp_path / "results"
     monkeypatch.setenv("TEXTCLASS_RESULTS_DIR", str(d))
     return d
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _records_never_land_in_results(tmp_path_factory):
+    """No test (nor a notebook or grader it starts) writes into the repository's results/ folder."""
+    old = os.environ.get("TEXTCLASS_RESULTS_DIR")
+    os.environ["TEXTCLASS_RESULTS_DIR"] = str(tmp_path_factory.mktemp("results-session"))
+    yield
+    if old is None:
+        os.environ.pop("TEXTCLASS_RESULTS_DIR", None)
+    else:
+        os.environ["TEXTCLASS_RESULTS_DIR"] = old

@@ -47,10 +47,11 @@ def _submission(kind: str) -> nbformat.NotebookNode:
 
 
 @pytest.mark.notebook
-def test_nbgrader_and_autograder_agree(tmp_path):
+def test_nbgrader_and_autograder_agree(tmp_path, monkeypatch):
     from autograder.grade import grade_path
     from nbgrader.api import Gradebook
 
+    monkeypatch.setenv("TEXTCLASS_RESULTS_DIR", str(tmp_path / "results"))  # never touch results/
     course = tmp_path / "course"
     course.mkdir()
     _nbgrader("generate_assignment", LEVEL, "--force", course=course)

@@ -1,0 +1,60 @@
+"""Beyond level: stratified_split -- solution full marks, blank 0, wrong answers lose points."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from autograder.checks import beyond as checks
+from notebook_cells import solution_and_student
+
+
+@pytest.fixture(scope="module")
+def ex():
+    return solution_and_student("beyond", "beyond", "stratified_split")
+
+
+def test_solution_full_marks_student_zero(ex):
+    sol, student = ex
+    r = checks.check_stratified_split(sol["stratified_split"])
+    assert r.score == r.max_score == 10, r.report()
+    r = checks.check_stratified_split(student["stratified_split"])
+    assert r.score == 0 and "not implemented" in r.report()
+
+
+def _not_stratified(labels, frac, seed):
+    perm = np.random.default_rng(seed).permutation(len(labels))
+    k = int(round(frac * len(labels)))
+    return perm[k:], perm[:k]
+
+
+def _global_state(labels, frac, seed):
+    labels = np.asarray(labels)
+    tr, te = [], []
+    for c in np.unique(labels):
+        rows = np.random.permutation(np.flatnonzero(labels == c))  # ignores the seed
+        k = int(round(frac * len(rows)))
+        te += rows[:k].tolist()
+        tr += rows[k:].tolist()
+    return tr, te
+
+
+def _first_rows(labels, frac, seed):
+    labels = np.asarray(labels)
+    tr, te = [], []
+    for c in np.unique(labels):
+        rows = np.flatnonzero(labels == c)
+        k = int(round(frac * len(rows)))
+        te += rows[:k].tolist()
+        tr += rows[k:].tolist()
+    return tr, te
+
+
+def _overlapping(labels, frac, seed):
+    n = len(labels)
+    return np.arange(n), np.arange(int(frac * n))
+
+
+@pytest.mark.parametrize("wrong", [_not_stratified, _global_state, _first_rows, _overlapping])
+def test_wrong_answers_lose_points(wrong):
+    r = checks.check_stratified_split(wrong)
+    assert r.score < r.max_score, r.report()

@@ -1,0 +1,205 @@
+"""Fine-tuning a mean-pooled encoder with a linear head: a plain PyTorch loop and a ``transformers.Trainer``.
+
+The model is :class:`PooledClassifier` (encoder -> mean pooling -> dropout -> linear). Mixed precision
+(bf16/fp16 autocast) is used only on CUDA. Early stopping watches accuracy on a held-out slice of *train*;
+validation is never used to choose anything.
+"""
+from __future__ import annotations
+
+import copy
+import random
+import time
+
+import numpy as np
+
+from textclass.probe import mean_pool
+
+
+def set_seed(seed: int) -> None:
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(seed)
+
+
+def heldout_split(n: int, heldout: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (train, held-out) of a random split of ``n`` training rows."""
+    perm = np.random.default_rng(seed).permutation(n)
+    return np.sort(perm[heldout:]), np.sort(perm[:heldout])
+
+
+def _module():
+    import torch
+
+    class PooledClassifier(torch.nn.Module):
+        def __init__(self, encoder, num_labels: int = 2, dropout: float = 0.1, layers: int | None = None):
+            super().__init__()
+            self.encoder = encoder
+            if layers is not None:  # keep only the first `layers` transformer layers (a smaller, faster student)
+                encoder.encoder.layer = encoder.encoder.layer[:layers]
+                encoder.config.num_hidden_layers = layers
+            self.dropout = torch.nn.Dropout(dropout)
+            self.head = torch.nn.Linear(encoder.config.hidden_size, num_labels)
+
+        def forward(self, input_ids, attention_mask, labels=None, **kwargs):
+            hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+            logits = self.head(self.dropout(mean_pool(hidden, attention_mask)))
+            if labels is not None:
+                loss = torch.nn.functional.cross_entropy(logits, labels)
+                return {"loss": loss, "logits": logits}
+            return logits
+
+    return PooledClassifier
+
+
+def PooledClassifier(encoder, num_labels: int = 2, dropout: float = 0.1, layers: int | None = None):  # noqa: N802
+    return _module()(encoder, num_labels, dropout, layers)
+
+
+def _autocast(device: str):
+    import contextlib
+
+    import torch
+
+    if device.startswith("cuda"):
+        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.autocast("cuda", dtype=dtype)
+    return contextlib.nullcontext()
+
+
+def predict_proba(model, tokenizer, texts, *, batch_size: int = 64, device: str = "cpu", max_length: int = 64):
+    import torch
+
+    from textclass.evaluate import length_sorted_batches
+
+    texts = list(texts)
+    model.eval().to(device)
+    out = None
+    with torch.inference_mode():
+        for batch in length_sorted_batches([len(t) for t in texts], batch_size):
+            enc = tokenizer([texts[i] for i in batch], padding=True, truncation=True, max_length=max_length,
+                            return_tensors="pt").to(device)
+            with _autocast(device):
+                logits = model(enc["input_ids"], enc["attention_mask"])
+            p = torch.softmax(logits.float(), -1).cpu().numpy()
+            if out is None:
+                out = np.zeros((len(texts), p.shape[1]), dtype=np.float32)
+            out[batch] = p
+    return out
+
+
+def train_loop(model, tokenizer, texts, labels, *, heldout_texts=None, heldout_labels=None, epochs: int = 1,
+               lr: float = 5e-5, batch_size: int = 16, max_length: int = 64, eval_every: int = 50,
+               patience: int = 3, seed: int = 0, device: str = "cpu", soft_targets=None, temperature: float = 1.0,
+               progress: bool = True) -> dict:
+    """Plain PyTorch fine-tuning with AdamW, linear warm-up/decay, early stopping on the held-out slice.
+
+    ``soft_targets`` (rows of teacher probabilities) switches the loss to distillation: KL divergence to the
+    teacher's distribution at ``temperature``. Returns the history and restores the best held-out weights.
+    """
+    import torch
+    from tqdm.auto import tqdm
+
+    set_seed(seed)
+    model.to(device).train()
+    texts, labels = list(texts), np.asarray(labels)
+    lr = float(lr)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    steps = epochs * int(np.ceil(len(texts) / batch_size))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / max(1, 0.1 * steps))
+                                              * max(0.0, (steps - s) / steps))
+    scaler = torch.amp.GradScaler("cuda") if device.startswith("cuda") and not torch.cuda.is_bf16_supported() else None
+    history, best, best_state, bad, step = [], -1.0, None, 0, 0
+    rng = np.random.default_rng(seed)
+    start = time.perf_counter()
+    stop = False
+    with tqdm(total=steps, desc="fine-tuning", disable=not progress) as bar:
+        for epoch in range(epochs):
+            order = rng.permutation(len(texts))
+            for i in range(0, len(order), batch_size):
+                idx = order[i:i + batch_size]
+                enc = tokenizer([texts[j] for j in idx], padding=True, truncation=True, max_length=max_length,
+                                return_tensors="pt").to(device)
+                with _autocast(device):
+                    logits = model(enc["input_ids"], enc["attention_mask"]).float()
+                if soft_targets is not None:
+                    target = torch.as_tensor(np.asarray(soft_targets)[idx], dtype=torch.float32, device=device)
+                    if temperature != 1.0:
+                        target = torch.softmax(torch.log(target.clamp_min(1e-8)) / temperature, -1)
+                    loss = torch.nn.functional.kl_div(torch.log_softmax(logits / temperature, -1), target,
+                                                      reduction="batchmean") * temperature ** 2
+                else:
+                    loss = torch.nn.functional.cross_entropy(logits, torch.as_tensor(labels[idx], device=device))
+                opt.zero_grad()
+                if scaler is not None:
+                    scaler.scale(loss).backward()
+                    scaler.step(opt)
+                    scaler.update()
+                else:
+                    loss.backward()
+                    opt.step()
+                sched.step()
+                step += 1
+                bar.update(1)
+                last = step == steps
+                if heldout_texts is not None and (step % eval_every == 0 or last):
+                    p = predict_proba(model, tokenizer, heldout_texts, device=device, max_length=max_length)
+                    acc = 100 * float((p.argmax(1) == np.asarray(heldout_labels)).mean())
+                    history.append({"step": step, "epoch": epoch, "loss": float(loss.detach()), "heldout_accuracy": acc,
+                                    "seconds": time.perf_counter() - start})
+                    model.train()
+                    if acc > best:
+                        best, bad = acc, 0
+                        best_state = copy.deepcopy({k: v.detach().cpu() for k, v in model.state_dict().items()})
+                    else:
+                        bad += 1
+                        if bad >= patience:
+                            stop = True
+                            break
+            if stop:
+                break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    return {"history": history, "best_heldout_accuracy": best, "steps": step,
+            "seconds": time.perf_counter() - start, "examples_per_second": step * batch_size / max(1e-9, time.perf_counter() - start)}
+
+
+def train_with_trainer(model, tokenizer, texts, labels, *, heldout_texts, heldout_labels, output_dir: str,
+                       epochs: int = 1, lr: float = 5e-5, batch_size: int = 16, max_length: int = 64,
+                       eval_steps: int = 50, patience: int = 3, seed: int = 0):
+    """The same fine-tuning with ``transformers.Trainer``: evaluation on the held-out slice, early stopping,
+    best checkpoint restored, mixed precision only on CUDA."""
+    import datasets
+    import torch
+    import transformers as tf
+
+    def tok(batch):
+        return tokenizer(batch["text"], truncation=True, max_length=max_length)
+
+    train_ds = datasets.Dataset.from_dict({"text": list(texts), "labels": [int(x) for x in labels]}).map(
+        tok, batched=True, remove_columns=["text"])
+    held_ds = datasets.Dataset.from_dict({"text": list(heldout_texts), "labels": [int(x) for x in heldout_labels]}).map(
+        tok, batched=True, remove_columns=["text"])
+
+    def metrics(pred):
+        logits = pred.predictions[0] if isinstance(pred.predictions, tuple) else pred.predictions
+        return {"accuracy": 100 * float((logits.argmax(-1) == pred.label_ids).mean())}
+
+    cuda = torch.cuda.is_available()
+    args = tf.TrainingArguments(
+        output_dir=output_dir, num_train_epochs=epochs, learning_rate=lr, per_device_train_batch_size=batch_size,
+        per_device_eval_batch_size=64, eval_strategy="steps", eval_steps=eval_steps, save_strategy="steps",
+        save_steps=eval_steps, save_total_limit=1, load_best_model_at_end=True, metric_for_best_model="accuracy",
+        warmup_steps=0.1, weight_decay=0.01, seed=seed, report_to=[], logging_steps=eval_steps,
+        bf16=cuda and torch.cuda.is_bf16_supported(), fp16=cuda and not torch.cuda.is_bf16_supported(),
+        disable_tqdm=True, use_cpu=not cuda)
+    trainer = tf.Trainer(model=model, args=args, train_dataset=train_ds, eval_dataset=held_ds,
+                         data_collator=tf.DataCollatorWithPadding(tokenizer), compute_metrics=metrics,
+                         callbacks=[tf.EarlyStoppingCallback(early_stopping_patience=patience)])
+    trainer.train()
+    model.eval()
+    return trainer

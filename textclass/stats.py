@@ -1,0 +1,77 @@
+"""Paired significance tests for comparing two classifiers on the same sentences, and batch-1 latency.
+
+On SST-2 validation both models see the *same* 872 sentences, so the comparison is paired: only the
+sentences where exactly one model is right carry information (McNemar), or resample sentences and
+recompute both accuracies on the same resample (paired bootstrap). An unpaired two-proportion test ignores
+that pairing and is far too conservative.
+"""
+from __future__ import annotations
+
+import math
+import statistics
+import time
+
+import numpy as np
+
+
+def _correct(predictions, labels):
+    predictions, labels = np.asarray(predictions), np.asarray(labels)
+    if predictions.shape != labels.shape:
+        raise ValueError(f"predictions {predictions.shape} and labels {labels.shape} differ in shape")
+    return predictions == labels
+
+
+def discordant(pred_a, pred_b, labels) -> tuple[int, int]:
+    """(b, c): sentences only model A gets right, and sentences only model B gets right."""
+    a, b = _correct(pred_a, labels), _correct(pred_b, labels)
+    return int((a & ~b).sum()), int((~a & b).sum())
+
+
+def mcnemar_exact(pred_a, pred_b, labels) -> float:
+    """Two-sided exact McNemar p-value (binomial test on the discordant pairs, p=1/2)."""
+    b, c = discordant(pred_a, pred_b, labels)
+    n = b + c
+    if n == 0:
+        return 1.0
+    k = min(b, c)
+    tail = sum(math.comb(n, i) for i in range(k + 1)) / 2 ** n
+    return min(1.0, 2 * tail)
+
+
+def paired_bootstrap(pred_a, pred_b, labels, *, n_resamples: int = 10_000, seed: int = 0) -> dict:
+    """Accuracy gain of B over A (points) with a 95% percentile interval and a two-sided p-value.
+
+    Each resample draws sentence indices with replacement and scores *both* models on the same draw.
+    """
+    a, b = _correct(pred_a, labels).astype(float), _correct(pred_b, labels).astype(float)
+    rng = np.random.default_rng(seed)
+    n = len(a)
+    idx = rng.integers(0, n, size=(n_resamples, n))
+    diffs = 100 * (b[idx].mean(1) - a[idx].mean(1))
+    gain = 100 * (b.mean() - a.mean())
+    p = min(1.0, 2 * min((diffs <= 0).mean(), (diffs >= 0).mean()))
+    lo, hi = np.percentile(diffs, [2.5, 97.5])
+    return {"gain": float(gain), "low": float(lo), "high": float(hi), "p_value": float(p)}
+
+
+def latency_ms(predict_one, texts, *, threads: int | None = None, warmup: int = 5, repeats: int = 1) -> dict:
+    """Median / p90 milliseconds of ``predict_one(text)`` called one sentence at a time (batch 1)."""
+    import torch
+
+    old = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        for t in list(texts)[:warmup]:
+            predict_one(t)
+        times = []
+        for _ in range(repeats):
+            for t in texts:
+                start = time.perf_counter()
+                predict_one(t)
+                times.append(1000 * (time.perf_counter() - start))
+    finally:
+        torch.set_num_threads(old)
+    times.sort()
+    return {"median_ms": statistics.median(times), "p90_ms": times[int(0.9 * (len(times) - 1))],
+            "n": len(times), "threads": threads or old}
