@@ -28,3 +28,13 @@ def load_functions(notebook: Path, grade_id: str) -> dict:
 def solution_and_student(level: str, notebook: str, grade_id: str) -> tuple[dict, dict]:
     return (load_functions(REPO / "solutions" / level / f"{notebook}.ipynb", grade_id),
             load_functions(REPO / "notebooks" / level / f"{notebook}.ipynb", grade_id))
+
+
+def assert_full_marks_and_blank_zero(check, pair: tuple[dict, dict], names, *extra):
+    """Through the same ``check``: the solution's functions earn full marks (10), the blank student
+    version's (``raise NotImplementedError()``) earn 0 and are told so."""
+    solution, student = pair
+    r = check(*(solution[n] for n in names), *extra)
+    assert r.score == r.max_score == 10, r.report()
+    r = check(*(student[n] for n in names), *extra)
+    assert r.score == 0 and "not implemented" in r.report(), r.report()

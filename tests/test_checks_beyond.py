@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from autograder.checks import beyond as checks
-from notebook_cells import solution_and_student
+from notebook_cells import assert_full_marks_and_blank_zero, solution_and_student
 
 
 @pytest.fixture(scope="module")
@@ -14,11 +14,7 @@ def ex():
 
 
 def test_solution_full_marks_student_zero(ex):
-    sol, student = ex
-    r = checks.check_stratified_split(sol["stratified_split"])
-    assert r.score == r.max_score == 10, r.report()
-    r = checks.check_stratified_split(student["stratified_split"])
-    assert r.score == 0 and "not implemented" in r.report()
+    assert_full_marks_and_blank_zero(checks.check_stratified_split, ex, ("stratified_split",))
 
 
 def _not_stratified(labels, frac, seed):
