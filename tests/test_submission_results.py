@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from autograder.rescore import main as rescore_main, rescore as autograder_rescore
 from textclass import data, results, submission
 
 REPO = Path(__file__).resolve().parent.parent
@@ -45,14 +46,8 @@ def test_record_has_every_field(results_tmp):
 
 
 def rescore(rec: dict) -> dict:
-    """Recompute every accuracy metric that has saved predictions from the gold labels."""
-    out = {}
-    for metric, saved in rec.get("predictions", {}).items():
-        gold = np.array(data.load_split(saved["dataset"], saved["split"], profile="offline")["label"])
-        preds = np.array(saved["predictions"])
-        assert len(preds) <= len(gold)
-        out[metric] = 100 * float((preds == gold[:len(preds)]).mean())
-    return out
+    """Recompute every accuracy metric that has saved predictions from the gold labels (the autograder's)."""
+    return autograder_rescore(rec)
 
 
 RECORDS = sorted((REPO / "results").glob("*.json"))
@@ -68,3 +63,25 @@ def test_every_recorded_accuracy_rescores(path, data_dir):
 
 def test_there_are_records_to_rescore():
     assert any("predictions" in json.loads(p.read_text()) for p in RECORDS), "no result record has predictions"
+
+
+def test_rescore_handles_named_rows_and_rejects_bad_records(data_dir, tmp_path):
+    gold = np.array(data.load_split("sst2", "train", profile="offline")["label"])
+    idx = [5, 17, 4000, 60000]
+    preds = gold[idx].copy()
+    preds[0] = 1 - preds[0]  # one of four wrong
+    rec = {"metrics": {"heldout_accuracy": 75.0},
+           "predictions": {"heldout_accuracy": {"dataset": "sst2", "split": "train", "indices": idx,
+                                                "predictions": preds.tolist()}}}
+    assert autograder_rescore(rec) == {"heldout_accuracy": 75.0}
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(rec))
+    assert rescore_main([str(path)]) == 0
+    rec["metrics"]["heldout_accuracy"] = 100.0  # a claim its predictions do not support
+    path.write_text(json.dumps(rec))
+    assert rescore_main([str(path)]) == 1
+    with pytest.raises(ValueError, match="indices"):
+        autograder_rescore({"predictions": {"m": {"dataset": "sst2", "split": "train", "indices": [1, 2],
+                                                  "predictions": [0]}}})
+    with pytest.raises(ValueError, match="no public labels"):
+        autograder_rescore({"predictions": {"m": {"dataset": "sst2", "split": "test", "predictions": [0, 1]}}})

@@ -12,6 +12,8 @@ import time
 
 import numpy as np
 
+from pathlib import Path
+
 from textclass.probe import mean_pool
 
 
@@ -203,3 +205,55 @@ def train_with_trainer(model, tokenizer, texts, labels, *, heldout_texts, heldou
     trainer.train()
     model.eval()
     return trainer
+
+
+def checkpoint_dir(profile: str, size: str) -> Path:
+    """Where Level 4 saves its fine-tuned model and Level 5 looks for it: ``<cache>/finetuned/<profile>-<size>``."""
+    from textclass.config import cache_dir
+
+    return cache_dir() / "finetuned" / f"{profile}-{size}"
+
+
+def save_finetuned(model, tokenizer, directory, info: dict | None = None) -> Path:
+    """Save a :class:`PooledClassifier` (encoder + tokenizer with ``save_pretrained``, the head, ``info.json``).
+
+    Written to a temporary folder first and then renamed, so an interrupted save never leaves half a model."""
+    import json
+    import shutil
+
+    import torch
+
+    directory = Path(directory)
+    tmp = directory.with_name(directory.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    (tmp / "encoder").mkdir(parents=True)
+    model.encoder.save_pretrained(tmp / "encoder")
+    tokenizer.save_pretrained(tmp / "encoder")
+    torch.save({k: v.detach().cpu() for k, v in model.head.state_dict().items()}, tmp / "head.pt")
+    meta = {"num_labels": model.head.out_features, "layers": model.encoder.config.num_hidden_layers, **(info or {})}
+    (tmp / "info.json").write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
+    if directory.exists():
+        shutil.rmtree(directory)
+    tmp.rename(directory)
+    return directory
+
+
+def load_finetuned(directory):
+    """``(model, tokenizer, info)`` saved by :func:`save_finetuned`; a clear error when there is none."""
+    import json
+
+    import torch
+    import transformers as tf
+
+    from textclass.config import ResourceError
+
+    directory = Path(directory)
+    if not (directory / "info.json").exists():
+        raise ResourceError(f"no fine-tuned model in {directory}: run Level 4 first "
+                            f"(./course run finetune --size full), or pass the folder it saved to")
+    info = json.loads((directory / "info.json").read_text(encoding="utf-8"))
+    encoder = tf.AutoModel.from_pretrained(directory / "encoder")
+    tokenizer = tf.AutoTokenizer.from_pretrained(directory / "encoder")
+    model = PooledClassifier(encoder, num_labels=info["num_labels"])
+    model.head.load_state_dict(torch.load(directory / "head.pt", weights_only=True))
+    return model.eval(), tokenizer, info

@@ -1,0 +1,61 @@
+"""Re-score result records: every accuracy a record quotes is recomputed from its saved predictions.
+
+A record (``textclass.results.record``) may carry, per metric::
+
+    {"dataset": "sst2", "split": "validation", "predictions": [...]}                  # the first len(...) rows
+    {"dataset": "sst2", "split": "train", "indices": [...], "predictions": [...]}     # the rows named
+
+``python -m autograder.rescore results/*.json`` prints each metric next to its recomputed value and exits 1
+when one differs by more than 0.001 points.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+
+def rescore(rec: dict, *, profile: str = "offline") -> dict[str, float]:
+    """``{metric: accuracy recomputed from the gold labels}`` for every metric with saved predictions."""
+    from textclass import data
+
+    out = {}
+    for metric, saved in rec.get("predictions", {}).items():
+        gold = np.array(data.load_split(saved["dataset"], saved["split"], profile=profile)["label"])
+        preds = np.asarray(saved["predictions"])
+        if "indices" in saved:
+            idx = np.asarray(saved["indices"], dtype=int)
+            if len(idx) != len(preds) or (len(idx) and (idx.min() < 0 or idx.max() >= len(gold))):
+                raise ValueError(f"{metric}: {len(idx)} indices for {len(preds)} predictions, or an index "
+                                 f"outside the {len(gold)} rows of {saved['dataset']}/{saved['split']}")
+            gold = gold[idx]
+        elif len(preds) > len(gold):
+            raise ValueError(f"{metric}: {len(preds)} predictions for {len(gold)} rows")
+        else:
+            gold = gold[:len(preds)]
+        if (gold < 0).any():
+            raise ValueError(f"{metric}: {saved['dataset']}/{saved['split']} has no public labels to re-score with")
+        out[metric] = 100 * float((preds == gold).mean())
+    return out
+
+
+def main(argv=None) -> int:
+    paths = [Path(p) for p in (argv if argv is not None else sys.argv[1:])]
+    if not paths:
+        print("usage: python -m autograder.rescore results/*.json")
+        return 2
+    bad = 0
+    for path in paths:
+        rec = json.loads(path.read_text(encoding="utf-8"))
+        for metric, value in rescore(rec).items():
+            claimed = rec["metrics"].get(metric)
+            ok = claimed is not None and abs(claimed - value) <= 1e-3
+            bad += not ok
+            print(f"{'ok ' if ok else 'BAD'} {path.name}: {metric} recorded {claimed} re-scored {value:.4f}")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
