@@ -110,3 +110,12 @@ def fit_probe(loaded, texts, labels, *, C: float = 1.0, max_iter: int = 1000, ba
     lr = LogisticRegression(C=C, max_iter=max_iter)
     lr.fit(X, np.asarray(labels))
     return ProbeClassifier(loaded.model, lr.coef_, lr.intercept_), lr
+
+
+def train_subset(n_rows: int, pool: int | None, seed: int = 0) -> np.ndarray:
+    """Sorted SST-2 train rows an encoder is probed on: all (``pool=None``) or a fixed random subset.
+
+    Level 3 and Level 5 use the same rows (seed 0), so Level 5 finds Level 3's embeddings in the cache."""
+    if pool is None or pool >= n_rows:
+        return np.arange(n_rows)
+    return np.sort(np.random.RandomState(seed).permutation(n_rows)[:pool])

@@ -75,3 +75,16 @@ def latency_ms(predict_one, texts, *, threads: int | None = None, warmup: int = 
     times.sort()
     return {"median_ms": statistics.median(times), "p90_ms": times[int(0.9 * (len(times) - 1))],
             "n": len(times), "threads": threads or old}
+
+
+def batch1(model, tokenizer, *, max_length: int = 128):
+    """``predict_one(text) -> logits``: ``model(input_ids, attention_mask)`` on one sentence, tokenisation
+    included, on the CPU (what :func:`latency_ms` times)."""
+    import torch
+
+    def predict_one(text):
+        enc = tokenizer([text], truncation=True, max_length=max_length, return_tensors="pt")
+        with torch.inference_mode():
+            return model(enc["input_ids"], enc["attention_mask"])
+
+    return predict_one
