@@ -27,6 +27,27 @@ def _common(p):
     p.add_argument("--timeout", type=float, default=1800, help="wall-clock limit per notebook, seconds")
     p.add_argument("--cell-timeout", type=float, default=600, help="limit per notebook cell, seconds")
     p.add_argument("--memory-mb", type=int, default=8192, help="memory limit of a notebook run (RLIMIT_AS)")
+    p.add_argument("-p", "--parameter", action="append", default=[], metavar="NAME=VALUE",
+                   help="a notebook parameter for the re-run (papermill), e.g. -p size=small -p train_limit=2000; "
+                        "VALUE is read as YAML (numbers, null, true, lists); repeat for several")
+
+
+def _parameters(pairs) -> dict:
+    """``["a=1", "b=[2, 3]"]`` -> ``{"a": 1, "b": [2, 3]}``; a clear error for anything else."""
+    import yaml
+
+    out = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip().isidentifier():
+            raise ValueError(f"-p {pair!r}: write NAME=VALUE with a Python name, e.g. -p train_limit=2000")
+        if name.strip() == "profile":
+            raise ValueError("-p profile=...: grading always runs offline (no network in the sandbox)")
+        try:
+            out[name.strip()] = yaml.safe_load(value) if value.strip() else None
+        except yaml.YAMLError:
+            raise ValueError(f"-p {pair!r}: the value is not valid YAML; quote strings, e.g. -p device=cpu") from None
+    return out
 
 
 def main(argv=None) -> int:
@@ -58,7 +79,8 @@ def _run(args) -> int:
         from autograder.grade import grade_path, summary, write_report
 
         report = grade_path(args.submission, args.stage, answer_key=args.answer_key, data_dir=args.data_dir,
-                            solution=args.solution, limits=_limits(args))
+                            solution=args.solution, limits=_limits(args),
+                            parameters=_parameters(args.parameter))
         print(summary(report))
         if args.report:
             write_report(report, args.report)
@@ -67,7 +89,8 @@ def _run(args) -> int:
         from autograder.batch import grade_all
 
         summary_ = grade_all(args.submissions_dir, args.stage, args.out, jobs=args.jobs, answer_key=args.answer_key,
-                             data_dir=args.data_dir, solution=args.solution, limits=_limits(args))
+                             data_dir=args.data_dir, solution=args.solution, limits=_limits(args),
+                             parameters=_parameters(args.parameter))
         print(json.dumps(summary_))
         return 0
     from autograder.leaderboard import write_leaderboard

@@ -79,7 +79,7 @@ def _finish(out: Path, learner: str, digest: str, work_file: Path, proc, why: st
 
 
 def grade_all(submissions_dir, stage_name: str, out, *, jobs: int = 2, answer_key=None, data_dir=None,
-              solution=None, limits=None) -> dict:
+              solution=None, limits=None, parameters: dict | None = None) -> dict:
     from autograder.sandbox import Limits
 
     stage, limits = get_stage(stage_name), limits or Limits()
@@ -93,7 +93,8 @@ def grade_all(submissions_dir, stage_name: str, out, *, jobs: int = 2, answer_ke
         if learner in names:
             learner = f"{learner}_{len(names)}"
         names[learner] = path
-        digest = input_hash(path, stage.name, gold.source)
+        # other notebook parameters are another grading run: they are part of the hash that resumes
+        digest = input_hash(path, stage.name, gold.source + (json.dumps(parameters, sort_keys=True) if parameters else ""))
         try:
             old = json.loads((out / f"{learner}.json").read_text(encoding="utf-8"))
             if old.get("input_hash") == digest and old.get("exit_code") != EXIT_GRADER_ERROR:
@@ -102,7 +103,7 @@ def grade_all(submissions_dir, stage_name: str, out, *, jobs: int = 2, answer_ke
         except (OSError, ValueError):
             pass
         todo.append((path, learner, digest))
-    kwargs = {"solution": solution, "limits": limits, "data_dir": data_dir}
+    kwargs = {"solution": solution, "limits": limits, "data_dir": data_dir, "parameters": parameters}
     context = multiprocessing.get_context("fork")
     running, deadline = {}, limits.wall_s + 120
     while todo or running:

@@ -160,8 +160,9 @@ def locate(path: Path) -> tuple[str, Path]:
 
 
 def grade_path(path, stage: Stage | str, gold: Gold | None = None, *, answer_key=None, data_dir=None,
-               solution=None, limits=None) -> dict:
-    """Grade one submission file or folder (see the module docstring)."""
+               solution=None, limits=None, parameters: dict | None = None) -> dict:
+    """Grade one submission file or folder (see the module docstring). ``parameters``: notebook parameters for
+    the re-run of a notebook submission (ignored for submission.json)."""
     stage = get_stage(stage) if isinstance(stage, str) else stage
     path = Path(path)
     try:
@@ -173,7 +174,7 @@ def grade_path(path, stage: Stage | str, gold: Gold | None = None, *, answer_key
             from autograder.sandbox import grade_notebook
 
             report = grade_notebook(file, stage, gold, solution=solution, limits=limits, data_dir=data_dir,
-                                    folder=path if path.is_dir() else None)
+                                    folder=path if path.is_dir() else None, parameters=parameters)
     except SubmissionError as exc:
         report = invalid(stage.name, str(exc))
     report.setdefault("submission", path.name)

@@ -294,7 +294,7 @@ def _child(fd: int) -> None:
     result = {"status": "ok"}
     try:
         nb = papermill.execute_notebook("submission.ipynb", ".executed.ipynb", parameters=spec["parameters"] or None,
-                                        kernel_name="python3", progress_bar=False, log_output=False,
+                                        kernel_name="python3", language="python", progress_bar=False, log_output=False,
                                         execution_timeout=spec["cell_s"], allow_errors=True)
         result["notebook"] = nbformat.writes(nb)
     except BaseException as exc:  # noqa: BLE001 -- timeout, dead kernel, ...: reported, not raised
@@ -325,8 +325,11 @@ def _solution_for(stage: Stage, solution) -> Path | None:
 
 
 def grade_notebook(path: Path, stage: Stage, gold: Gold, *, solution=None, limits: Limits | None = None,
-                   data_dir=None, folder: Path | None = None) -> dict:
-    """Restore the graded cells, re-execute in the sandbox, grade the submission.json it wrote."""
+                   data_dir=None, folder: Path | None = None, parameters: dict | None = None) -> dict:
+    """Restore the graded cells, re-execute in the sandbox, grade the submission.json it wrote.
+
+    ``parameters`` (e.g. ``{"size": "small", "train_limit": 2000}``) are injected by papermill; the notebook
+    needs a cell tagged ``parameters`` for them, and they are listed in the report."""
     from textclass.config import resolve_data_dir
 
     limits = limits or Limits()
@@ -348,13 +351,18 @@ def grade_notebook(path: Path, stage: Stage, gold: Gold, *, solution=None, limit
             cell.metadata["nbgrader"]["grade"] = False
     directory = resolve_data_dir(data_dir)
     has_params = any("parameters" in c.get("metadata", {}).get("tags", []) for c in nb.cells)
-    parameters = {"profile": "offline", **({"data_dir": str(directory)} if directory else {})} if has_params else {}
+    requested = dict(parameters or {})
+    if requested and not has_params:
+        messages.append("the notebook has no cell tagged 'parameters': -p " + ", ".join(requested) + " ignored")
+    parameters = ({"profile": "offline", **({"data_dir": str(directory)} if directory else {}), **requested}
+                  if has_params else {})
     env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "TEXTCLASS_CACHE", "VIRTUAL_ENV")}
     env.update(TEXTCLASS_PROFILE="offline", HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
                **({"TEXTCLASS_DATA_DIR": str(directory)} if directory else {}))
     env.setdefault("TEXTCLASS_CACHE", str(Path.home() / ".cache" / "textclass"))
     run = run_notebook(nb, folder, limits, env=env, parameters=parameters)
-    extra = {"kind": "notebook", "sandbox": run["sandbox"], "run_seconds": round(run["seconds"], 1)}
+    extra = {"kind": "notebook", "sandbox": run["sandbox"], "run_seconds": round(run["seconds"], 1),
+             **({"run_parameters": requested} if requested and has_params else {})}
     if run["status"] != "ok":
         return _invalid(stage, f"{run['error']}. The notebook must run from top to bottom in a fresh kernel "
                         "(Kernel > Restart & Run All) within the limits.", messages, **extra)

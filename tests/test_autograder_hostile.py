@@ -149,3 +149,40 @@ def test_feedback_never_contains_hidden_test_source(env, tmp_path):
     report = grade_nb(env, tmp_path, learner_notebook("return x + 1", test_source=None))
     text = json.dumps(report) + feedback_markdown({**report, "learner": "x"})
     assert "_r.add" not in text and "CheckResult('double'" not in text
+
+
+def _parameterised(nb):
+    """The learner notebook with a papermill parameters cell: ``wrong`` sentences are flipped."""
+    from nbformat.v4 import new_code_cell
+
+    cell = new_code_cell("wrong = 78")
+    cell.metadata["tags"] = ["parameters"]
+    nb.cells.insert(1, cell)
+    nb.cells[-1].source = nb.cells[-1].source.replace("if i < 78", "if i < wrong").replace("- 78)", "- wrong)")
+    return nb
+
+
+def test_notebook_parameters_reach_the_re_run(env, tmp_path):
+    """-p NAME=VALUE (e.g. size=small) is injected by papermill into the re-run, and the report lists it."""
+    default = grade_nb(env, tmp_path, _parameterised(learner_notebook()))
+    assert default["correct"] == len(env["labels"]) - 78 and "run_parameters" not in default
+    path = write_notebook(tmp_path / "p.ipynb", _parameterised(learner_notebook()))
+    report = grade_path(path, STAGE, env["gold"], solution=env["solution"], limits=FAST, parameters={"wrong": 10})
+    assert report["correct"] == len(env["labels"]) - 10 and report["run_parameters"] == {"wrong": 10}
+    plain = grade_path(write_notebook(tmp_path / "q.ipynb", learner_notebook()), STAGE, env["gold"],
+                       solution=env["solution"], limits=FAST, parameters={"wrong": 10})
+    assert any("no cell tagged 'parameters'" in m for m in plain["messages"])
+
+
+@pytest.mark.parametrize("pairs,expect", [(["train_limit=2000", "rates=[1e-4, 3e-5]", "x=null", "s=small"],
+                                          {"train_limit": 2000, "rates": [1e-4, 3e-5], "x": None, "s": "small"}),
+                                         (["novalue"], "NAME=VALUE"), (["2x=1"], "NAME=VALUE"),
+                                         (["profile=online"], "always runs offline"), (["a=[1,"], "not valid YAML")])
+def test_parameter_option_parsing(pairs, expect):
+    from autograder.__main__ import _parameters
+
+    if isinstance(expect, dict):
+        assert _parameters(pairs) == expect
+    else:
+        with pytest.raises(ValueError, match=expect):
+            _parameters(pairs)

@@ -51,3 +51,31 @@ def test_latency_ms_restores_threads():
     out = stats.latency_ms(lambda t: sum(range(100)), ["a", "b", "c"], threads=1, warmup=1)
     assert out["n"] == 3 and out["median_ms"] >= 0 and out["threads"] == 1
     assert torch.get_num_threads() == before
+
+
+def test_batch1_gives_the_batched_probabilities_one_sentence_at_a_time():
+    """The latency predictor runs the same model as the batched evaluation: same answers, one at a time."""
+    import torch
+
+    from textclass import finetune as ft
+    from textclass.models import MINILM, load_encoder
+
+    enc = load_encoder(MINILM, profile="offline")
+    model = ft.PooledClassifier(enc.model, layers=1).eval()
+    texts = ["a gripping, funny film", "flat", "the plot goes nowhere and the actors know it"]
+    batched = ft.predict_proba(model, enc.tokenizer, texts)
+    one = stats.batch1(model, enc.tokenizer)
+    singles = np.stack([torch.softmax(one(t), -1)[0].numpy() for t in texts])
+    np.testing.assert_allclose(singles, batched, atol=1e-5)
+    assert stats.latency_ms(one, texts, warmup=1)["n"] == 3
+
+
+def test_train_subset_is_levels_3_and_5_shared_rows():
+    from textclass.probe import train_subset
+
+    assert (train_subset(10, None) == np.arange(10)).all() and (train_subset(10, 50) == np.arange(10)).all()
+    rows = train_subset(67349, 10000)
+    assert len(rows) == len(set(rows.tolist())) == 10000 and (np.diff(rows) > 0).all()
+    # Level 3's formula (solutions/embeddings: pool_indices), so Level 5 reuses its cached embeddings
+    assert (rows == np.sort(np.random.RandomState(0).permutation(67349)[:10000])).all()
+    assert not (train_subset(67349, 10000, seed=1) == rows).all()

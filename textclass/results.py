@@ -22,8 +22,19 @@ from pathlib import Path
 from textclass.config import REPO_ROOT, results_dir
 from textclass.submission import atomic_write_text
 
+_START_COMMIT: str | None = None
+
 
 def git_commit() -> str:
+    """The commit the *run* started from: taken once, when this module is first imported (a notebook's
+    setup cell), so commits made while a long run is going do not end up in its record."""
+    global _START_COMMIT
+    if _START_COMMIT is None:
+        _START_COMMIT = _current_commit()
+    return _START_COMMIT
+
+
+def _current_commit() -> str:
     try:
         out = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=REPO_ROOT, capture_output=True,
                              text=True, timeout=10)
@@ -99,3 +110,6 @@ def record(notebook: str, profile: str, metrics: dict, *, seconds: float, predic
 def load_records(directory: str | os.PathLike | None = None) -> list[dict]:
     directory = Path(directory or results_dir())
     return [json.loads(p.read_text(encoding="utf-8")) | {"_path": str(p)} for p in sorted(directory.glob("*.json"))]
+
+
+git_commit()  # at import: the state of the sources when the run began
