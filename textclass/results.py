@@ -82,6 +82,12 @@ class Timer:
         return False
 
 
+def _round(value) -> float:
+    """4 decimals; small numbers (p-values) keep 4 significant digits instead of rounding to 0."""
+    value = float(value)
+    return float(f"{value:.4g}") if 0 < abs(value) < 0.01 else round(value, 4)
+
+
 def record(notebook: str, profile: str, metrics: dict, *, seconds: float, predictions: dict | None = None,
            details: dict | None = None, directory: str | os.PathLike | None = None) -> Path:
     """Write ``<directory>/<notebook>-<profile>.json`` and return its path."""
@@ -91,7 +97,7 @@ def record(notebook: str, profile: str, metrics: dict, *, seconds: float, predic
     rec = {
         "notebook": notebook,
         "profile": profile,
-        "metrics": {k: round(float(v), 4) for k, v in metrics.items()},
+        "metrics": {k: _round(v) for k, v in metrics.items()},
         "command": os.environ.get("TEXTCLASS_COMMAND", f"jupyter (interactive) {notebook}"),
         "commit": git_commit(),
         "machine": machine(),
