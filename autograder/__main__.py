@@ -29,11 +29,13 @@ def _common(p):
     p.add_argument("--memory-mb", type=int, default=8192, help="memory limit of a notebook run (RLIMIT_AS)")
     p.add_argument("-p", "--parameter", action="append", default=[], metavar="NAME=VALUE",
                    help="a notebook parameter for the re-run (papermill), e.g. -p size=small -p train_limit=2000; "
-                        "VALUE is read as YAML (numbers, null, true, lists); repeat for several")
+                        "VALUE is a Python literal or YAML (numbers, lists, null, true, words); repeat for several")
 
 
 def _parameters(pairs) -> dict:
     """``["a=1", "b=[2, 3]"]`` -> ``{"a": 1, "b": [2, 3]}``; a clear error for anything else."""
+    import ast
+
     import yaml
 
     out = {}
@@ -43,8 +45,14 @@ def _parameters(pairs) -> dict:
             raise ValueError(f"-p {pair!r}: write NAME=VALUE with a Python name, e.g. -p train_limit=2000")
         if name.strip() == "profile":
             raise ValueError("-p profile=...: grading always runs offline (no network in the sandbox)")
+        try:  # a Python literal first (1e-4 is a number there, a string in YAML 1.1), else YAML (null, true, words)
+            out[name.strip()] = ast.literal_eval(value.strip()) if value.strip() else None
+        except (ValueError, SyntaxError):
+            pass
+        else:
+            continue
         try:
-            out[name.strip()] = yaml.safe_load(value) if value.strip() else None
+            out[name.strip()] = yaml.safe_load(value)
         except yaml.YAMLError:
             raise ValueError(f"-p {pair!r}: the value is not valid YAML; quote strings, e.g. -p device=cpu") from None
     return out
