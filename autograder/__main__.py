@@ -32,27 +32,34 @@ def _common(p):
                         "VALUE is a Python literal or YAML (numbers, lists, null, true, words); repeat for several")
 
 
-def _parameters(pairs) -> dict:
-    """``["a=1", "b=[2, 3]"]`` -> ``{"a": 1, "b": [2, 3]}``; a clear error for anything else."""
+def _parameter_value(text: str):
+    """A Python literal first (``1e-4`` is a number there, a string in YAML 1.1), else YAML (null, true, words)."""
     import ast
 
+    import yaml
+
+    if not text.strip():
+        return None
+    try:
+        return ast.literal_eval(text.strip())
+    except (ValueError, SyntaxError):
+        return yaml.safe_load(text)
+
+
+def _parameters(pairs) -> dict:
+    """``["a=1", "b=[2, 3]"]`` -> ``{"a": 1, "b": [2, 3]}``; a clear error for anything else."""
     import yaml
 
     out = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
-        if not sep or not name.strip().isidentifier():
+        name = name.strip()
+        if not sep or not name.isidentifier():
             raise ValueError(f"-p {pair!r}: write NAME=VALUE with a Python name, e.g. -p train_limit=2000")
-        if name.strip() == "profile":
+        if name == "profile":
             raise ValueError("-p profile=...: grading always runs offline (no network in the sandbox)")
-        try:  # a Python literal first (1e-4 is a number there, a string in YAML 1.1), else YAML (null, true, words)
-            out[name.strip()] = ast.literal_eval(value.strip()) if value.strip() else None
-        except (ValueError, SyntaxError):
-            pass
-        else:
-            continue
         try:
-            out[name.strip()] = yaml.safe_load(value)
+            out[name] = _parameter_value(value)
         except yaml.YAMLError:
             raise ValueError(f"-p {pair!r}: the value is not valid YAML; quote strings, e.g. -p device=cpu") from None
     return out

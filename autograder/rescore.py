@@ -21,9 +21,12 @@ def rescore(rec: dict, *, profile: str = "offline") -> dict[str, float]:
     """``{metric: accuracy recomputed from the gold labels}`` for every metric with saved predictions."""
     from textclass import data
 
-    out = {}
+    out, labels = {}, {}
     for metric, saved in rec.get("predictions", {}).items():
-        gold = np.array(data.load_split(saved["dataset"], saved["split"], profile=profile)["label"])
+        where = (saved["dataset"], saved["split"])
+        if where not in labels:  # a record quotes many metrics on the same split: read its labels once
+            labels[where] = np.array(data.load_split(*where, profile=profile)["label"])
+        gold = labels[where]
         preds = np.asarray(saved["predictions"])
         if "indices" in saved:
             idx = np.asarray(saved["indices"], dtype=int)

@@ -10,8 +10,8 @@ import sys
 import nbformat
 import pytest
 
+from autograder.rescore import rescore
 from textclass.curriculum import execute, levels
-from test_submission_results import rescore
 
 LEVELS = levels()
 

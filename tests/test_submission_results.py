@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autograder.rescore import main as rescore_main, rescore as autograder_rescore
+from autograder.rescore import main as rescore_main, rescore
 from textclass import data, results, submission
 
 REPO = Path(__file__).resolve().parent.parent
@@ -45,11 +45,6 @@ def test_record_has_every_field(results_tmp):
         results.record("demo", "x", {"accuracy": "81%"}, seconds=1)
 
 
-def rescore(rec: dict) -> dict:
-    """Recompute every accuracy metric that has saved predictions from the gold labels (the autograder's)."""
-    return autograder_rescore(rec)
-
-
 RECORDS = sorted((REPO / "results").glob("*.json"))
 
 
@@ -73,7 +68,7 @@ def test_rescore_handles_named_rows_and_rejects_bad_records(data_dir, tmp_path):
     rec = {"metrics": {"heldout_accuracy": 75.0},
            "predictions": {"heldout_accuracy": {"dataset": "sst2", "split": "train", "indices": idx,
                                                 "predictions": preds.tolist()}}}
-    assert autograder_rescore(rec) == {"heldout_accuracy": 75.0}
+    assert rescore(rec) == {"heldout_accuracy": 75.0}
     path = tmp_path / "r.json"
     path.write_text(json.dumps(rec))
     assert rescore_main([str(path)]) == 0
@@ -81,7 +76,7 @@ def test_rescore_handles_named_rows_and_rejects_bad_records(data_dir, tmp_path):
     path.write_text(json.dumps(rec))
     assert rescore_main([str(path)]) == 1
     with pytest.raises(ValueError, match="indices"):
-        autograder_rescore({"predictions": {"m": {"dataset": "sst2", "split": "train", "indices": [1, 2],
+        rescore({"predictions": {"m": {"dataset": "sst2", "split": "train", "indices": [1, 2],
                                                   "predictions": [0]}}})
     with pytest.raises(ValueError, match="no public labels"):
-        autograder_rescore({"predictions": {"m": {"dataset": "sst2", "split": "test", "predictions": [0, 1]}}})
+        rescore({"predictions": {"m": {"dataset": "sst2", "split": "test", "predictions": [0, 1]}}})
