@@ -69,7 +69,7 @@ def _nbgrader() -> str:
 def generate(level_ids, release_dir=None, db_dir=None) -> list[Path]:
     """nbgrader generate_assignment for each level (with the repository's nbgrader_config.py); into
     ``release_dir`` when given, else the configured ``notebooks/``. Returns the student notebooks."""
-    from textclass.curriculum import get_level
+    from tools.curriculum import get_level
 
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
     out = []
@@ -103,7 +103,7 @@ def _cells(path: Path) -> list:
 
 def release(out, level_ids=None) -> list[dict]:
     """Student notebooks generated from solutions/ into ``out/<level>/``, zipped to ``out/<level>.zip``."""
-    from textclass.curriculum import get_level, levels
+    from tools.curriculum import get_level, levels
 
     out = Path(out)
     level_ids = list(level_ids or [lv.id for lv in levels()])
@@ -240,7 +240,7 @@ def sample_notebook(kind: str, wrong: int, seed: int, learner: str):
     import nbformat
     from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-    from textclass.curriculum import get_level
+    from tools.curriculum import get_level
 
     student = nbformat.read(get_level("reproduce").student, as_version=4)  # released test cells: no hidden tests
     tests = {c.metadata["nbgrader"]["grade_id"]: c for c in student.cells if c.metadata.get("nbgrader", {}).get("grade")}
@@ -440,7 +440,7 @@ def _hidden_lines() -> set[str]:
     """Every line of every hidden test in solutions/ (what feedback must never quote)."""
     import nbformat
 
-    from textclass.curriculum import levels
+    from tools.curriculum import levels
 
     found = set()
     for level in levels():
@@ -608,7 +608,7 @@ def main(argv=None) -> int:
 
 
 def _run(args) -> int:
-    from textclass.curriculum import levels
+    from tools.curriculum import levels
 
     if args.step == "regenerate":
         for nb in generate(args.levels or [lv.id for lv in levels()]):

@@ -318,7 +318,7 @@ def _solution_for(stage: Stage, solution) -> Path | None:
     if solution:
         return Path(solution)
     if stage.level:
-        from textclass.curriculum import get_level
+        from tools.curriculum import get_level
 
         return get_level(stage.level).solution
     return None

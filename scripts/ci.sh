@@ -49,11 +49,11 @@ run() {  # print a step, then run it unless --dry-run
 run ./course setup
 [ -x "$PY" ] || PY=python3  # --dry-run before any setup
 if [ "$levels" = cheapest ]; then
-  levels=$("$PY" -c "from textclass.curriculum import levels; print(min(levels(), key=lambda l: l.minutes).id)")
+  levels=$("$PY" -c "from tools.curriculum import levels; print(min(levels(), key=lambda l: l.minutes).id)")
 fi
 ids=$("$PY" - "$levels" <<'PY'
 import sys
-from textclass.curriculum import get_level, levels
+from tools.curriculum import get_level, levels
 wanted = [x for x in sys.argv[1].split(",") if x]
 print(" ".join(get_level(i).id for i in wanted) if wanted else " ".join(l.id for l in levels()))
 PY
@@ -67,8 +67,8 @@ fi
 
 if [ "$notebooks" = 1 ]; then
   for id in $ids; do
-    # papermill via textclass.curriculum.execute: the level's small/full parameters, the profile, the device
-    run "$PY" -c "import sys; from textclass.curriculum import get_level, execute; lv = get_level(sys.argv[1]); \
+    # papermill via tools.curriculum.execute: the level's small/full parameters, the profile, the device
+    run "$PY" -c "import sys; from tools.curriculum import get_level, execute; lv = get_level(sys.argv[1]); \
 execute(lv, lv.executed, size='$size', profile='$profile', extra={'device': '$device'})" "$id"
   done
 fi
@@ -87,9 +87,9 @@ if [ "$mode" = gpu ]; then
 fi
 
 if [ "$bookb" = 1 ]; then
-  run "$PY" -m textclass.book
+  run "$PY" -m tools.book
   run "$VENV/bin/jupyter-book" build . --path-output . -W -n --keep-going
-  run "$PY" -m textclass.book --check-links _build/html
+  run "$PY" -m tools.book --check-links _build/html
 fi
 
 [ "$status" = 0 ] && echo "ci: $mode passed" || echo "ci: $mode FAILED (see above)" >&2

@@ -1,4 +1,4 @@
-"""benchmarks/run.py: a smoke run with tiny sizes into tmp_path (no timed assertions), and the committed
+"""tools/benchmark.py: a smoke run with tiny sizes into tmp_path (no timed assertions), and the committed
 benchmark page is the one generated from benchmarks/results.json."""
 from __future__ import annotations
 
@@ -8,14 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from textclass.book import benchmarks_page
+from tools.book import benchmarks_page
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 def _run(tmp_path, *args):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TEXTCLASS_CACHE": str(tmp_path / "cache")}
-    return subprocess.run([sys.executable, str(REPO / "benchmarks" / "run.py"), *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "tools.benchmark", *args], capture_output=True,
                           text=True, timeout=300, env=env)
 
 
@@ -32,7 +32,7 @@ def test_smoke_run_with_tiny_sizes(tmp_path, data_dir):
     res = json.loads(out.read_text())
     for key in ("command", "commit", "machine", "date"):
         assert res[key]
-    assert res["command"].startswith("python benchmarks/run.py --n 12")
+    assert res["command"].startswith("python -m tools.benchmark --n 12")
     ev = res["evaluator"]
     assert ev["n"] == 12 and ev["batched_seconds"] > 0 and ev["per_sentence_seconds"] > 0
     assert ev["same_predictions"] == 12  # same model, same sentences: batching must not change predictions
@@ -55,9 +55,9 @@ def test_unknown_model_is_refused(tmp_path):
 
 def test_committed_benchmark_page_is_generated_from_the_committed_results():
     results = REPO / "benchmarks" / "results.json"
-    assert results.exists(), "run `python benchmarks/run.py` and commit benchmarks/results.json"
+    assert results.exists(), "run `python -m tools.benchmark` and commit benchmarks/results.json"
     assert (REPO / "book" / "benchmarks.md").read_text() == benchmarks_page(results), \
-        "book/benchmarks.md is stale: run `python -m textclass.book`"
+        "book/benchmarks.md is stale: run `python -m tools.book`"
     res = json.loads(results.read_text())
     assert res["evaluator"]["n"] == 872 and res["evaluator"]["same_predictions"] == 872
     assert {m["model"] for m in res["latency"]["models"]} == {

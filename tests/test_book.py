@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from textclass import book
+from tools import book
 
 REPO = Path(__file__).resolve().parent.parent
-BOOK_SOURCES = ["_config.yml", "_toc.yml", "curriculum.yml", "book", "textclass", "results", "benchmarks/results.json"]
+BOOK_SOURCES = ["_config.yml", "_toc.yml", "curriculum.yml", "book", "textclass", "tools", "results", "benchmarks/results.json"]
 
 
 def _levels():
@@ -54,7 +54,7 @@ def _mini_root(tmp_path: Path, levels=None, learning_path=None) -> Path:
 
 def test_committed_toc_is_the_generated_one():
     assert (REPO / "_toc.yml").read_text() == book.toc_text(REPO), \
-        "_toc.yml is stale: run `python -m textclass.book` and commit the result"
+        "_toc.yml is stale: run `python -m tools.book` and commit the result"
 
 
 def test_toc_has_every_level_in_curriculum_order_with_its_executed_solution():
@@ -76,7 +76,7 @@ def test_missing_chapter_page_fails_clearly(tmp_path):
     with pytest.raises(book.BookError, match=r"book/alpha\.md is missing"):
         book.generate(root)
     assert not (root / "_toc.yml").exists()
-    proc = subprocess.run([sys.executable, "-m", "textclass.book", "--root", str(root)], capture_output=True,
+    proc = subprocess.run([sys.executable, "-m", "tools.book", "--root", str(root)], capture_output=True,
                           text=True)
     assert proc.returncode == 2 and "book/alpha.md is missing" in proc.stderr
 
@@ -101,7 +101,7 @@ def test_generate_on_a_made_up_curriculum(tmp_path):
     results = root / "results"
     results.mkdir()
     rec = {"notebook": "b", "profile": "offline-small", "metrics": {"acc": 87.654321, "n": 872.0},
-           "command": "python -m textclass.curriculum run beta", "commit": "abc123def456", "machine": "m1",
+           "command": "python -m tools.curriculum run beta", "commit": "abc123def456", "machine": "m1",
            "date": "2026-01-02T03:04:05+00:00", "seconds": 12.5}
     (results / "b-offline-small.json").write_text(json.dumps(rec))
     book.generate(root)
@@ -161,7 +161,7 @@ def test_solution_notebooks_start_with_the_colab_install_cell():
         first = next(c for c in nb["cells"] if c["cell_type"] == "code")
         assert "".join(first["source"]) == cell, (
             f"the first code cell of solutions/{lv['id']}/{lv['notebook']}.ipynb is not "
-            "`python -m textclass.book --install-cell`")
+            "`python -m tools.book --install-cell`")
 
 
 def test_bad_repository_url_is_refused(tmp_path):

@@ -19,7 +19,7 @@ import nbformat
 import pytest
 
 from autograder.stages import get_stage
-from textclass.curriculum import get_level
+from tools.curriculum import get_level
 
 REPO = Path(__file__).resolve().parent.parent
 STAGE = get_stage("reproduce")

@@ -11,7 +11,7 @@ import nbformat
 import pytest
 
 from autograder.rescore import rescore
-from textclass.curriculum import execute, levels
+from tools.curriculum import execute, levels
 
 LEVELS = levels()
 
@@ -82,7 +82,7 @@ def test_reproduce_online_branch_runs_with_a_local_checkpoint(tmp_path, monkeypa
     """The online branch (published checkpoint + the reference script's pipeline loop) cannot reach the Hub
     here; run it with a local directory holding a tiny random DistilBERT, and let the dataset fall back to
     the data directory. This exercises the code path only: the number is meaningless and not recorded."""
-    from textclass.curriculum import get_level
+    from tools.curriculum import get_level
     from textclass.models import DISTILBERT_SST2, load_classifier
 
     standin = load_classifier(DISTILBERT_SST2, profile="offline", allow_standin=True,

@@ -10,7 +10,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from textclass.curriculum import levels
+from tools.curriculum import levels
 
 REPO = Path(__file__).resolve().parent.parent
 LEVELS = levels()

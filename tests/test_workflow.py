@@ -108,7 +108,7 @@ def test_dry_run_plans():
     assert [s.split()[-1] for s in executes] == [lv["id"] for lv in levels]
     assert all("size='small'" in s and "'device': 'cpu'" in s for s in executes)
     assert any("jupyter-book build . --path-output . -W" in s for s in steps)
-    assert steps[-1].endswith("-m textclass.book --check-links _build/html")
+    assert steps[-1].endswith("-m tools.book --check-links _build/html")
     assert not any("autograder grade" in s for s in steps)
 
     gpu = _script(REPO, "gpu", "--dry-run")

@@ -68,7 +68,7 @@ def execute(level: Level, output: str | os.PathLike, *, size: str = "full", prof
     cwd.mkdir(parents=True, exist_ok=True)
     params = {"profile": resolved, "size": size, **level.params(size), **(extra or {})}
     python = os.path.relpath(sys.executable, REPO_ROOT) if sys.executable.startswith(str(REPO_ROOT)) else "python"
-    command = f"{shlex.quote(python)} -m textclass.curriculum run {level.id} --size {size} --profile {resolved}"
+    command = f"{shlex.quote(python)} -m tools.curriculum run {level.id} --size {size} --profile {resolved}"
     if "device" in params:
         command += f" --device {params['device']}"
     old = os.environ.get("TEXTCLASS_COMMAND")
@@ -88,7 +88,7 @@ def execute(level: Level, output: str | os.PathLike, *, size: str = "full", prof
 def main(argv=None) -> int:
     import argparse
 
-    ap = argparse.ArgumentParser(prog="python -m textclass.curriculum",
+    ap = argparse.ArgumentParser(prog="python -m tools.curriculum",
                                  description="Execute the curriculum's solution notebooks with papermill.")
     sub = ap.add_subparsers(dest="cmd", required=True)
     run = sub.add_parser("run", help="execute levels' solution notebooks into book/executed/")

@@ -11,8 +11,8 @@
 
 Writes ``benchmarks/results.json`` (with the command, commit, machine and date) and ``book/benchmarks.md``::
 
-    python benchmarks/run.py                       # everything, the defaults below (~2 min on 2 CPU cores)
-    python benchmarks/run.py --n 16 --train 40 --latency-sentences 3 --models minilm --out /tmp/b.json --page /tmp/b.md
+    python -m tools.benchmark                       # everything, the defaults below (~2 min on 2 CPU cores)
+    python -m tools.benchmark --n 16 --train 40 --latency-sentences 3 --models minilm --out /tmp/b.json --page /tmp/b.md
 """
 from __future__ import annotations
 
@@ -184,12 +184,12 @@ def main(argv=None) -> int:
     if unknown:
         ap.error(f"unknown models {sorted(unknown)}; known: {', '.join(MODELS)}")
 
-    from textclass.book import benchmarks_page
+    from tools.book import benchmarks_page
     from textclass.results import git_commit, machine
     from textclass.submission import atomic_write_text
 
     val_texts, _ = _sst2("validation", args.n, args.data_dir)
-    res = {"command": "python benchmarks/run.py" + "".join(" " + shlex.quote(a) for a in (argv if argv is not None
+    res = {"command": "python -m tools.benchmark" + "".join(" " + shlex.quote(a) for a in (argv if argv is not None
                                                                                          else sys.argv[1:])),
            "commit": git_commit(), "machine": machine(),
            "date": __import__("datetime").datetime.now(__import__("datetime").timezone.utc).isoformat(
