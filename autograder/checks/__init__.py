@@ -89,7 +89,7 @@ def run_in_harness(fn, harness, **kwargs):
     """Run ``harness(fn, **kwargs)`` where ``fn`` lives.
 
     For exercises whose functions take objects that cannot travel as plain data (a torch model, an optimizer,
-    a tokenizer), a *harness* -- a module-level function in :mod:`autograder.harnesses`, self-contained (it
+    a tokenizer), a *harness* -- a module-level function in ``autograder/harnesses/<level>.py``, self-contained (it
     imports numpy/torch/transformers/textclass, never ``autograder``), taking only plain keyword arguments --
     builds those objects, calls the learner's ``fn`` and returns plain data (numbers, lists, dicts, numpy arrays).
     In a notebook ``fn`` is the learner's function and the harness runs right here. In the trusted grader ``fn``
