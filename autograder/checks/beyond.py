@@ -1,33 +1,82 @@
-"""Checks for the Beyond SST-2 level (solutions/beyond/beyond.ipynb): a stratified split with a fixed seed."""
+"""Checks for the Beyond SST-2 level (solutions/beyond/beyond.ipynb): a stratified split with a fixed seed.
+
+The learner's function runs in the harness ``autograder.harnesses.beyond.call_watching_rngs`` (plain data in and
+out, and whether the global random state was left alone); the check reads answers by value, never raises, and
+adds hidden cases drawn from the instructor's secret (:func:`secret_rng`).
+"""
 from __future__ import annotations
 
 import numpy as np
 
-from autograder.checks import CheckResult, safe_call
+from autograder.checks import run_in_harness, safe_call, secret_rng
+from autograder.checks._plain import as_int_array, harness_dict, scored, unpack
+from autograder.harnesses import beyond as harnesses
 
 
-def check_stratified_split(stratified_split) -> CheckResult:
-    r = CheckResult("a stratified train/test split with a fixed seed (stratified_split)", 10)
-    labels = np.repeat([0, 1, 2, 3], [100, 60, 30, 10])
-    ok, out = safe_call(r, "returns disjoint index arrays covering every row", 3, stratified_split, labels, 0.2, 0)
+def _test_counts(labels, frac):
+    """round(test_fraction * class size) per class, Python's round as the exercise says."""
+    return [int(round(frac * int(c))) for c in np.bincount(labels)]
+
+
+def _split(r, d, points, fn, labels, frac, seed):
+    """(True, train, test, untouched) with train/test int arrays or None; (False, ...) when fn raised."""
+    ok, res = safe_call(r, d, points, run_in_harness, fn, harnesses.call_watching_rngs,
+                        args=[np.asarray(labels), float(frac), int(seed)])
     if not ok:
-        return r
-    try:
-        tr, te = (np.asarray(x, dtype=int) for x in out)
-    except (TypeError, ValueError):
-        r.add("returns disjoint index arrays covering every row", False, 3, "return (train_indices, test_indices)")
-        return r
-    r.add("returns disjoint index arrays covering every row",
-          len(set(tr) & set(te)) == 0 and sorted(np.concatenate([tr, te]).tolist()) == list(range(len(labels))), 3,
-          "every row index must be in exactly one of the two arrays")
-    counts = np.bincount(labels[te], minlength=4) if len(te) else np.zeros(4, int)
-    r.add("each class keeps its share in the test part (20% of every class)", counts.tolist() == [20, 12, 6, 2], 4,
-          f"test class counts {counts.tolist()}, expected [20, 12, 6, 2] (round(0.2 * class size) per class)")
-    ok2, again = safe_call(r, "the same seed gives the same split, another seed another", 3,
-                           lambda: (stratified_split(labels, 0.2, 0), stratified_split(labels, 0.2, 1)))
-    if ok2:
-        same = np.array_equal(np.sort(np.asarray(again[0][1])), np.sort(te))
-        other = not np.array_equal(np.sort(np.asarray(again[1][1])), np.sort(te))
-        r.add("the same seed gives the same split, another seed another", same and other, 3,
+        return False, None, None, None
+    res = harness_dict(res, "out", "global_rng_untouched")
+    pair = unpack(res["out"], 2) if res else None
+    if pair is None:
+        return True, None, None, bool(res and res["global_rng_untouched"])
+    return True, as_int_array(pair[0]), as_int_array(pair[1]), bool(res["global_rng_untouched"])
+
+
+def _partition(tr, te, n) -> bool:
+    return (tr is not None and te is not None and len(set(tr.tolist()) & set(te.tolist())) == 0
+            and sorted(np.concatenate([tr, te]).tolist()) == list(range(n)))
+
+
+@scored("a stratified train/test split with a fixed seed (stratified_split)")
+def check_stratified_split(r, stratified_split):
+    labels = np.repeat([0, 1, 2, 3, 4], [100, 60, 7, 13, 9])
+    np.random.RandomState(5).shuffle(labels)
+    d = "returns disjoint index arrays covering every row"
+    ok, tr, te, untouched = _split(r, d, 2, stratified_split, labels, 0.3, 0)
+    if not ok:
+        return
+    r.add(d, _partition(tr, te, len(labels)), 2, "return (train_indices, test_indices): every row index in exactly "
+          "one of the two")
+    counts = np.bincount(labels[te], minlength=5).tolist() if _partition(tr, te, len(labels)) else None
+    want = _test_counts(labels, 0.3)  # 30, 18, 2 (2.1), 4 (3.9), 3 (2.7): floor and ceil both go wrong
+    r.add("each class keeps its share in the test part: round(test_fraction * class size) per class",
+          counts == want, 3, f"test class counts {counts}, expected {want} (round, not floor or ceil, per class)")
+    r.add("leaves the global random state alone (np.random, random)", bool(untouched), 1,
+          "shuffle with rng = np.random.default_rng(seed) inside the function, never np.random.* or random.*")
+    d = "the same seed gives the same split, another seed another"
+    ok1, _, a, _ = _split(r, d, 2, stratified_split, labels, 0.3, 0)
+    ok2, _, b, _ = _split(r, d, 2, stratified_split, labels, 0.3, 1) if ok1 else (False, None, None, None)
+    if ok1 and ok2:
+        r.add(d, te is not None and a is not None and b is not None and np.array_equal(np.sort(a), np.sort(te))
+              and not np.array_equal(np.sort(b), np.sort(te)), 2,
               "use np.random.default_rng(seed) inside the function (not the global random state)")
-    return r
+    d = "hidden cases (drawn from the instructor's secret)"
+    srng = secret_rng("check_stratified_split")
+    good = True
+    for _ in range(3):
+        k = int(srng.integers(2, 6))
+        frac = float(srng.choice([0.1, 0.15, 0.2, 0.25, 0.3, 0.4]))
+        sizes = []
+        while len(sizes) < k:
+            s = int(srng.integers(2, 60))
+            if abs(frac * s - int(frac * s) - 0.5) > 1e-6:  # no exact .5 ties
+                sizes.append(s)
+        lab = np.repeat(np.arange(k), sizes)
+        srng.shuffle(lab)
+        ok, tr, te, untouched = _split(r, d, 2, stratified_split, lab, frac, int(srng.integers(0, 10_000)))
+        if not ok:
+            return
+        if not (_partition(tr, te, len(lab)) and np.bincount(lab[te], minlength=k).tolist() == _test_counts(lab, frac)
+                and untouched):
+            good = False
+            break
+    r.add(d, good, 2, "wrong on hidden label arrays and test fractions")

@@ -1,88 +1,169 @@
-"""Checks for the Orientation level's exercises (solutions/orientation/orientation.ipynb)."""
+"""Checks for the Orientation level's exercises (solutions/orientation/orientation.ipynb).
+
+Every check calls the learner's function with plain data only, reads the answer by value (a tuple may come
+back as a list), never raises, and adds hidden cases drawn from the instructor's secret (:func:`secret_rng`).
+"""
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
-from autograder.checks import CheckResult, safe_call
+from autograder.checks import safe_call, secret_rng
+from autograder.checks._plain import as_array, as_float, as_int, scored, short, unpack
 
 
-def _array(out):
-    try:
-        return np.asarray(out, dtype=float)
-    except (TypeError, ValueError):
-        return None
+# ------------------------------------------------------------------------------------------ references
+def _label_balance(labels, k):
+    return 100.0 * np.bincount(np.asarray(labels, dtype=int), minlength=k)[:k] / len(labels)
 
 
-def check_label_balance(label_balance) -> CheckResult:
+def _majority(train, evaluation):
+    label = int(np.bincount(np.asarray(train, dtype=int)).argmax())
+    return label, 100.0 * float((np.asarray(evaluation) == label).mean())
+
+
+def _sentences_needed(points, n):
+    return max(0, math.ceil(points * n / 100 - 1e-9))
+
+
+# ------------------------------------------------------------------------------------------------ (a)
+@scored("label balance (label_balance)")
+def check_label_balance(r, label_balance):
     """(a) the percentage of labels in each class."""
-    r = CheckResult("label balance (label_balance)", 10)
     labels = np.array([1, 0, 1, 1, 2, 1, 0, 1])  # 2 / 5 / 1 of 8
     want = np.array([25.0, 62.5, 12.5])
     d = "percentages per class, in class-id order (3 classes)"
     ok, out = safe_call(r, d, 4, label_balance, labels, 3)
     if ok:
-        got = _array(out)
-        fraction = got is not None and got.shape == (3,) and np.allclose(got * 100, want)
-        r.add(d, got is not None and got.shape == (3,) and np.allclose(got, want), 4,
-              f"got {out!r}, expected {want.tolist()}" + (" (percent, not fractions: multiply by 100)" if fraction else ""))
+        got = as_array(out, shape=(3,))
+        fraction = got is not None and np.allclose(got * 100, want)
+        r.add(d, got is not None and np.allclose(got, want), 4, f"got {short(out)}, expected {want.tolist()}"
+              + (" (percent, not fractions: multiply by 100)" if fraction else ""))
     d = "a class that never occurs gets 0 (length num_classes)"
-    ok, out = safe_call(r, d, 3, label_balance, [0, 0, 1, 0], 4)
+    ok, out = safe_call(r, d, 2, label_balance, [0, 0, 1, 0], 4)
     if ok:
-        got = _array(out)
-        r.add(d, got is not None and got.shape == (4,) and np.allclose(got, [75, 25, 0, 0]), 3,
-              f"got {out!r}, expected [75, 25, 0, 0]: use np.bincount(labels, minlength=num_classes)")
-    d = "works on the real label lists (lists of ints, 872 SST-2-like labels)"
+        got = as_array(out, shape=(4,))
+        r.add(d, got is not None and np.allclose(got, [75, 25, 0, 0]), 2,
+              f"got {short(out)}, expected [75, 25, 0, 0]: use np.bincount(labels, minlength=num_classes)")
+    d = "works on the real label lists (lists of ints, 872 SST-2-like labels), summing to 100"
     labels = [1] * 444 + [0] * 428
-    ok, out = safe_call(r, d, 3, label_balance, labels, 2)
+    ok, out = safe_call(r, d, 2, label_balance, labels, 2)
     if ok:
-        got = _array(out)
-        r.add(d, got is not None and got.shape == (2,) and np.allclose(got, [100 * 428 / 872, 100 * 444 / 872])
-              and abs(got.sum() - 100) < 1e-6, 3, f"got {out!r}; expected [49.08, 50.92] summing to 100")
-    return r
+        got = as_array(out, shape=(2,))
+        r.add(d, got is not None and np.allclose(got, [100 * 428 / 872, 100 * 444 / 872])
+              and abs(got.sum() - 100) < 1e-6, 2, f"got {short(out)}; expected [49.08, 50.92] summing to 100")
+    d = "hidden cases (drawn from the instructor's secret)"
+    rng = secret_rng("check_label_balance")
+    good = True
+    for _ in range(3):
+        k = int(rng.integers(2, 7))
+        present = k - 1 if rng.random() < 0.7 else k  # usually one class id never occurs
+        labels = rng.integers(0, present, size=int(rng.integers(5, 60)))
+        ok, out = safe_call(r, d, 2, label_balance, labels, k)
+        if not ok:
+            return
+        got = as_array(out, shape=(k,))
+        if got is None or not np.allclose(got, _label_balance(labels, k)):
+            good = False
+            break
+    r.add(d, good, 2, "wrong on labels the visible cases do not show; percentages of each of the "
+          "num_classes ids, 0 for an id that never occurs")
 
 
-def check_majority_baseline(majority_baseline) -> CheckResult:
+# ------------------------------------------------------------------------------------------------ (b)
+def _pair(out):
+    """(int label, float accuracy) or (None, None)."""
+    pair = unpack(out, 2)
+    if pair is None:
+        return None, None
+    label = as_int(pair[0])
+    if label is None:  # a whole float label (e.g. 1.0 from a proxy) still names the class
+        f = as_float(pair[0])
+        label = int(f) if f is not None and math.isfinite(f) and f == int(f) else None
+    return label, as_float(pair[1])
+
+
+@scored("majority baseline (majority_baseline)")
+def check_majority_baseline(r, majority_baseline):
     """(b) the majority label from the training labels, and its accuracy on the evaluation labels."""
-    r = CheckResult("majority baseline (majority_baseline)", 10)
     train = np.array([0] * 30 + [1] * 70)
     evaluation = np.array([0] * 60 + [1] * 40)  # the evaluation majority is the other label
     d = "the label comes from the training labels, not the evaluation labels"
-    ok, out = safe_call(r, d, 4, majority_baseline, train, evaluation)
+    ok, out = safe_call(r, d, 3, majority_baseline, train, evaluation)
     if ok:
-        try:
-            label, acc = out
-            label, acc = int(label), float(acc)
-        except (TypeError, ValueError):
-            r.add(d, False, 4, "return a tuple (label, accuracy)")
+        label, acc = _pair(out)
+        if label is None or acc is None:
+            r.add(d, False, 3, f"got {short(out)}: return a tuple (label, accuracy)")
+            r.add("accuracy in percent of always predicting that label", False, 2, "no accuracy to read")
         else:
-            r.add(d, label == 1, 4, f"got label {label}; the majority of the *training* labels is 1 "
+            r.add(d, label == 1, 3, f"got label {label}; the majority of the *training* labels is 1 "
                   "(choosing it from the evaluation labels peeks at the answers)")
-            r.add("accuracy in percent of always predicting that label", abs(acc - 40.0) < 1e-6, 3,
+            r.add("accuracy in percent of always predicting that label", abs(acc - 40.0) < 1e-6, 2,
                   f"got {acc!r}, expected 40.0" + (" (percent, not a fraction)" if abs(acc - 0.4) < 1e-6 else ""))
-    d = "a tie goes to the smaller label id; several classes"
-    ok, out = safe_call(r, d, 3, majority_baseline, [2, 3, 3, 2, 0], [2, 2, 3, 1])
+    d = "a tie goes to the smaller label id, even when the larger one comes first"
+    ok, out = safe_call(r, d, 3, majority_baseline, [3, 2, 3, 2, 0], [2, 2, 3, 1])
     if ok:
-        try:
-            label, acc = int(out[0]), float(out[1])
-        except (TypeError, ValueError, IndexError):
-            label, acc = None, None
+        label, acc = _pair(out)
         r.add(d, label == 2 and acc is not None and abs(acc - 50.0) < 1e-6, 3,
-              f"got {out!r}, expected (2, 50.0)")
-    return r
+              f"got {short(out)}, expected (2, 50.0): on a tie take the smaller id (np.bincount(...).argmax() does; "
+              "Counter.most_common and statistics.mode take the first one seen)")
+    d = "hidden cases with ties (drawn from the instructor's secret)"
+    rng = secret_rng("check_majority_baseline")
+    good = True
+    for _ in range(3):
+        k = int(rng.integers(3, 7))
+        a, b = sorted(rng.choice(k, size=2, replace=False).tolist())
+        top = int(rng.integers(3, 8))
+        others = [c for c in range(k) if c not in (a, b)]
+        extra = rng.choice(others, size=int(rng.integers(0, top)), replace=True).tolist()  # fewer than top each
+        train = [a] * top + [b] * (top - 1) + extra
+        rng.shuffle(train)
+        train = [b] + [int(x) for x in train]  # an exact a/b tie, and the larger id b comes first
+        evaluation = [int(x) for x in rng.integers(0, k, size=int(rng.integers(5, 40)))]
+        ok, out = safe_call(r, d, 2, majority_baseline, train, evaluation)
+        if not ok:
+            return
+        label, acc = _pair(out)
+        want_label, want_acc = _majority(train, evaluation)
+        if label != want_label or acc is None or abs(acc - want_acc) > 1e-6:
+            good = False
+            break
+    r.add(d, good, 2, "wrong on hidden tied cases: the most common training label, the smaller id on a tie, "
+          "and its accuracy in percent on the evaluation labels")
 
 
-def check_sentences_needed(sentences_needed) -> CheckResult:
+# ------------------------------------------------------------------------------------------------ (c)
+@scored("what one sentence is worth (sentences_needed)")
+def check_sentences_needed(r, sentences_needed):
     """(c) how many sentences make a given number of percentage points."""
-    r = CheckResult("what one sentence is worth (sentences_needed)", 10)
-    cases = [((0.5, 872), 5, 3, "0.5 points on 872 sentences is 4.36 sentences: at least 5 (round up)"),
+    cases = [((0.5, 872), 5, 2, "0.5 points on 872 sentences is 4.36 sentences: at least 5 (round up)"),
              ((1.0, 3080), 31, 2, "1 point on 3,080 sentences is 30.8: 31"),
              ((2, 100), 2, 2, "2 points on 100 sentences is exactly 2 (no rounding up of an exact count)"),
-             ((0.115, 872), 2, 2, "0.115 points is a hair more than one sentence on 872 (100/872 = 0.1147): 2"),
+             ((0.115, 872), 2, 1, "0.115 points is a hair more than one sentence on 872 (100/872 = 0.1147): 2"),
              ((0, 872), 0, 1, "0 points need 0 sentences")]
     for (points, n), want, pts, why in cases:
         d = f"sentences_needed({points}, {n}) == {want}"
         ok, out = safe_call(r, d, pts, sentences_needed, points, n)
         if ok:
-            r.add(d, isinstance(out, (int, np.integer)) and not isinstance(out, bool) and int(out) == want, pts,
-                  f"got {out!r}: {why}" + ("; return a whole number (int)" if isinstance(out, float) else ""))
-    return r
+            r.add(d, as_int(out) == want, pts,
+                  f"got {short(out)}: {why}" + ("; return a whole number (int)" if isinstance(out, float) else ""))
+    d = "hidden cases (drawn from the instructor's secret)"
+    rng = secret_rng("check_sentences_needed")
+    good = True
+    for _ in range(4):
+        n = int(rng.integers(50, 5000))
+        k = int(rng.integers(1, n // 3))
+        if rng.random() < 0.5:
+            points = round(100 * (k - float(rng.uniform(0.05, 0.95))) / n, 6)  # a fraction of a sentence: round up
+        else:
+            points = 100 * k / n  # exact: no rounding up (the float may sit a hair above k)
+        want = _sentences_needed(points, n)
+        ok, out = safe_call(r, d, 2, sentences_needed, points, n)
+        if not ok:
+            return
+        if as_int(out) != want:
+            good = False
+            break
+    r.add(d, good, 2, "wrong on hidden cases: the smallest whole number of sentences whose share of n is at "
+          "least `points` (math.ceil, minding exact counts)")

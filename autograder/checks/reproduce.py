@@ -1,29 +1,23 @@
-"""Checks for the Reproduce level's exercises (solutions/reproduce/reproduce.ipynb)."""
+"""Checks for the Reproduce level's exercises (solutions/reproduce/reproduce.ipynb).
+
+Every check calls the learner's function with plain data only (the evaluation loop, which takes a callable,
+runs in the harness ``autograder.harnesses.reproduce.batches``), reads the answer by value, never raises, and
+adds hidden cases drawn from the instructor's secret (:func:`secret_rng`).
+"""
 from __future__ import annotations
 
 import math
 
 import numpy as np
 
-from autograder.checks import CheckResult, safe_call
-from textclass.evaluate import coverage_accuracy, wilson_interval
+from autograder.checks import run_in_harness, safe_call, secret_rng
+from autograder.checks._plain import as_array, as_float, close, harness_dict, scored, short, unpack
+from autograder.harnesses import reproduce as harnesses
 
 _SENTENCES = ["a fine film .", "dull", "it 's a charming and often affecting journey .", "bleak", "",
               "the acting is superb but the script is lifeless and flat .", "wow", "not bad at all", "meh .",
               "an utterly forgettable , paint-by-numbers thriller", "great", "sly and wise"]
-
-
-class _Recorder:
-    """A fake ``classify_batch``: remembers every batch it got; class-1 probability encodes the sentence."""
-
-    def __init__(self):
-        self.calls = []
-
-    def __call__(self, batch):
-        batch = list(batch)
-        self.calls.append(batch)
-        p = np.array([(len(s) % 7) / 10 + 0.2 for s in batch])
-        return np.stack([1 - p, p], axis=1)
+_WORDS = ["a", "film", "dull", "not", "bad", "great", "the", "plot", "is", "thin", "but", "warm", ",", "."]
 
 
 def _expected(sentences):
@@ -31,106 +25,220 @@ def _expected(sentences):
     return np.stack([1 - p, p], axis=1)
 
 
-def check_evaluate_in_batches(evaluate_in_batches) -> CheckResult:
+def _batches(r, description, points, evaluate_in_batches, sentences, batch_size):
+    """Run the harness; (rows array or None, calls) or None when the learner's function raised."""
+    ok, out = safe_call(r, description, points, run_in_harness, evaluate_in_batches, harnesses.batches,
+                        sentences=list(sentences), batch_size=int(batch_size))
+    if not ok:
+        return None
+    res = harness_dict(out, "rows", "calls")
+    if res is None:
+        return None, []
+    rows = as_array(res["rows"], shape=(len(sentences), 2))
+    calls = res["calls"] if isinstance(res["calls"], list) else []
+    return rows, [list(c) for c in calls if isinstance(c, (list, tuple))]
+
+
+def _wilson(k, n, z=1.959964):
+    p = k / n
+    denom = 1 + z**2 / n
+    centre = (p + z**2 / (2 * n)) / denom
+    half = z / denom * math.sqrt(p * (1 - p) / n + z**2 / (4 * n**2))
+    return 100 * max(0.0, centre - half), 100 * min(1.0, centre + half)
+
+
+def _abstain(probs, t):
+    return [int(p.argmax()) if p.max() >= t else "UNCERTAIN" for p in np.asarray(probs)]
+
+
+def _coverage(probs, labels, t):
+    answers = _abstain(probs, t)
+    answered = [(a, y) for a, y in zip(answers, labels) if a != "UNCERTAIN"]
+    return 100 * len(answered) / len(answers), (100 * float(np.mean([a == y for a, y in answered]))
+                                                if answered else float("nan"))
+
+
+# ------------------------------------------------------------------------------------------------ (a)
+@scored("evaluation loop (evaluate_in_batches)")
+def check_evaluate_in_batches(r, evaluate_in_batches):
     """(a) the evaluation loop: batches of at most ``batch_size``, length-sorted, results in input order."""
-    r = CheckResult("evaluation loop (evaluate_in_batches)", 10)
-    rec = _Recorder()
-    ok, out = safe_call(r, "returns one probability row per sentence, in the input order", 4,
-                        evaluate_in_batches, rec, _SENTENCES, 5)
-    if ok:
-        out = np.asarray(out, dtype=float) if out is not None else None
-        r.add("returns one probability row per sentence, in the input order", out is not None and
-              out.shape == (len(_SENTENCES), 2) and np.allclose(out, _expected(_SENTENCES)), 4,
+    d = "returns one probability row per sentence, in the input order"
+    res = _batches(r, d, 4, evaluate_in_batches, _SENTENCES, 5)
+    if res is not None:
+        rows, calls = res
+        r.add(d, rows is not None and np.allclose(rows, _expected(_SENTENCES)), 4,
               "row i must be the probabilities of sentences[i]: after sorting by length, put results back")
-        sizes = [len(c) for c in rec.calls]
+        sizes = [len(c) for c in calls]
         r.add("never sends more than batch_size sentences at once, and each sentence exactly once",
-              bool(sizes) and max(sizes) <= 5 and sorted(sum(rec.calls, [])) == sorted(_SENTENCES)
-              and len(rec.calls) == math.ceil(len(_SENTENCES) / 5), 2,
+              bool(sizes) and max(sizes) <= 5 and sorted(sum(calls, [])) == sorted(_SENTENCES)
+              and len(calls) == math.ceil(len(_SENTENCES) / 5), 2,
               f"got batches of sizes {sizes} for 12 sentences and batch_size=5 (expected 5, 5, 2)")
-        flat = [len(s) for s in sum(rec.calls, [])]
-        r.add("feeds the sentences shortest first (length-sorted batches pad less)", flat == sorted(flat), 2,
-              "sort the sentence indices by len(sentence) before cutting them into batches")
-    rec2 = _Recorder()
-    ok, out = safe_call(r, "works for batch_size=1 and batch sizes larger than the data", 2,
-                        lambda: (evaluate_in_batches(rec2, _SENTENCES[:3], 1),
-                                 evaluate_in_batches(_Recorder(), _SENTENCES[:3], 100)))
-    if ok:
-        a, b = (np.asarray(x, dtype=float) for x in out)
-        r.add("works for batch_size=1 and batch sizes larger than the data",
-              np.allclose(a, _expected(_SENTENCES[:3])) and np.allclose(b, _expected(_SENTENCES[:3]))
-              and len(rec2.calls) == 3, 2, "every sentence must come back, whatever the batch size")
-    return r
+        flat = [len(s) for s in sum(calls, [])]
+        r.add("feeds the sentences shortest first (length-sorted batches pad less)", bool(flat) and flat == sorted(flat),
+              2, "sort the sentence indices by len(sentence) before cutting them into batches")
+    d = "works for batch_size=1 and batch sizes larger than the data"
+    one = _batches(r, d, 1, evaluate_in_batches, _SENTENCES[:3], 1)
+    big = _batches(r, d, 1, evaluate_in_batches, _SENTENCES[:3], 100) if one is not None else None
+    if one is not None and big is not None:
+        r.add(d, one[0] is not None and big[0] is not None and np.allclose(one[0], _expected(_SENTENCES[:3]))
+              and np.allclose(big[0], _expected(_SENTENCES[:3])) and len(one[1]) == 3 and len(big[1]) == 1, 1,
+              "every sentence must come back, whatever the batch size")
+    d = "hidden cases (drawn from the instructor's secret)"
+    srng = secret_rng("check_evaluate_in_batches")
+    good = True
+    for _ in range(2):
+        n, bs = int(srng.integers(3, 25)), int(srng.integers(1, 8))
+        sentences = [" ".join(srng.choice(_WORDS, size=int(srng.integers(0, 12))).tolist()) for _ in range(n)]
+        res = _batches(r, d, 1, evaluate_in_batches, sentences, bs)
+        if res is None:
+            return
+        rows, calls = res
+        flat = [len(s) for s in sum(calls, [])]
+        if (rows is None or not np.allclose(rows, _expected(sentences)) or not calls
+                or max(len(c) for c in calls) > bs or len(calls) != math.ceil(n / bs) or flat != sorted(flat)):
+            good = False
+            break
+    r.add(d, good, 1, "wrong on hidden sentence lists and batch sizes")
 
 
-def check_accuracy_with_interval(accuracy_with_interval) -> CheckResult:
-    """(b) accuracy in percent with a 95% Wilson interval."""
-    r = CheckResult("accuracy and its 95% interval (accuracy_with_interval)", 10)
+# ------------------------------------------------------------------------------------------------ (b)
+def _triple(out):
+    t = unpack(out, 3)
+    if t is None:
+        return None
+    vals = [as_float(x) for x in t]
+    return None if any(v is None for v in vals) else vals
+
+
+@scored("accuracy and its 95% interval (accuracy_with_interval)")
+def check_accuracy_with_interval(r, accuracy_with_interval):
+    """(b) accuracy in percent with a 95% Wilson interval, inside [0, 100]."""
     labels = np.array([1, 0] * 436)
     preds = labels.copy()
     preds[:78] = 1 - preds[:78]  # 794/872 correct, the model card's figure
-    ok, out = safe_call(r, "accuracy in percent (794/872 -> 91.06)", 3, accuracy_with_interval, preds, labels)
+    d = "accuracy in percent (794/872 -> 91.06)"
+    ok, out = safe_call(r, d, 2, accuracy_with_interval, preds, labels)
     if ok:
-        try:
-            acc, lo, hi = (float(x) for x in out)
-        except (TypeError, ValueError):
-            r.add("accuracy in percent (794/872 -> 91.06)", False, 3, "return a tuple (accuracy, low, high)")
-            acc = lo = hi = float("nan")
+        t = _triple(out)
+        wl, wh = _wilson(794, 872)
+        if t is None:
+            r.add(d, False, 2, f"got {short(out)}: return a tuple (accuracy, low, high) of numbers")
+            r.add("95% Wilson interval at 794/872", False, 3, "no interval to read")
+            r.add("an interval of roughly the right width around the accuracy", False, 1, "no interval to read")
         else:
-            r.add("accuracy in percent (794/872 -> 91.06)", abs(acc - 100 * 794 / 872) < 1e-6, 3,
+            acc, lo, hi = t
+            r.add(d, close(acc, 100 * 794 / 872), 2,
                   f"got {acc!r}; accuracy = 100 * correct / n" + (" (percent, not a fraction)" if acc < 1.01 else ""))
-        wl, wh = (100 * x for x in wilson_interval(794, 872))
-        exact = abs(lo - wl) < 0.01 and abs(hi - wh) < 0.01
-        close = abs(lo - wl) < 0.5 and abs(hi - wh) < 0.5 and lo < acc < hi
-        r.add("95% Wilson interval at 794/872", exact, 3,
-              f"got [{lo:.3f}, {hi:.3f}], expected [{wl:.3f}, {wh:.3f}]")
-        # a normal (Wald) interval is close at n=872 but not right: it keeps only this point
-        r.add("an interval of roughly the right width around the accuracy", exact or close, 1,
-              "the interval must contain the accuracy and be about +-1.9 points wide at n=872")
-    ok, out = safe_call(r, "stays inside [0, 100] at 100% accuracy (where the Wald interval collapses)", 2,
-                        accuracy_with_interval, np.ones(20, int), np.ones(20, int))
+            exact = close(lo, wl, 0.01) and close(hi, wh, 0.01)
+            r.add("95% Wilson interval at 794/872", exact, 3, f"got [{lo:.3f}, {hi:.3f}], expected [{wl:.3f}, {wh:.3f}]")
+            # a normal (Wald) interval is close at n=872 but not right: it keeps only this point
+            r.add("an interval of roughly the right width around the accuracy",
+                  exact or (close(lo, wl, 0.5) and close(hi, wh, 0.5) and lo < acc < hi), 1,
+                  "the interval must contain the accuracy and be about +-1.9 points wide at n=872")
+    d = "stays inside [0, 100] at 100% accuracy (where the Wald interval collapses)"
+    ok, out = safe_call(r, d, 1.5, accuracy_with_interval, np.ones(20, int), np.ones(20, int))
     if ok:
-        acc, lo, hi = (float(x) for x in out)
-        wl, _ = wilson_interval(20, 20)
-        r.add("stays inside [0, 100] at 100% accuracy (where the Wald interval collapses)",
-              acc == 100 and hi <= 100 + 1e-9 and abs(lo - 100 * wl) < 0.01, 2,
-              f"got ({acc}, {lo}, {hi}); Wilson gives [{100 * wl:.2f}, 100] for 20/20")
+        t = _triple(out)
+        wl, _ = _wilson(20, 20)
+        r.add(d, t is not None and close(t[0], 100) and t[2] <= 100 + 1e-9 and close(t[1], wl, 0.01), 1.5,
+              f"got {short(out)}; Wilson gives [{wl:.2f}, 100] for 20/20")
+    d = "rejects predictions and labels of different lengths (ValueError)"
     try:
         accuracy_with_interval(np.ones(3, int), np.ones(4, int))
-        r.add("rejects predictions and labels of different lengths (ValueError)", False, 1,
-              "raise ValueError when len(predictions) != len(labels)")
+        r.add(d, False, 1, "raise ValueError when len(predictions) != len(labels)")
     except ValueError:
-        r.add("rejects predictions and labels of different lengths (ValueError)", True, 1)
+        r.add(d, True, 1)
     except Exception as exc:  # noqa: BLE001
-        r.add("rejects predictions and labels of different lengths (ValueError)", False, 1,
-              f"raised {type(exc).__name__}, expected ValueError")
-    return r
+        r.add(d, False, 1, f"raised {type(exc).__name__}, expected ValueError")
+    d = "hidden cases: the Wilson interval, always inside [0, 100] (drawn from the instructor's secret)"
+    srng = secret_rng("check_accuracy_with_interval")
+    good = True
+    for _ in range(3):
+        n = int(srng.integers(5, 400))
+        k = int(srng.choice([0, n, int(srng.integers(0, n + 1))]))
+        y = srng.integers(0, 2, size=n)
+        p = y.copy()
+        wrong = srng.choice(n, size=n - k, replace=False)
+        p[wrong] = 1 - p[wrong]
+        ok, out = safe_call(r, d, 1.5, accuracy_with_interval, p, y)
+        if not ok:
+            return
+        t = _triple(out)
+        wl, wh = _wilson(k, n)
+        if (t is None or not close(t[0], 100 * k / n) or not close(t[1], wl, 0.01) or not close(t[2], wh, 0.01)
+                or not (-1e-9 <= t[1] <= t[0] + 1e-9 <= t[2] + 2e-9 <= 100 + 3e-9)):
+            good = False
+            break
+    r.add(d, good, 1.5, "wrong on hidden predictions (including 0% and 100%): clip the interval to [0, 100]")
 
 
-def check_abstention(abstain, coverage_and_accuracy) -> CheckResult:
+# ------------------------------------------------------------------------------------------------ (c)
+def _answers(out, n):
+    """A list of n answers, each an int label or the string UNCERTAIN, or None."""
+    if not isinstance(out, (list, tuple, np.ndarray)) or len(out) != n:
+        return None
+    got = []
+    for x in out:
+        if isinstance(x, str):
+            got.append(x)
+        elif isinstance(x, (bool, np.bool_)):
+            return None
+        else:
+            f = as_float(x)
+            if f is None or not math.isfinite(f) or f != int(f):
+                return None
+            got.append(int(f))
+    return got
+
+
+@scored("abstaining below a confidence threshold (abstain, coverage_and_accuracy)")
+def check_abstention(r, abstain, coverage_and_accuracy):
     """(c) answer only when confident: labels or "UNCERTAIN", then coverage and accuracy on the answered."""
-    r = CheckResult("abstaining below a confidence threshold (abstain, coverage_and_accuracy)", 10)
     probs = np.array([[0.9, 0.1], [0.4, 0.6], [0.2, 0.8], [0.55, 0.45], [0.3, 0.7], [0.7, 0.3], [0.05, 0.95]])
     labels = np.array([0, 1, 0, 1, 1, 1, 1])
-    ok, out = safe_call(r, "labels when confident, 'UNCERTAIN' otherwise", 3, abstain, probs, 0.65)
+    d = "labels when confident, 'UNCERTAIN' otherwise"
+    ok, out = safe_call(r, d, 2, abstain, probs, 0.65)
     if ok:
         want = [0, "UNCERTAIN", 1, "UNCERTAIN", 1, 0, 1]
-        got = [x if isinstance(x, str) else int(x) for x in out]
-        r.add("labels when confident, 'UNCERTAIN' otherwise", got == want, 3, f"got {got}, expected {want}")
-    ok, out = safe_call(r, "a confidence exactly at the threshold is answered", 1, abstain, probs, 0.7)
+        got = _answers(out, len(probs))
+        r.add(d, got == want, 2, f"got {short(out)}, expected {want}")
+    d = "a confidence exactly at the threshold is answered"
+    ok, out = safe_call(r, d, 1, abstain, probs, 0.7)
     if ok:
-        r.add("a confidence exactly at the threshold is answered", out[4] == 1 and out[5] == 0, 1,
+        got = _answers(out, len(probs))
+        r.add(d, got is not None and got[4] == 1 and got[5] == 0, 1,
               "use >= threshold: 0.7 at threshold 0.7 is answered")
-    ok, out = safe_call(r, "coverage in percent", 2, coverage_and_accuracy, probs, labels, 0.65)
+    d = "coverage in percent"
+    ok, out = safe_call(r, d, 1.5, coverage_and_accuracy, probs, labels, 0.65)
     if ok:
-        cov, acc = (float(x) for x in out)
-        want_cov, want_acc = (100 * x[0] for x in coverage_accuracy(probs, labels, [0.65]))
-        r.add("coverage in percent", abs(cov - want_cov) < 1e-6, 2, f"got {cov}, expected {want_cov:.4f} (5 of 7)")
-        r.add("accuracy counts only the answered sentences", abs(acc - want_acc) < 1e-6, 3,
+        pair = unpack(out, 2)
+        cov, acc = (as_float(pair[0]), as_float(pair[1])) if pair else (None, None)
+        want_cov, want_acc = _coverage(probs, labels, 0.65)
+        r.add(d, close(cov, want_cov), 1.5, f"got {short(out)}, expected coverage {want_cov:.4f} (5 of 7)")
+        r.add("accuracy counts only the answered sentences", close(acc, want_acc), 2,
               f"got {acc}, expected {want_acc:.4f} (4 of the 5 answered are right)")
-    ok, out = safe_call(r, "nothing answered: coverage 0 and accuracy nan (not a crash)", 1,
-                        coverage_and_accuracy, probs, labels, 0.99)
+    d = "nothing answered: coverage 0 and accuracy nan (not a crash)"
+    ok, out = safe_call(r, d, 1, coverage_and_accuracy, probs, labels, 0.99)
     if ok:
-        cov, acc = (float(x) for x in out)
-        r.add("nothing answered: coverage 0 and accuracy nan (not a crash)", cov == 0 and math.isnan(acc), 1,
-              f"got ({cov}, {acc})")
-    return r
+        pair = unpack(out, 2)
+        cov, acc = (as_float(pair[0]), as_float(pair[1])) if pair else (None, None)
+        r.add(d, close(cov, 0.0) and acc is not None and math.isnan(acc), 1, f"got {short(out)}")
+    d = "hidden cases with three classes (drawn from the instructor's secret)"
+    srng = secret_rng("check_abstention")
+    good = True
+    for _ in range(2):
+        n = int(srng.integers(4, 20))
+        p = np.round(srng.dirichlet(np.ones(3) * 0.7, size=n), 4)
+        y = srng.integers(0, 3, size=n)
+        t = float(np.round(srng.uniform(0.4, 0.9), 3))
+        ok, out = safe_call(r, d, 2.5, abstain, p, t)
+        ok2, out2 = safe_call(r, d, 2.5, coverage_and_accuracy, p, y, t) if ok else (False, None)
+        if not (ok and ok2):
+            return
+        pair = unpack(out2, 2)
+        cov, acc = (as_float(pair[0]), as_float(pair[1])) if pair else (None, None)
+        want_cov, want_acc = _coverage(p, y, t)
+        if _answers(out, n) != _abstain(p, t) or not close(cov, want_cov) or not close(acc, want_acc):
+            good = False
+            break
+    r.add(d, good, 2.5, "wrong on hidden probabilities and thresholds")

@@ -1,145 +1,299 @@
-"""Checks for the Zero-shot level's exercises (solutions/zeroshot/zeroshot.ipynb)."""
+"""Checks for the Zero-shot level's exercises (solutions/zeroshot/zeroshot.ipynb).
+
+Every check calls the learner's function with plain data only, reads the answer by value, never raises, and
+adds hidden cases drawn from the instructor's secret (:func:`secret_rng`).
+"""
 from __future__ import annotations
 
+import functools
 import math
+import re
 
 import numpy as np
 
-from autograder.checks import CheckResult, safe_call
-from textclass import zeroshot as zs
-from textclass.evaluate import coverage_accuracy
+from autograder.checks import run_in_harness, safe_call, secret_rng
+from autograder.checks._plain import as_array, as_float, scored, short, unpack
+from autograder.harnesses import zeroshot as harnesses
 
 BASELINE = 70.6  # all-MiniLM-L6-v2 with "This is a negative/positive review." on SST-2 validation
 
 
-def check_cosine_scores(cosine_scores) -> CheckResult:
+# ------------------------------------------------------------------------------------------ references
+def _cosine(s, l):
+    s = np.asarray(s, dtype=float)
+    l = np.asarray(l, dtype=float)
+    s = s / np.clip(np.linalg.norm(s, axis=1, keepdims=True), 1e-12, None)
+    l = l / np.clip(np.linalg.norm(l, axis=1, keepdims=True), 1e-12, None)
+    return s @ l.T
+
+
+def _softmax(scores, t):
+    z = np.asarray(scores, dtype=float) / t
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _coverage(probs, labels, thresholds):
+    probs, labels = np.asarray(probs), np.asarray(labels)
+    conf, correct = probs.max(axis=1), probs.argmax(axis=1) == labels
+    cov, acc = [], []
+    for t in thresholds:
+        answered = conf >= t
+        cov.append(100 * answered.mean())
+        acc.append(100 * correct[answered].mean() if answered.any() else float("nan"))
+    return np.array(cov), np.array(acc)
+
+
+def _intent(name):
+    return re.sub(r"\s+", " ", re.sub(r"[_?]", " ", name)).strip().lower()
+
+
+# ------------------------------------------------------------------------------------------------ (a)
+@scored("cosine scorer (cosine_scores)")
+def check_cosine_scores(r, cosine_scores):
     """(a) the (n, k) matrix of cosine similarities, for inputs that are not normalised."""
-    r = CheckResult("cosine scorer (cosine_scores)", 10)
     rng = np.random.RandomState(0)
     s = rng.randn(6, 5) * rng.uniform(0.1, 10, size=(6, 1))  # rows of very different lengths
     l = rng.randn(3, 5) * np.array([[0.2], [1.0], [7.0]])
-    want = zs.cosine_scores(s, l)
+    want = _cosine(s, l)
     d = "shape (n sentences, k classes)"
     ok, out = safe_call(r, d, 2, cosine_scores, s, l)
     if ok:
-        got = np.asarray(out, dtype=float) if out is not None else np.zeros(0)
-        r.add(d, got.shape == (6, 3), 2, f"got shape {got.shape}, expected (6, 3): sentences x classes")
-        good = got.shape == (6, 3) and np.allclose(got, want, atol=1e-5)
-        dot = got.shape == (6, 3) and np.allclose(got, s @ l.T, atol=1e-5)
-        r.add("cosine similarity, normalising both sides", good, 5,
+        got = as_array(out)
+        shape = None if got is None else got.shape
+        r.add(d, shape == (6, 3), 2, f"got shape {shape}, expected (6, 3): sentences x classes")
+        good = shape == (6, 3) and np.allclose(got, want, atol=1e-5)
+        dot = shape == (6, 3) and np.allclose(got, s @ l.T, atol=1e-5)
+        r.add("cosine similarity, normalising both sides", good, 4,
               "divide each row by its length (np.linalg.norm(..., axis=1, keepdims=True)) before the dot product"
               + (" -- you returned raw dot products" if dot else ""))
-        r.add("values lie in [-1, 1]", got.size > 0 and np.all(np.abs(got) <= 1 + 1e-6), 1,
-              "cosine similarities are between -1 and 1")
+        r.add("values lie in [-1, 1]", got is not None and got.size > 0 and bool(np.all(np.abs(got) <= 1 + 1e-6)),
+              1, "cosine similarities are between -1 and 1")
     d = "scale-invariant and works for one sentence / one class"
-    ok, out = safe_call(r, d, 2, cosine_scores, np.array([[3.0, 4.0]]), np.array([[0.6, 0.8], [-4.0, 3.0]]))
+    ok, out = safe_call(r, d, 1, cosine_scores, np.array([[3.0, 4.0]]), np.array([[0.6, 0.8], [-4.0, 3.0]]))
     if ok:
-        got = np.asarray(out, dtype=float)
-        r.add(d, got.shape == (1, 2) and np.allclose(got, [[1.0, 0.0]], atol=1e-6), 2,
-              f"got {got.tolist()}, expected [[1.0, 0.0]]")
-    return r
+        got = as_array(out, shape=(1, 2))
+        r.add(d, got is not None and np.allclose(got, [[1.0, 0.0]], atol=1e-6), 1,
+              f"got {short(out)}, expected [[1.0, 0.0]]")
+    d = "hidden cases (drawn from the instructor's secret)"
+    srng = secret_rng("check_cosine_scores")
+    good = True
+    for _ in range(3):
+        n, k, dim = (int(x) for x in srng.integers([1, 1, 2], [12, 6, 40]))
+        s = srng.normal(size=(n, dim)) * srng.uniform(0.01, 50, size=(n, 1))
+        l = srng.normal(size=(k, dim)) * srng.uniform(0.01, 50, size=(k, 1))
+        ok, out = safe_call(r, d, 2, cosine_scores, s, l)
+        if not ok:
+            return
+        got = as_array(out, shape=(n, k))
+        if got is None or not np.allclose(got, _cosine(s, l), atol=1e-5):
+            good = False
+            break
+    r.add(d, good, 2, "wrong on hidden inputs of other shapes and lengths")
 
 
-def check_label_descriptions(my_label_descriptions, encode, sentences, labels, baseline: float = BASELINE
-                             ) -> CheckResult:
+# ------------------------------------------------------------------------------------------------ (b)
+def _norm(text: str) -> str:
+    return " ".join(re.sub(r"[^a-z0-9' ]+", " ", str(text).lower()).split())
+
+
+def _default_minilm_sst2():
+    """all-MiniLM-L6-v2 and SST-2 validation, loaded here (the grader's own copies, never the learner's)."""
+    from textclass import data, models, probe
+
+    enc = models.load_encoder(models.MINILM)
+    validation = data.load_sst2("validation")
+    return (lambda texts: probe.encode(enc, list(texts), progress=False)), list(validation["sentence"]), \
+        np.array(validation["label"])
+
+
+@functools.lru_cache(maxsize=1)
+def _sst2_train_sentences() -> frozenset:
+    """Normalised SST-2 train sentences of five or more words (shorter phrases are ordinary descriptions)."""
+    try:
+        from textclass import data
+
+        return frozenset(_norm(s) for s in data.load_sst2("train")["sentence"] if len(s.split()) >= 5)
+    except Exception:  # noqa: BLE001 -- without the train split only validation copies are detected
+        return frozenset()
+
+
+@scored("engineered label descriptions (my_label_descriptions)")
+def check_label_descriptions(r, my_label_descriptions, encode=None, sentences=None, labels=None,
+                             baseline: float = BASELINE):
     """(b) several descriptions per class, averaged (the reference ``class_embeddings``), beat the baseline.
 
-    ``encode`` is all-MiniLM-L6-v2 (``list of str -> array``); ``sentences``/``labels`` SST-2 validation.
-    Full marks at >= baseline + 1 point; the score falls linearly to 0 at 5 points below that.
+    The learner's function is called with no argument (plain data back). ``encode`` (all-MiniLM-L6-v2,
+    ``list of str -> array``) and ``sentences``/``labels`` (SST-2 validation) default to the grader's own copies;
+    tests pass them to reuse a loaded encoder. Zero-shot must not use labelled data: descriptions copied from
+    SST-2 sentences (validation, or train with five or more words) score no accuracy, nor do descriptions that
+    change when every dataset ``textclass.data`` loads has its labels permuted (a harness, seeded from the secret).
+    Full marks at >= baseline + 1 point; the accuracy part falls linearly to 0 at 5 points below that.
     """
-    r = CheckResult("engineered label descriptions (my_label_descriptions)", 10)
+    acc_desc = f"beats the baseline {baseline}% on SST-2 validation with all-MiniLM-L6-v2"
     d = "two classes, at least two non-empty descriptions each"
     ok, out = safe_call(r, d, 2, my_label_descriptions)
     if not ok:
-        r.add(f"beats the baseline {baseline}% on SST-2 validation with all-MiniLM-L6-v2", False, 8,
-              "no descriptions to score")
-        return r
-    shaped = (isinstance(out, (list, tuple)) and len(out) == 2 and all(
+        r.add(acc_desc, False, 8, "no descriptions to score")
+        return
+    classes = unpack(out, 2)
+    shaped = classes is not None and all(
         isinstance(c, (list, tuple)) and len(c) >= 2 and all(isinstance(x, str) and x.strip() for x in c)
-        for c in out))
-    r.add(d, shaped, 2, "return [[negative descriptions...], [positive descriptions...]], two or more each")
-    if not (isinstance(out, (list, tuple)) and len(out) == 2 and all(
-            (isinstance(c, str) and c.strip()) or (isinstance(c, (list, tuple)) and c and
-                                                   all(isinstance(x, str) for x in c)) for c in out)):
-        r.add(f"beats the baseline {baseline}% on SST-2 validation with all-MiniLM-L6-v2", False, 8,
-              "cannot score these descriptions")
-        return r
-    sentence_set = {s.strip().lower() for s in sentences}
-    leaked = [x for c in out for x in ([c] if isinstance(c, str) else c) if x.strip().lower() in sentence_set]
+        for c in classes)
+    r.add(d, shaped, 2, f"got {short(out)}: return [[negative descriptions...], [positive descriptions...]], "
+          "two or more each")
+    usable = classes is not None and all(
+        (isinstance(c, str) and c.strip()) or (isinstance(c, (list, tuple)) and c and
+                                               all(isinstance(x, str) and x.strip() for x in c)) for c in classes)
+    if not usable:
+        r.add(acc_desc, False, 8, "cannot score these descriptions")
+        return
+    descriptions = [[c] if isinstance(c, str) else [str(x) for x in c] for c in classes]
+    if encode is None or sentences is None or labels is None:
+        encode, sentences, labels = _default_minilm_sst2()
+    flat = [x for c in descriptions for x in c]
+    validation_set = {_norm(s) for s in sentences}
+    train_set = _sst2_train_sentences()
+    leaked = [x for x in flat if _norm(x) in validation_set or _norm(x) in train_set]
     if leaked:
-        r.add("descriptions are not validation sentences", False, 0, f"{len(leaked)} description(s) are copied "
-              "from SST-2 validation; describe the classes instead (no points for accuracy)")
-        r.add(f"beats the baseline {baseline}% on SST-2 validation with all-MiniLM-L6-v2", False, 8,
-              "validation sentences used as descriptions")
-        return r
+        r.add(acc_desc, False, 8, f"{len(leaked)} description(s) are SST-2 sentences (e.g. {short(leaked[0], 60)}); "
+              "zero-shot describes the classes, it does not copy labelled data")
+        return
+    seed = int(secret_rng("check_label_descriptions").integers(0, 2**31 - 1))
+    ok, again = safe_call(r, "the same descriptions when the training labels are shuffled", 0,
+                          run_in_harness, my_label_descriptions, harnesses.descriptions_with_permuted_labels,
+                          seed=seed)
+    same = ok and again == [list(c) for c in descriptions] or (ok and again == [c for c in classes])
+    if ok and not same:
+        r.add(acc_desc, False, 8, "your descriptions change when the labels of the data sets are shuffled: "
+              "zero-shot must not use labelled training data (describe the classes in your own words)")
+        return
+    from textclass import zeroshot as zs
+
     emb = np.asarray(encode(list(sentences)))
-    preds, _ = zs.zero_shot_predict(emb, encode, out)
-    acc = 100 * float((preds == np.asarray(labels)).mean())
+    preds, _ = zs.zero_shot_predict(emb, encode, descriptions)
+    acc = 100 * float((np.asarray(preds) == np.asarray(labels)).mean())
     target = baseline + 1.0
     earned = 8.0 if acc >= target else max(0.0, 8.0 * (1 - (target - acc) / 5.0))
-    r.parts.append((f"beats the baseline {baseline}% on SST-2 validation with all-MiniLM-L6-v2 "
-                    f"(got {acc:.2f}%, full marks at >= {target:.1f}%)", round(earned, 2), 8.0,
+    r.parts.append((f"{acc_desc} (got {acc:.2f}%, full marks at >= {target:.1f}%)", round(earned, 2), 8.0,
                     "" if earned >= 8 else "try sentences that look like movie reviews, several per class"))
-    return r
 
 
-def check_probabilities_and_coverage(softmax_with_temperature, coverage_curve) -> CheckResult:
-    """(c) temperature softmax (stable), and coverage / accuracy on the answered for several thresholds."""
-    r = CheckResult("probabilities and abstention (softmax_with_temperature, coverage_curve)", 10)
+# ------------------------------------------------------------------------------------------------ (c)
+@scored("probabilities and abstention (softmax_with_temperature, coverage_curve)")
+def check_probabilities_and_coverage(r, softmax_with_temperature, coverage_curve):
+    """(c) temperature softmax (stable, rows are probabilities), and coverage / accuracy on the answered."""
     scores = np.array([[0.30, 0.10], [0.20, 0.25], [0.50, 0.48], [0.05, 0.40]])
     d = "rows are probabilities: softmax(scores / temperature)"
     ok, out = safe_call(r, d, 2, softmax_with_temperature, scores, 0.1)
     if ok:
-        got = np.asarray(out, dtype=float)
-        r.add(d, got.shape == scores.shape and np.allclose(got, zs.softmax(scores, 0.1), atol=1e-6), 2,
+        got = as_array(out, shape=scores.shape)
+        r.add(d, got is not None and np.allclose(got, _softmax(scores, 0.1), atol=1e-6), 2,
               "p_k = exp(s_k / T) / sum_j exp(s_j / T), row by row")
     d = "the temperature sharpens: T = 1 is nearly uniform, T = 0.01 nearly one-hot"
-    ok, out = safe_call(r, d, 1, lambda: (softmax_with_temperature(scores, 1.0), softmax_with_temperature(scores, 0.01)))
+    ok, a = safe_call(r, d, 1, softmax_with_temperature, scores, 1.0)
+    ok2, b = (safe_call(r, d, 1, softmax_with_temperature, scores, 0.01) if ok else (False, None))
+    if ok and ok2:
+        a, b = as_array(a, shape=scores.shape), as_array(b, shape=scores.shape)
+        r.add(d, a is not None and b is not None and np.allclose(a, _softmax(scores, 1.0), atol=1e-6)
+              and np.allclose(b, _softmax(scores, 0.01), atol=1e-6), 1, "divide the scores by the temperature "
+              "before exp")
+    d = "numerically stable: tiny temperatures and large scores give no nan or inf"
+    ok, out = safe_call(r, d, 1, softmax_with_temperature, np.array([[0.9, 0.8], [0.99, 0.2], [800.0, 790.0]]), 1e-4)
     if ok:
-        a, b = (np.asarray(x, dtype=float) for x in out)
-        r.add(d, np.allclose(a, zs.softmax(scores, 1.0), atol=1e-6) and np.allclose(b, zs.softmax(scores, 0.01),
-                                                                                    atol=1e-6), 1,
-              "divide the scores by the temperature before exp")
-    d = "numerically stable for tiny temperatures (no nan or inf)"
-    ok, out = safe_call(r, d, 2, softmax_with_temperature, np.array([[0.9, 0.8], [0.99, 0.2]]), 1e-4)
-    if ok:
-        got = np.asarray(out, dtype=float)
-        r.add(d, np.all(np.isfinite(got)) and np.allclose(got, [[1, 0], [1, 0]], atol=1e-6), 2,
+        got = as_array(out, shape=(3, 2))
+        r.add(d, got is not None and bool(np.all(np.isfinite(got))) and np.allclose(got, [[1, 0], [1, 0], [1, 0]],
+                                                                                     atol=1e-6), 1,
               "subtract each row's maximum before exp")
+    d = "hidden cases: probabilities in [0, 1], rows sum to 1 (drawn from the instructor's secret)"
+    srng = secret_rng("check_probabilities_and_coverage")
+    good = True
+    for _ in range(3):
+        n, k = int(srng.integers(1, 9)), int(srng.integers(2, 6))
+        sc = srng.normal(size=(n, k)) * float(srng.choice([0.1, 1.0, 30.0]))
+        t = float(srng.choice([0.005, 0.05, 0.5, 2.0]))
+        ok, out = safe_call(r, d, 1, softmax_with_temperature, sc, t)
+        if not ok:
+            return
+        got = as_array(out, shape=(n, k))
+        if (got is None or not np.all(np.isfinite(got)) or got.min() < -1e-12 or got.max() > 1 + 1e-12
+                or not np.allclose(got.sum(axis=1), 1) or not np.allclose(got, _softmax(sc, t), atol=1e-6)):
+            good = False
+            break
+    r.add(d, good, 1, "wrong on hidden scores/temperatures: every row must be a probability distribution")
+
     probs = np.array([[0.9, 0.1], [0.4, 0.6], [0.2, 0.8], [0.55, 0.45], [0.3, 0.7], [0.7, 0.3], [0.05, 0.95]])
     labels = np.array([0, 1, 0, 1, 1, 1, 1])
     thresholds = [0.5, 0.65, 0.7, 0.99]
     d = "coverage in percent per threshold (>= threshold is answered)"
-    ok, out = safe_call(r, d, 2, coverage_curve, probs, labels, thresholds)
+    ok, out = safe_call(r, d, 1.5, coverage_curve, probs, labels, thresholds)
     if ok:
-        try:
-            cov, acc = (np.asarray(x, dtype=float) for x in out)
-        except (TypeError, ValueError):
-            cov = acc = np.zeros(0)
-        want_cov, want_acc = (100 * x for x in coverage_accuracy(probs, labels, thresholds))
-        r.add(d, cov.shape == (4,) and np.allclose(cov, want_cov), 2, f"got {cov.tolist()}, expected "
-              f"{np.round(want_cov, 2).tolist()}" + (" (percent, not fractions)" if np.allclose(cov * 100, want_cov)
-                                                    else ""))
-        good = acc.shape == (4,) and np.allclose(acc[:3], want_acc[:3])
-        r.add("accuracy counts only the answered sentences, in percent", good, 2,
-              f"got {acc.tolist()}, expected {np.round(want_acc, 2).tolist()}")
-        r.add("nothing answered: accuracy nan, not a crash or 0", acc.shape == (4,) and math.isnan(acc[3]), 1,
+        pair = unpack(out, 2)
+        cov = as_array(pair[0], shape=(4,)) if pair else None
+        acc = as_array(pair[1], shape=(4,)) if pair else None
+        want_cov, want_acc = _coverage(probs, labels, thresholds)
+        r.add(d, cov is not None and np.allclose(cov, want_cov), 1.5,
+              f"got {short(pair[0] if pair else out)}, expected {np.round(want_cov, 2).tolist()}"
+              + (" (percent, not fractions)" if cov is not None and np.allclose(cov * 100, want_cov) else ""))
+        r.add("accuracy counts only the answered sentences, in percent",
+              acc is not None and np.allclose(acc[:3], want_acc[:3]), 1.5,
+              f"got {short(pair[1] if pair else None)}, expected {np.round(want_acc, 2).tolist()}")
+        r.add("nothing answered: accuracy nan, not a crash or 0", acc is not None and math.isnan(acc[3]), 1,
               "when no sentence reaches the threshold, accuracy is float('nan')")
-    return r
+    d = "hidden coverage cases (drawn from the instructor's secret)"
+    good = True
+    for _ in range(2):
+        n, k = int(srng.integers(5, 30)), int(srng.integers(2, 5))
+        p = srng.dirichlet(np.ones(k), size=n)
+        y = srng.integers(0, k, size=n)
+        ts = sorted(set(np.round(srng.uniform(1 / k, 1, size=4), 3).tolist()) | {float(np.round(p.max(), 6))})
+        p = np.round(p, 6)
+        ok, out = safe_call(r, d, 1, coverage_curve, p, y, ts)
+        if not ok:
+            return
+        pair = unpack(out, 2)
+        cov = as_array(pair[0], shape=(len(ts),)) if pair else None
+        acc = as_array(pair[1], shape=(len(ts),)) if pair else None
+        want_cov, want_acc = _coverage(p, y, ts)
+        if cov is None or acc is None or not np.allclose(cov, want_cov) or not np.allclose(
+                acc, want_acc, equal_nan=True):
+            good = False
+            break
+    r.add(d, good, 1, "wrong on hidden probabilities/thresholds (a probability equal to a threshold is answered)")
 
 
-def check_intent_description(intent_description) -> CheckResult:
+# ------------------------------------------------------------------------------------------------ (d)
+_WORDS = ["card", "top", "up", "refund", "Pending", "transfer", "ATM", "cash", "exchange", "rate", "PIN",
+          "verify", "identity", "declined", "payment", "Apple", "pay", "fee", "charged", "why", "lost", "stolen"]
+
+
+@scored("intent names as words (intent_description)")
+def check_intent_description(r, intent_description):
     """(d) intent names as words."""
-    r = CheckResult("intent names as words (intent_description)", 10)
-    cases = [("card_arrival", "card arrival", 2, "underscores become spaces"),
-             ("Refund_not_showing_up", "refund not showing up", 2, "lower case"),
-             ("reverted_card_payment?", "reverted card payment", 2, "drop the question mark, no trailing space"),
+    cases = [("card_arrival", "card arrival", "underscores become spaces"),
+             ("Refund_not_showing_up", "refund not showing up", "lower case"),
+             ("reverted_card_payment?", "reverted card payment", "drop the question mark, no trailing space"),
              ("balance_not_updated_after_cheque_or_cash_deposit", "balance not updated after cheque or cash deposit",
-              2, "every underscore"),
-             ("_why__verify_identity?_", "why verify identity", 2, "collapse runs of spaces, strip both ends")]
-    for name, want, pts, why in cases:
+              "every underscore"),
+             ("_why__verify_identity?_", "why verify identity", "collapse runs of spaces, strip both ends")]
+    for name, want, why in cases:
         d = f"intent_description({name!r}) == {want!r}"
-        ok, out = safe_call(r, d, pts, intent_description, name)
+        ok, out = safe_call(r, d, 1.6, intent_description, name)
         if ok:
-            r.add(d, out == want, pts, f"got {out!r}: {why}")
-    return r
+            r.add(d, isinstance(out, str) and out == want, 1.6, f"got {short(out)}: {why}")
+    d = "hidden intent names (drawn from the instructor's secret)"
+    srng = secret_rng("check_intent_description")
+    good = True
+    for _ in range(4):
+        words = [str(w) for w in srng.choice(_WORDS, size=int(srng.integers(1, 5)))]
+        seps = [str(srng.choice(["_", "__", "?", "_?", " "])) for _ in words]
+        name = "".join(w + s for w, s in zip(words, seps))
+        name = str(srng.choice(["", "_", "?"])) + name[:-1] + str(srng.choice(["", "?", "_"]))
+        ok, out = safe_call(r, d, 2, intent_description, name)
+        if not ok:
+            return
+        if not (isinstance(out, str) and out == _intent(name)):
+            good = False
+            break
+    r.add(d, good, 2, "wrong on hidden intent names: underscores and question marks become spaces, runs of "
+          "spaces collapse, strip both ends, lower case")

@@ -1,0 +1,118 @@
+"""Helpers the level checks share: read a learner's return value as plain data without ever raising.
+
+In the trusted grader a learner function is a proxy whose return value was serialised in the jail (a tuple
+arrives as a list, an ndarray as an ndarray or a list), so every reader here compares by value and answers
+``None`` for anything it cannot read, whatever came back (None, NaN, a string, a ragged list, an object whose
+``__float__`` raises).
+"""
+from __future__ import annotations
+
+import functools
+import math
+import traceback
+
+import numpy as np
+
+
+def as_array(out, dtype=float, shape=None):
+    """``out`` as an ndarray of ``dtype`` (and of ``shape`` if given), or None."""
+    if out is None or isinstance(out, (str, bytes, dict)):
+        return None
+    try:
+        arr = np.asarray(out, dtype=dtype)
+    except Exception:  # noqa: BLE001 -- any unreadable value is simply "not an array"
+        return None
+    if arr.dtype == object or (shape is not None and arr.shape != tuple(shape)):
+        return None
+    return arr
+
+
+def as_int_array(out, shape=None):
+    """A 1-d (or ``shape``) integer array from ints / whole floats, or None (bools and fractions are refused)."""
+    arr = as_array(out, float, shape)
+    if arr is None or (shape is None and arr.ndim != 1) or not np.all(np.isfinite(arr)):
+        return None
+    if not np.all(arr == np.round(arr)):
+        return None
+    return arr.astype(np.int64)
+
+
+def as_float(x):
+    """A finite-or-nan Python float, or None (bools, strings and containers are refused)."""
+    if isinstance(x, (bool, np.bool_, str, bytes)) or x is None:
+        return None
+    try:
+        arr = np.asarray(x, dtype=float)
+        return float(arr) if arr.shape == () else None
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def as_int(x):
+    """An int from an int (or a numpy integer), or None; a float 5.0 is *not* an int here."""
+    if isinstance(x, (bool, np.bool_)):
+        return None
+    if isinstance(x, (int, np.integer)):
+        return int(x)
+    return None
+
+
+def unpack(out, n):
+    """A list/tuple of exactly ``n`` items as a list, or None."""
+    if isinstance(out, (list, tuple)) and len(out) == n:
+        return list(out)
+    if isinstance(out, np.ndarray) and out.ndim >= 1 and len(out) == n:
+        return list(out)
+    return None
+
+
+def close(a, b, tol=1e-6) -> bool:
+    """Two floats equal within ``tol`` (nan == nan); False when either is None."""
+    if a is None or b is None:
+        return False
+    if math.isnan(a) or math.isnan(b):
+        return math.isnan(a) and math.isnan(b)
+    return abs(a - b) <= tol
+
+
+def short(out, limit=120) -> str:
+    """A bounded repr for messages (a learner's value can be huge or have a hostile __repr__)."""
+    try:
+        text = repr(out)
+    except Exception:  # noqa: BLE001
+        text = f"<{type(out).__name__}>"
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def harness_dict(out, *keys):
+    """A harness's dict result with ``keys`` present, or None."""
+    if isinstance(out, dict) and all(k in out for k in keys):
+        return out
+    return None
+
+
+def scored(name: str, max_score: float = 10):
+    """Decorator for a check ``body(r, *args)`` that fills the :class:`CheckResult` ``r``: the wrapped check
+    returns ``r`` and never raises -- should the check's own reading of an answer still fail, the points not
+    yet awarded are lost with the error as message. Points awarded add up to ``max_score`` by construction
+    of each body; the wrapper also pads a missing remainder so a check that stopped early stays out of 10."""
+
+    def deco(body):
+        @functools.wraps(body)
+        def check(*args, **kwargs):
+            from autograder.checks import CheckResult
+
+            r = CheckResult(name, max_score)
+            try:
+                body(r, *args, **kwargs)
+            except Exception as exc:  # noqa: BLE001
+                tb = traceback.format_exception_only(type(exc), exc)[-1].strip()
+                left = r.max_score - sum(p[2] for p in r.parts)
+                if left > 1e-9:
+                    r.parts.append(("the rest of the check could not read your answer", 0.0, round(left, 4),
+                                    f"{tb[:200]} -- return the types the exercise asks for"))
+            return r
+
+        return check
+
+    return deco
