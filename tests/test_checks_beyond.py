@@ -54,3 +54,43 @@ def _overlapping(labels, frac, seed):
 def test_wrong_answers_lose_points(wrong):
     r = checks.check_stratified_split(wrong)
     assert r.score < r.max_score, r.report()
+
+
+# ---- the rules the exercise text fixes (issue 12, point 7) -------------------------------------------------
+
+def _with_rounding(how):
+    def split(labels, frac, seed):
+        labels = np.asarray(labels)
+        rng = np.random.default_rng(seed)
+        tr, te = [], []
+        for c in np.unique(labels):
+            rows = rng.permutation(np.flatnonzero(labels == c))
+            k = how(frac * len(rows))
+            te += rows[:k].tolist()
+            tr += rows[k:].tolist()
+        return tr, te
+    return split
+
+
+def _global_seeded(labels, frac, seed):
+    labels = np.asarray(labels)
+    np.random.seed(seed)  # reproducible, but it resets everyone else's random numbers
+    tr, te = [], []
+    for c in np.unique(labels):
+        rows = np.random.permutation(np.flatnonzero(labels == c))
+        k = int(round(frac * len(rows)))
+        te += rows[:k].tolist()
+        tr += rows[k:].tolist()
+    return tr, te
+
+
+@pytest.mark.parametrize("how", [lambda x: int(x), lambda x: int(np.ceil(x))], ids=["floor", "ceil"])
+def test_rounding_of_split_sizes_is_enforced(how):
+    r = checks.check_stratified_split(_with_rounding(how))
+    assert r.score <= 5, r.report()
+
+
+def test_global_rng_must_stay_untouched():
+    r = checks.check_stratified_split(_global_seeded)
+    assert r.score <= 7, r.report()
+    assert "global random state" in r.report()

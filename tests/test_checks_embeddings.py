@@ -122,3 +122,55 @@ def test_banking77_stage_band():
 
     stage = get_stage("embeddings-banking77")
     assert stage.passed(81.81) and stage.passed(80.86) and not stage.passed(80.8) and not stage.passed(82.9)
+
+
+# ---- the rules the exercise text fixes (issue 12, point 7) -------------------------------------------------
+
+def _seeds_the_global_rng(labels, n_per_class, seed):
+    labels = np.asarray(labels)
+    if n_per_class is None:
+        return np.arange(len(labels))
+    np.random.seed(seed)  # same seed, same sample -- but everyone else's random numbers change
+    out = [np.random.choice(np.flatnonzero(labels == c), size=min(n_per_class, int((labels == c).sum())),
+                            replace=False) for c in np.unique(labels)]
+    return np.sort(np.concatenate(out))
+
+
+def _python_random(labels, n_per_class, seed):
+    import random
+
+    labels = np.asarray(labels)
+    if n_per_class is None:
+        return np.arange(len(labels))
+    random.seed(seed)
+    out = []
+    for c in np.unique(labels):
+        members = np.flatnonzero(labels == c).tolist()
+        out += random.sample(members, min(n_per_class, len(members)))
+    return np.sort(np.array(out))
+
+
+@pytest.mark.parametrize("wrong", [_seeds_the_global_rng, _python_random])
+def test_b_global_rng_must_stay_untouched(wrong):
+    r = checks.check_sample_per_class(wrong)
+    assert r.score <= 7, r.report()
+    assert "global random state" in r.report()
+
+
+def _global_shuffle(labels, k, idxs, rng):
+    labels = np.asarray(labels)
+    if idxs is None:
+        idxs = np.arange(len(labels))
+    np.random.seed(rng.randint(0, 2**31 - 1))
+    np.random.shuffle(idxs)  # draws from the global state (after seeding it from rng)
+    seen, kept = defaultdict(int), []
+    for i in idxs:
+        if seen[labels[i]] < k:
+            kept.append(int(i))
+            seen[labels[i]] += 1
+    return kept, idxs
+
+
+def test_c_global_rng_must_stay_untouched():
+    r = checks.check_mteb_undersample(_global_shuffle)
+    assert r.score <= 2, r.report()

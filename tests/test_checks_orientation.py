@@ -72,3 +72,43 @@ def test_orientation_stage_passes_the_majority_baseline():
 
     stage = get_stage("orientation")
     assert stage.passed(100 * 444 / 872) and not stage.passed(100 * 446 / 872)
+
+
+# ---- the rules the exercise text fixes (issue 12, point 7) -------------------------------------------------
+
+def _first_seen_on_tie(train_labels, eval_labels):
+    from collections import Counter
+
+    label = Counter(int(x) for x in train_labels).most_common(1)[0][0]  # a tie goes to the first one seen
+    return label, 100 * float((np.asarray(eval_labels) == label).mean())
+
+
+def _statistics_mode(train_labels, eval_labels):
+    import statistics
+
+    label = int(statistics.mode([int(x) for x in train_labels]))
+    return label, 100 * float((np.asarray(eval_labels) == label).mean())
+
+
+@pytest.mark.parametrize("wrong", [_first_seen_on_tie, _statistics_mode])
+def test_b_tie_breaking_is_enforced(wrong):
+    r = checks.check_majority_baseline(wrong)
+    assert r.score <= 5, r.report()
+
+
+def _rounded_to_nearest(points, n):
+    return int(round(points * n / 100))
+
+
+def _always_plus_one(points, n):
+    return int(points * n / 100) + 1 if points else 0
+
+
+def _float_answer(points, n):
+    return float(math.ceil(points * n / 100 - 1e-9))
+
+
+@pytest.mark.parametrize("wrong", [_rounded_to_nearest, _always_plus_one, _float_answer])
+def test_c_rounding_is_enforced(wrong):
+    r = checks.check_sentences_needed(wrong)
+    assert r.score < r.max_score, r.report()

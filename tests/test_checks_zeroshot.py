@@ -100,3 +100,58 @@ def test_d_intent_description(ex):
 def test_d_wrong_answers_lose_points(wrong):
     r = checks.check_intent_description(wrong)
     assert 0 < r.score < r.max_score, r.report()
+
+
+# ---- the rules the exercise text fixes (issue 12, point 7) -------------------------------------------------
+
+def _descriptions_from_labelled_train():
+    """Uses labelled training data: the shortest positive and negative SST-2 train sentences of 5+ words."""
+    from textclass import data
+
+    train = data.load_sst2("train")
+    by = {0: [], 1: []}
+    for s, y in zip(train["sentence"], train["label"]):
+        if len(s.split()) >= 6 and len(by[y]) < 3:
+            by[y].append(s)
+    return [by[0], by[1]]
+
+
+def _descriptions_picked_by_training_labels():
+    """Uses labelled training data without copying a sentence: of a pool of candidate words, keeps for each class
+    the ones that occur most often in that class's training sentences."""
+    from textclass import data
+
+    train = data.load_sst2("train", limit=4000)
+    words = ["good", "bad", "great", "boring", "funny", "dull", "best", "worst", "beautiful", "mess"]
+    score = {w: 0 for w in words}
+    for s, y in zip(train["sentence"], train["label"]):
+        for w in words:
+            if w in s.split():
+                score[w] += 1 if y == 1 else -1
+    ranked = sorted(words, key=lambda w: score[w])
+    return [[f"The movie was {w}." for w in ranked[:3]], [f"The movie was {w}." for w in ranked[-3:]]]
+
+
+@pytest.mark.parametrize("wrong", [_descriptions_from_labelled_train, _descriptions_picked_by_training_labels])
+def test_b_zero_shot_must_not_use_labelled_training_data(wrong, minilm_sst2):
+    encode, sentences, labels = minilm_sst2
+    r = checks.check_label_descriptions(wrong, encode, sentences, labels)
+    assert r.score <= 2, r.report()
+    assert "labelled" in r.report()
+
+
+def _overflowing_softmax(scores, temperature):  # right for small scores, nan for large ones
+    e = np.exp(np.asarray(scores, dtype=float) / temperature)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _fixed_temperature(scores, temperature):  # ignores the temperature: probabilities, but the wrong ones
+    z = np.asarray(scores, dtype=float) / 0.1
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize("wrong", [_overflowing_softmax, _fixed_temperature])
+def test_c_probabilities_must_be_probabilities(ex, wrong):
+    r = checks.check_probabilities_and_coverage(wrong, ex["softmax_with_temperature"][0]["coverage_curve"])
+    assert r.score < r.max_score, r.report()

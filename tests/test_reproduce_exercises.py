@@ -131,3 +131,33 @@ def _accuracy_over_all(probabilities, labels, threshold):
 def test_c_wrong_answer_loses_points():
     r = checks.check_abstention(_strict_abstain, _accuracy_over_all)
     assert 0 < r.score < r.max_score, r.report()
+
+
+# ---- the rules the exercise text fixes (issue 12, point 7) -------------------------------------------------
+
+def _wald_unclipped(predictions, labels):
+    predictions, labels = np.asarray(predictions), np.asarray(labels)
+    if len(predictions) != len(labels):
+        raise ValueError("lengths differ")
+    p = float((predictions == labels).mean())
+    half = 1.96 * np.sqrt(p * (1 - p) / len(labels))
+    return 100 * p, 100 * (p - half), 100 * (p + half)
+
+
+def _strict_threshold(probabilities, threshold):
+    return [int(np.argmax(p)) if max(p) > threshold else "UNCERTAIN" for p in np.asarray(probabilities)]
+
+
+def test_b_wald_interval_loses_points():
+    r = checks.check_accuracy_with_interval(_wald_unclipped)
+    assert r.score <= 6, r.report()
+
+
+def test_c_strict_threshold_loses_points(ex_c):
+    r = checks.check_abstention(_strict_threshold, ex_c[0]["coverage_and_accuracy"])
+    assert r.score < r.max_score, r.report()
+
+
+def test_c_none_answers_are_scored_not_raised():
+    r = checks.check_abstention(lambda p, t: None, lambda p, y, t: None)
+    assert r.score == 0, r.report()

@@ -30,7 +30,8 @@ def as_array(out, dtype=float, shape=None):
 def as_int_array(out, shape=None):
     """A 1-d (or ``shape``) integer array from ints / whole floats, or None (bools and fractions are refused)."""
     arr = as_array(out, float, shape)
-    if arr is None or (shape is None and arr.ndim != 1) or not np.all(np.isfinite(arr)):
+    if arr is None or (shape is None and arr.ndim != 1) or not np.all(np.isfinite(arr)) or (
+            arr.size and np.abs(arr).max() > 2**53):
         return None
     if not np.all(arr == np.round(arr)):
         return None
