@@ -11,13 +11,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import nbformat
 import pytest
 import yaml
 
 from tools import book
 
 REPO = Path(__file__).resolve().parent.parent
-BOOK_SOURCES = ["_config.yml", "_toc.yml", "curriculum.yml", "book", "textclass", "tools", "results", "benchmarks/results.json"]
+BOOK_SOURCES = ["_config.yml", "_toc.yml", "curriculum.yml", "book", "textclass", "tools", "results", "benchmarks/results.json",
+                "notebooks"]
 
 
 def _levels():
@@ -50,6 +52,117 @@ def _mini_root(tmp_path: Path, levels=None, learning_path=None) -> Path:
     return root
 
 
+def _graded_notebook(executed: bool):
+    """A made-up level notebook: one exercise cell, one graded cell with hidden tests, one ordinary cell."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells.append(nbformat.v4.new_markdown_cell("# Beta"))
+    sol = nbformat.v4.new_code_cell(
+        "def f(x):\n    ### BEGIN SOLUTION\n    return x * 2  # SECRET_SOLUTION_LINE\n    ### END SOLUTION\n"
+        if executed else "def f(x):\n    # YOUR CODE HERE\n    raise NotImplementedError()\n")
+    sol.metadata["nbgrader"] = {"solution": True, "grade": False, "grade_id": "f", "locked": False,
+                                "schema_version": 3}
+    test = nbformat.v4.new_code_cell("assert f(1) == 2\n" + (
+        "### BEGIN HIDDEN TESTS\ngrade(checks.check_f(f))  # HIDDEN_CASE\n### END HIDDEN TESTS\n" if executed else ""))
+    test.metadata["nbgrader"] = {"solution": False, "grade": True, "grade_id": "test_f", "locked": True,
+                                 "points": 10, "schema_version": 3}
+    plain = nbformat.v4.new_code_cell("print('visible output 42')")
+    if executed:
+        test.outputs = [nbformat.v4.new_output("stream", text="f: 10/10 HIDDEN_CASE passed\n")]
+        plain.outputs = [nbformat.v4.new_output("stream", text="visible output 42\n")]
+    nb.cells += [sol, test, plain]
+    return nb
+
+
+def _public_text() -> str:
+    """Everything learners get anyway: every student notebook's cells and every hand-written book page."""
+    parts = []
+    for lv in _levels():
+        parts += [c.source for c in nbformat.read(REPO / book.student_notebook(lv), as_version=4).cells]
+    parts += [p.read_text() for p in (REPO / "book").glob("*.md")]
+    return _squash("\n".join(parts))
+
+
+def _secret_lines(level: dict, _public={}) -> list[str]:
+    """Distinctive lines of a level's exercise solutions: the lines of every ``### BEGIN SOLUTION`` region of
+    the solution notebook that appear nowhere in what learners get anyway (student notebooks, book pages)."""
+    if "text" not in _public:
+        _public["text"] = _public_text()
+    public = _public["text"]
+    sol = nbformat.read(REPO / "solutions" / level["id"] / f"{level['notebook']}.ipynb", as_version=4)
+    lines = []
+    for cell in sol.cells:
+        for region in cell.source.split("### BEGIN SOLUTION")[1:]:
+            for line in region.split("### END SOLUTION")[0].splitlines():
+                line = _squash(line)
+                if len(line) >= 16 and line not in public:
+                    lines.append(line)
+    return lines
+
+
+def _squash(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _built_text(path: Path) -> str:
+    """What a reader sees in a built file: an HTML page's text (tags stripped, entities decoded), a notebook's
+    cell sources and outputs, any other text file as it is."""
+    import html as html_lib
+    import re
+
+    raw = path.read_text(encoding="utf-8", errors="replace")
+    if path.suffix == ".html":
+        return _squash(html_lib.unescape(re.sub(r"<[^>]+>", "", raw)))
+    if path.suffix == ".ipynb":
+        nb = nbformat.reads(raw, as_version=4)
+        parts = []
+        for c in nb.cells:
+            parts.append(c.source)
+            for o in c.get("outputs", []):
+                parts.append(str(o.get("text", "")) + json.dumps(o.get("data", {})))
+        return _squash("\n".join(parts))
+    return _squash(raw)
+
+
+HIDDEN_MARKERS = ["BEGIN HIDDEN TESTS", "END HIDDEN TESTS", "BEGIN SOLUTION", "END SOLUTION", "checks.check_",
+                  "grade(checks"]
+
+
+def _leaks(texts: dict[str, str], levels) -> list[str]:
+    found = []
+    for name, text in texts.items():
+        found += [f"{name}: {m!r}" for m in HIDDEN_MARKERS if m in text]
+        for lv in levels:
+            found += [f"{name}: solution line {line!r} ({lv['id']})" for line in _secret_lines(lv) if line in text]
+    return found
+
+
+def test_learner_edition_notebooks_hold_no_solution_and_no_hidden_test(tmp_path):
+    """Fast, no build: the learner edition of every real executed notebook, against every level's solution lines;
+    the executed outputs of ordinary cells are all kept."""
+    levels = [lv for lv in _levels() if (REPO / "book" / "executed" / f"{lv['notebook']}.ipynb").exists()]
+    assert levels, "no executed notebook to check"
+    texts = {}
+    for lv in levels:
+        executed = nbformat.read(REPO / "book" / "executed" / f"{lv['notebook']}.ipynb", as_version=4)
+        assert _secret_lines(lv), f"{lv['id']}: no solution line to look for"
+        ordinary = [len(c.get("outputs", [])) for c in executed.cells if "nbgrader" not in c.metadata
+                    or not (c.metadata["nbgrader"].get("solution") or c.metadata["nbgrader"].get("grade"))]
+        student = nbformat.read(REPO / book.student_notebook(lv), as_version=4)
+        learner = book.learner_notebook(executed, student)
+        path = tmp_path / f"{lv['notebook']}.ipynb"
+        nbformat.write(learner, path)
+        texts[path.name] = _built_text(path)
+        kept = [len(c.get("outputs", [])) for c in learner.cells if "learner-edition" not in c.metadata.get("tags", [])
+                and ("nbgrader" not in c.metadata or not (c.metadata["nbgrader"].get("solution")
+                                                          or c.metadata["nbgrader"].get("grade")))]
+        assert kept == ordinary, f"{lv['id']}: the learner edition lost executed outputs"
+    leaks = _leaks(texts, levels)
+    assert not leaks, "\n".join(leaks[:20])
+    # the same test finds them in the instructor edition (it can fail)
+    executed = REPO / "book" / "executed" / f"{levels[0]['notebook']}.ipynb"
+    assert _leaks({"instructor": _built_text(executed)}, levels[:1])
+
+
 # --------------------------------------------------------------------------------------------- generation
 
 def test_committed_toc_is_the_generated_one():
@@ -65,6 +178,8 @@ def test_toc_has_every_level_in_curriculum_order_with_its_executed_solution():
     for lv, chapter in zip(_levels(), parts["Levels"]):
         executed = REPO / "book" / "executed" / f"{lv['notebook']}.ipynb"
         assert ("sections" in chapter) == executed.exists()
+        if executed.exists():
+            assert chapter["sections"] == [{"file": f"book/rendered/{lv['notebook']}"}]
     flat = [c["file"] for p in toc["parts"] for c in p["chapters"]]
     assert flat[0] == "book/learning-path"
     assert flat[-6:] == ["book/leaderboard", "book/reference-numbers", "book/benchmarks",
@@ -97,7 +212,9 @@ def test_generate_on_a_made_up_curriculum(tmp_path):
     for lv in levels:
         (root / "book" / f"{lv['id']}.md").write_text(f"# {lv['title']}\n")
     (root / "book" / "executed").mkdir()
-    (root / "book" / "executed" / "b.ipynb").write_text("{}")
+    nbformat.write(_graded_notebook(executed=True), root / "book" / "executed" / "b.ipynb")
+    (root / "notebooks" / "beta").mkdir(parents=True)
+    nbformat.write(_graded_notebook(executed=False), root / "notebooks" / "beta" / "b.ipynb")
     results = root / "results"
     results.mkdir()
     rec = {"notebook": "b", "profile": "offline-small", "metrics": {"acc": 87.654321, "n": 872.0},
@@ -108,7 +225,11 @@ def test_generate_on_a_made_up_curriculum(tmp_path):
 
     toc = yaml.safe_load((root / "_toc.yml").read_text())
     chapters = {p["caption"]: p["chapters"] for p in toc["parts"]}["Levels"]
-    assert chapters == [{"file": "book/alpha"}, {"file": "book/beta", "sections": [{"file": "book/executed/b"}]}]
+    assert chapters == [{"file": "book/alpha"}, {"file": "book/beta", "sections": [{"file": "book/rendered/b"}]}]
+    learner = (root / "book" / "rendered" / "b.ipynb").read_text()
+    assert "SECRET_SOLUTION_LINE" not in learner and "HIDDEN_CASE" not in learner and "BEGIN" not in learner
+    assert "raise NotImplementedError()" in learner and "visible output 42" in learner
+    assert "Learner edition" in learner
 
     path = (root / "book" / "learning-path.md").read_text()
     assert "know alpha" in path and "and more" in path and "45 min" in path and "about 75 min in all" in path
@@ -124,6 +245,15 @@ def test_generate_on_a_made_up_curriculum(tmp_path):
     assert "No benchmark results yet" in bench
     assert "No graded submissions yet" in (root / "book" / "leaderboard.md").read_text()
     assert book.generate(root) == []  # idempotent
+
+    changed = book.generate(root, edition="instructor")
+    assert changed == [root / "book" / "rendered" / "b.ipynb"]
+    instructor = (root / "book" / "rendered" / "b.ipynb").read_text()
+    assert "SECRET_SOLUTION_LINE" in instructor and "HIDDEN_CASE" in instructor and "Learner edition" not in instructor
+    proc = subprocess.run([sys.executable, "-m", "tools.book", "--root", str(root), "--edition", "learner"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "SECRET_SOLUTION_LINE" not in (root / "book" / "rendered" / "b.ipynb").read_text()
 
 
 def test_leaderboard_written_by_the_autograder_is_kept(tmp_path):
@@ -220,3 +350,13 @@ def test_book_builds_with_warnings_as_errors_and_internal_links_resolve(tmp_path
         page = (html / "book" / f"{lv['id']}.html").read_text()
         links = book.launch_links(lv, src)
         assert links["colab"] in page and links["binder"].replace("&", "&amp;") in page
+
+    # the default build is the learner's edition: no solution code and no hidden test anywhere under _build
+    # (pages, search index, downloadable .ipynb sources), though the executed notebooks are rendered
+    built = {str(p.relative_to(src)): _built_text(p) for p in (src / "_build").rglob("*")
+             if p.is_file() and p.suffix in (".html", ".ipynb", ".txt", ".js", ".json", ".md", ".py")
+             and "_static" not in p.parts}
+    assert any(name.endswith(".ipynb") for name in built), "no downloadable notebook was built"
+    leaks = _leaks(built, [lv for lv in _levels() if (src / "book" / "executed" / f"{lv['notebook']}.ipynb").exists()])
+    assert not leaks, "\n".join(leaks[:20])
+    assert "Learner edition" in (html / "book" / "rendered" / f"{_levels()[0]['notebook']}.html").read_text()
