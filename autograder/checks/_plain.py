@@ -8,6 +8,7 @@ arrives as a list, an ndarray as an ndarray or a list), so every reader here com
 from __future__ import annotations
 
 import functools
+import inspect
 import math
 import traceback
 
@@ -114,6 +115,9 @@ def scored(name: str, max_score: float = 10):
                                     f"{tb[:200]} -- return the types the exercise asks for"))
             return r
 
+        sig = inspect.signature(body)
+        check.__signature__ = sig.replace(parameters=list(sig.parameters.values())[1:])  # without ``r``
+        del check.__wrapped__
         return check
 
     return deco

@@ -12,7 +12,7 @@ from collections import defaultdict
 import numpy as np
 
 from autograder.checks import run_in_harness, safe_call, secret_rng
-from autograder.checks._plain import as_array, as_int_array, harness_dict, scored, short, unpack
+from autograder.checks._plain import as_array, as_int_array, harness_dict, scored
 from autograder.harnesses import embeddings as harnesses
 
 

@@ -12,7 +12,7 @@ import re
 import numpy as np
 
 from autograder.checks import run_in_harness, safe_call, secret_rng
-from autograder.checks._plain import as_array, as_float, scored, short, unpack
+from autograder.checks._plain import as_array, scored, short, unpack
 from autograder.harnesses import zeroshot as harnesses
 
 BASELINE = 70.6  # all-MiniLM-L6-v2 with "This is a negative/positive review." on SST-2 validation
