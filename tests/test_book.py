@@ -363,3 +363,17 @@ def test_book_builds_with_warnings_as_errors_and_internal_links_resolve(tmp_path
     leaks = _leaks(built, [lv for lv in _levels() if (src / "book" / "executed" / f"{lv['notebook']}.ipynb").exists()])
     assert not leaks, "\n".join(leaks[:20])
     assert "Learner edition" in (html / "book" / "rendered" / f"{_levels()[0]['notebook']}.html").read_text()
+
+
+def test_learner_edition_needs_the_student_notebook(tmp_path):
+    levels = [{"id": "beta", "title": "Beta", "notebook": "b", "minutes": 45, "level": 1}]
+    root = _mini_root(tmp_path, levels, {"beta": {"objectives": ["know beta"], "prerequisites": ["Python"]}})
+    (root / "book" / "beta.md").write_text("# Beta\n")
+    (root / "book" / "executed").mkdir()
+    nbformat.write(_graded_notebook(executed=True), root / "book" / "executed" / "b.ipynb")
+    with pytest.raises(book.BookError, match=r"notebooks/beta/b\.ipynb is missing.*regenerate"):
+        book.generate(root)
+    assert not (root / "book" / "rendered" / "b.ipynb").exists()
+    book.generate(root, edition="instructor")  # the instructor edition needs no student version
+    with pytest.raises(book.BookError, match="unknown edition"):
+        book.edition_notebooks(root, "everyone")
