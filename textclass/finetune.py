@@ -96,15 +96,21 @@ def predict_proba(model, tokenizer, texts, *, batch_size: int = 64, device: str 
 def train_loop(model, tokenizer, texts, labels, *, heldout_texts=None, heldout_labels=None, epochs: int = 1,
                lr: float = 5e-5, batch_size: int = 16, max_length: int = 64, eval_every: int = 50,
                patience: int = 3, seed: int = 0, device: str = "cpu", soft_targets=None, temperature: float = 1.0,
-               progress: bool = True) -> dict:
+               step=None, extras: dict | None = None, min_steps: int = 0, progress: bool = True) -> dict:
     """Plain PyTorch fine-tuning with AdamW, linear warm-up/decay, early stopping on the held-out slice.
 
-    ``soft_targets`` (rows of teacher probabilities) switches the loss to distillation: KL divergence to the
-    teacher's distribution at ``temperature``. Returns the history and restores the best held-out weights.
+    ``step(model, batch, optimizer, scheduler) -> loss`` is one training step (the learner writes it in Level 4;
+    ``batch`` is a dict of tensors: ``input_ids``, ``attention_mask``, ``labels`` and one entry per ``extras``
+    array, its rows for the batch). Without ``step`` the built-in step is used (mixed precision on CUDA).
+    ``soft_targets`` (rows of teacher probabilities) switches the built-in loss to distillation: KL divergence
+    to the teacher's distribution at ``temperature``. Early stopping never ends the run before ``min_steps``
+    steps (e.g. one epoch). The history holds, per evaluation, the mean training loss since the previous one
+    and the held-out accuracy. Returns the history and restores the best held-out weights.
     """
     import torch
     from tqdm.auto import tqdm
 
+    step_fn = step
     set_seed(seed)
     model.to(device).train()
     texts, labels = list(texts), np.asarray(labels)
@@ -114,10 +120,26 @@ def train_loop(model, tokenizer, texts, labels, *, heldout_texts=None, heldout_l
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / max(1, 0.1 * steps))
                                               * max(0.0, (steps - s) / steps))
     scaler = torch.amp.GradScaler("cuda") if device.startswith("cuda") and not torch.cuda.is_bf16_supported() else None
-    history, best, best_state, bad, step = [], -1.0, None, 0, 0
+    history, losses, step = [], [], 0
+    state = {"best": -1.0, "best_state": None, "bad": 0}
     rng = np.random.default_rng(seed)
     start = time.perf_counter()
     stop = False
+
+    def evaluate(epoch) -> bool:
+        """Held-out accuracy now; keep the best weights; True when early stopping says stop."""
+        p = predict_proba(model, tokenizer, heldout_texts, device=device, max_length=max_length)
+        acc = 100 * float((p.argmax(1) == np.asarray(heldout_labels)).mean())
+        since = losses[-(step - (history[-1]["step"] if history else 0)):]
+        history.append({"step": step, "epoch": epoch, "loss": float(np.mean(since)) if since else float("nan"),
+                        "heldout_accuracy": acc, "seconds": time.perf_counter() - start})
+        model.train()
+        if acc > state["best"]:
+            state.update(best=acc, bad=0,
+                         best_state=copy.deepcopy({k: v.detach().cpu() for k, v in model.state_dict().items()}))
+            return False
+        state["bad"] += 1
+        return state["bad"] >= patience and step >= min_steps
     with tqdm(total=steps, desc="fine-tuning", disable=not progress) as bar:
         for epoch in range(epochs):
             order = rng.permutation(len(texts))
@@ -125,6 +147,21 @@ def train_loop(model, tokenizer, texts, labels, *, heldout_texts=None, heldout_l
                 idx = order[i:i + batch_size]
                 enc = tokenizer([texts[j] for j in idx], padding=True, truncation=True, max_length=max_length,
                                 return_tensors="pt").to(device)
+                if step_fn is not None:
+                    batch = {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"],
+                             "labels": torch.as_tensor(labels[idx], device=device)}
+                    for name, values in (extras or {}).items():
+                        batch[name] = torch.as_tensor(np.asarray(values)[idx], device=device)
+                    loss = step_fn(model, batch, opt, sched)
+                    step += 1
+                    losses.append(float(loss))
+                    bar.update(1)
+                    last = step == steps
+                    if heldout_texts is not None and (step % eval_every == 0 or last):
+                        stop = evaluate(epoch)
+                        if stop:
+                            break
+                    continue
                 with _autocast(device):
                     logits = model(enc["input_ids"], enc["attention_mask"]).float()
                 if soft_targets is not None:
@@ -145,28 +182,20 @@ def train_loop(model, tokenizer, texts, labels, *, heldout_texts=None, heldout_l
                     opt.step()
                 sched.step()
                 step += 1
+                losses.append(float(loss.detach()))
                 bar.update(1)
                 last = step == steps
                 if heldout_texts is not None and (step % eval_every == 0 or last):
-                    p = predict_proba(model, tokenizer, heldout_texts, device=device, max_length=max_length)
-                    acc = 100 * float((p.argmax(1) == np.asarray(heldout_labels)).mean())
-                    history.append({"step": step, "epoch": epoch, "loss": float(loss.detach()), "heldout_accuracy": acc,
-                                    "seconds": time.perf_counter() - start})
-                    model.train()
-                    if acc > best:
-                        best, bad = acc, 0
-                        best_state = copy.deepcopy({k: v.detach().cpu() for k, v in model.state_dict().items()})
-                    else:
-                        bad += 1
-                        if bad >= patience:
-                            stop = True
-                            break
+                    stop = evaluate(epoch)
+                    if stop:
+                        break
             if stop:
                 break
-    if best_state is not None:
-        model.load_state_dict(best_state)
+    if state["best_state"] is not None:
+        model.load_state_dict(state["best_state"])
     model.eval()
-    return {"history": history, "best_heldout_accuracy": best, "steps": step,
+    return {"history": history, "best_heldout_accuracy": state["best"], "steps": step, "losses": losses,
+            "phrases_seen": min(step * batch_size, epochs * len(texts)),
             "seconds": time.perf_counter() - start, "examples_per_second": step * batch_size / max(1e-9, time.perf_counter() - start)}
 
 
