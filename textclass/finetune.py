@@ -286,3 +286,76 @@ def load_finetuned(directory):
     model = PooledClassifier(encoder, num_labels=info["num_labels"])
     model.head.load_state_dict(torch.load(directory / "head.pt", weights_only=True))
     return model.eval(), tokenizer, info
+
+
+# ---------------------------------------------------------------------------- evaluation sentences stay out
+def normalize_text(text: str) -> str:
+    """Lower case, ``-lrb-``/``-rrb-`` as brackets, every character that is not a letter or digit dropped: the
+    form in which "does n't" (SST-2's tokenisation) and "doesn't" (rotten_tomatoes') compare equal."""
+    import re
+
+    text = text.lower().replace("-lrb-", "(").replace("-rrb-", ")")
+    return re.sub(r"[^a-z0-9]+", "", text)
+
+
+def evaluation_sentences(profile: str | None = None, data_dir=None) -> list[str]:
+    """SST-2 validation and test sentences, normalised (:func:`normalize_text`): what no training or augmentation
+    pool may contain."""
+    from textclass import data
+
+    out = []
+    for split in ("validation", "test"):
+        out += [normalize_text(s) for s in data.load_sst2(split, profile=profile, data_dir=data_dir)["sentence"]]
+    return out
+
+
+def outside_evaluation(texts, evaluation: list[str], *, min_chars: int = 20, fragments: bool = True) -> np.ndarray:
+    """Boolean mask over ``texts``: True where the text is not an evaluation sentence -- neither equal to one
+    after normalisation, nor containing one, nor (with ``fragments``) contained in one. Containment is tested
+    for texts and sentences of at least ``min_chars`` normalised characters; shorter phrases such as "good" are
+    only compared for equality. SST-2 train is a bank of phrases cut from its own sentences, so a short train
+    phrase that also occurs inside a test sentence is a coincidence (``fragments=False`` keeps it); an
+    augmentation pool sentence that is part of a test sentence is a leak."""
+    exact = set(evaluation)
+    by_prefix: dict[str, list[str]] = {}
+    for e in evaluation:
+        if len(e) >= min_chars:
+            by_prefix.setdefault(e[:min_chars], []).append(e)
+    joined = "\n".join(evaluation)
+
+    def contains_one(n):
+        return any(e in n for i in range(len(n) - min_chars + 1) for e in by_prefix.get(n[i:i + min_chars], ()))
+
+    keep = []
+    for t in texts:
+        n = normalize_text(t)
+        bad = n in exact or (len(n) >= min_chars and ((fragments and n in joined) or contains_one(n)))
+        keep.append(not bad)
+    return np.array(keep, dtype=bool)
+
+
+def augmentation_pool(profile: str | None = None, data_dir=None, *, limit: int | None = None, seed: int = 0,
+                      evaluation: list[str] | None = None) -> list[str]:
+    """Unlabelled in-domain sentences for paraphrase mining: rotten_tomatoes (validation and test texts, the
+    splits available offline; their labels are never read), deduplicated, with every sentence that is -- or
+    contains, or is part of -- an SST-2 validation or test sentence removed. A random ``limit`` of them."""
+    from textclass import data
+
+    texts = []
+    for split in ("validation", "test"):
+        texts += list(data.load_split("rotten_tomatoes", split, profile=profile, data_dir=data_dir)["text"])
+    texts = list(dict.fromkeys(texts))
+    if evaluation is None:
+        evaluation = evaluation_sentences(profile, data_dir)
+    texts = [t for t, k in zip(texts, outside_evaluation(texts, evaluation)) if k]
+    order = np.random.default_rng(seed).permutation(len(texts))
+    return [texts[i] for i in order[:limit]]
+
+
+def train_heldout_rows(train_sentences, heldout: int, *, evaluation: list[str], seed: int = 0):
+    """Levels 4 and 5's split of SST-2 train: :func:`heldout_split`, then every row that is an SST-2 validation or
+    test sentence (:func:`outside_evaluation`, ``fragments=False``) dropped from both sides. Returns the row
+    indices (train, held-out) and how many rows were dropped."""
+    train_idx, held_idx = heldout_split(len(train_sentences), heldout, seed=seed)
+    keep = outside_evaluation(list(train_sentences), evaluation, fragments=False)
+    return train_idx[keep[train_idx]], held_idx[keep[held_idx]], int((~keep).sum())
