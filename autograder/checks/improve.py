@@ -94,12 +94,12 @@ def check_paired_significance(paired_significance) -> CheckResult:
         gain, p = (float(x) for x in pair)
         want_gain = 100 * (ob - oa) / n
         want_p = mcnemar_exact(a, b, labels)
-        r.add(desc + ": gain of B over A in points", abs(gain - want_gain) < 1e-6, 0.5,
+        r.add(desc + ": gain of B over A in points", abs(gain - want_gain) < 1e-6, 0.3,
               f"got {gain:.4f}, expected {want_gain:.4f} (percent points, B minus A)")
         in_range = 0.0 <= p <= 1.0
-        r.add(desc + ": p-value is a probability, in [0, 1]", in_range, 0.5,
+        r.add(desc + ": p-value is a probability, in [0, 1]", in_range, 0.2,
               f"got p = {p:.4g}; a p-value is never above 1 (cap 2 x tail at 1; p = 1 when b + c = 0)")
-        r.add(desc + ": exact McNemar p-value", abs(p - want_p) < 1e-6, per - 1,
+        r.add(desc + ": exact McNemar p-value", abs(p - want_p) < 1e-6, per - 0.5,
               f"got p = {p:.4g}, an independent exact McNemar gives {want_p:.4g}"
               + (" (an unpaired test ignores that both models saw the same sentences)" if p > want_p else ""))
     return r
@@ -250,7 +250,7 @@ def reference_stacking(held_probs, held_labels, other_probs):
 
 def _members(g, n, m=3):
     y = g.integers(0, 2, n)
-    quality = np.array([2.5, 1.0, -0.3])[:m]          # one good member, one weak, one anti-correlated
+    quality = np.array([1.5, 0.5, -2.0])[:m]          # one good member, one weak, one strongly anti-correlated
     logits = []
     for q in quality:
         z = g.normal(0, 1, n) + q * (2 * y - 1)
@@ -412,7 +412,8 @@ def check_error_analysis(most_confident_errors, slice_accuracy) -> CheckResult:
         if ok:
             want = reference_most_confident_errors(probs, y, 5)
             got = _array(out, dtype=float)
-            good = got is not None and got.ndim == 1 and [int(i) for i in got] == want
+            good = (got is not None and got.ndim == 1 and bool(np.isfinite(got).all())
+                    and got.tolist() == [float(i) for i in want])
             r.add(desc, good, 2, f"got {out!r}, expected {want}: indices of wrong predictions, most confident first")
         texts = _texts(g, n)
         pred = (p1 > 0.5).astype(int)
