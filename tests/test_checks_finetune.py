@@ -183,3 +183,32 @@ def test_an_exception_is_scored_without_raising():
 
     for check in (checks.check_count_padding, checks.check_choose_by_heldout, checks.check_train_step):
         assert check(boom).score == 0
+
+
+# ------------------------------------------------------------------- the loop runs the learner's step
+def test_train_loop_runs_the_learners_step_and_never_stops_before_min_steps():
+    """textclass.finetune.train_loop calls the given step once per batch (with extras sliced per batch), records
+    the mean loss per evaluation, and early stopping cannot end the run before ``min_steps``."""
+    import torch
+
+    from textclass import finetune as ft
+    from textclass.models import MINILM, load_encoder
+
+    enc = load_encoder(MINILM, profile="offline")
+    model = ft.PooledClassifier(enc.model, layers=1)
+    texts = [f"review number {i} was {'great' if i % 2 else 'awful'}" for i in range(40)]
+    labels = np.arange(40) % 2
+    calls, seen = [], []
+
+    def step(model, batch, optimizer, scheduler):
+        seen.append(batch["weights"].tolist())
+        calls.append(len(batch["labels"]))
+        return checks.reference_train_step(model, batch, optimizer, scheduler)
+
+    out = ft.train_loop(model, enc.tokenizer, texts, labels, heldout_texts=texts[:8], heldout_labels=labels[:8],
+                        step=step, extras={"weights": np.arange(40.0)}, lr=0.0, batch_size=8, eval_every=1,
+                        patience=1, min_steps=5, epochs=2, progress=False)
+    assert out["steps"] == len(calls) >= 5 and sum(calls) == 8 * len(calls)
+    assert sorted(x for batch in seen[:5] for x in batch) == list(np.arange(40.0))   # one epoch, each row once
+    assert len(out["history"]) == out["steps"] and all(np.isfinite(h["loss"]) for h in out["history"])
+    assert isinstance(torch.get_num_threads(), int)
