@@ -304,3 +304,26 @@ def test_an_exception_is_scored_without_raising():
         assert check(boom).score == 0
     for check in _TWO:
         assert check(boom, boom).score == 0
+
+
+# ------------------------------------------------------- contract 1: plain data through the trusted grader
+def _through_json(fn):
+    """What the trusted grader's proxy returns: the value serialised as JSON in the jail (tuples become lists,
+    arrays become lists), never the object itself."""
+    import json
+
+    def proxy(*args, **kwargs):
+        out = fn(*args, **kwargs)
+        return json.loads(json.dumps(out, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))
+    return proxy
+
+
+def test_reference_answers_score_full_marks_after_a_json_round_trip():
+    j = _through_json
+    assert checks.check_paired_significance(j(lambda a, b, y: (
+        100 * ((np.asarray(b) == y).mean() - (np.asarray(a) == y).mean()), checks.mcnemar_exact(a, b, y)))).score == 10
+    assert checks.check_augmentation(j(checks.reference_mine_paraphrases), j(checks.reference_drop_one_word)).score == 10
+    assert checks.check_ensembles(j(checks.reference_average_probabilities), j(checks.reference_stacking)).score == 10
+    assert checks.check_calibration(j(checks.reference_fit_temperature), j(checks.reference_ece)).score == 10
+    assert checks.check_error_analysis(j(checks.reference_most_confident_errors),
+                                       j(checks.reference_slice_accuracy)).score == 10
