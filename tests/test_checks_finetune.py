@@ -1,18 +1,21 @@
-"""Fine-tuning level: the solution's choose_by_heldout gets full marks, the blank student version 0, and
-plausible wrong answers (choosing by validation, keeping the last tie) lose points."""
+"""Fine-tuning level: for every exercise the solution gets full marks through its check, the blank student
+version 0, plausible wrong answers lose points, and any return value is scored without raising."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from autograder.checks import finetune as checks
 from notebook_cells import assert_full_marks_and_blank_zero, solution_and_student
 
 
+# ------------------------------------------------------------------------------------- choose_by_heldout
 @pytest.fixture(scope="module")
 def ex():
     return solution_and_student("finetune", "finetune", "choose_by_heldout")
 
 
+@pytest.mark.choose_by_heldout
 def test_solution_full_marks_student_zero(ex):
     assert_full_marks_and_blank_zero(checks.check_choose_by_heldout, ex, ("choose_by_heldout",))
 
@@ -43,9 +46,189 @@ def test_wrong_answers_lose_points(wrong, max_expected):
     assert r.score <= max_expected < r.max_score, r.report()
 
 
+def test_choose_by_heldout_compares_by_value_not_identity():
+    """Through the trusted grader the returned dict is a JSON copy: a copy of the right run is right."""
+    import copy
+
+    def copying(runs):
+        if not runs:
+            raise ValueError
+        best = runs[0]
+        for r in runs[1:]:
+            if r["heldout_accuracy"] > best["heldout_accuracy"]:
+                best = r
+        return copy.deepcopy(best)
+
+    assert checks.check_choose_by_heldout(copying).score == 10
+
+
 def test_heldout_split_is_disjoint_and_seeded():
     from textclass.finetune import heldout_split
 
     tr, ho = heldout_split(100, 20, seed=3)
     assert len(ho) == 20 and len(tr) == 80 and not set(tr) & set(ho)
     assert (heldout_split(100, 20, seed=3)[1] == ho).all()
+
+
+# ------------------------------------------------------------------------------------------- train_step
+@pytest.fixture(scope="module")
+def step_ex():
+    return solution_and_student("finetune", "finetune", "train_step")
+
+
+@pytest.mark.train_step
+def test_train_step_solution_full_marks_student_zero(step_ex):
+    assert_full_marks_and_blank_zero(checks.check_train_step, step_ex, ("train_step",))
+
+
+def _step(zero_grad=True, sched=True, loss_after=False, mse=False):
+    def train_step(model, batch, optimizer, scheduler):
+        import torch
+
+        logits = model(batch["input_ids"], batch["attention_mask"])
+        if mse:
+            loss = torch.nn.functional.mse_loss(torch.softmax(logits, -1)[:, 1], batch["labels"].float())
+        else:
+            loss = torch.nn.functional.cross_entropy(logits, batch["labels"])
+        if zero_grad:
+            optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        if sched:
+            scheduler.step()
+        if loss_after:
+            with torch.no_grad():
+                return float(torch.nn.functional.cross_entropy(model(batch["input_ids"], batch["attention_mask"]),
+                                                               batch["labels"]))
+        return float(loss)
+    return train_step
+
+
+@pytest.mark.parametrize("wrong,max_expected", [
+    (_step(zero_grad=False), 7), (_step(sched=False), 5), (_step(zero_grad=False, sched=False), 5),
+    (_step(loss_after=True), 8), (_step(mse=True), 2)])
+def test_train_step_wrong_answers_lose_points(wrong, max_expected):
+    r = checks.check_train_step(wrong)
+    assert r.score <= max_expected < r.max_score, r.report()
+
+
+def test_zero_grad_after_the_step_is_also_right():
+    def late_zero(model, batch, optimizer, scheduler):
+        import torch
+
+        loss = torch.nn.functional.cross_entropy(model(batch["input_ids"], batch["attention_mask"]), batch["labels"])
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad()
+        return loss.item()
+
+    assert checks.check_train_step(late_zero).score == 10
+
+
+# ----------------------------------------------------------------------------------------- count_padding
+@pytest.fixture(scope="module")
+def pad_ex():
+    return solution_and_student("finetune", "finetune", "count_padding")
+
+
+@pytest.mark.count_padding
+def test_count_padding_solution_full_marks_student_zero(pad_ex):
+    assert_full_marks_and_blank_zero(checks.check_count_padding, pad_ex, ("count_padding",))
+
+
+def _no_truncation(lengths, bs, ml, sort=False):
+    return checks.reference_count_padding(lengths, bs, 10**9, sort)
+
+
+def _all_tokens(lengths, bs, ml, sort=False):
+    return checks.reference_count_padding(lengths, bs, ml, sort) + sum(min(n, ml) for n in lengths)
+
+
+def _pad_to_global_max(lengths, bs, ml, sort=False):
+    lengths = [min(n, ml) for n in lengths]
+    return max(lengths) * len(lengths) - sum(lengths)
+
+
+def _never_sorts(lengths, bs, ml, sort=False):
+    return checks.reference_count_padding(lengths, bs, ml, False)
+
+
+def _sorted_descending_drops_last(lengths, bs, ml, sort=False):
+    lengths = [min(n, ml) for n in lengths]
+    if sort:
+        lengths = sorted(lengths, reverse=True)
+    full = len(lengths) // bs * bs  # forgets the last, smaller batch
+    return sum(max(lengths[i:i + bs]) * bs - sum(lengths[i:i + bs]) for i in range(0, full, bs))
+
+
+@pytest.mark.parametrize("wrong,max_expected", [(_no_truncation, 7.5), (_all_tokens, 0), (_pad_to_global_max, 6.25),
+                                                (_never_sorts, 6.25), (_sorted_descending_drops_last, 7.5)])
+def test_count_padding_wrong_answers_lose_points(wrong, max_expected):
+    r = checks.check_count_padding(wrong)
+    assert r.score <= max_expected < r.max_score, r.report()
+
+
+# ------------------------------------------------------------------------------------- any return value
+@pytest.mark.parametrize("value", [None, "12", float("nan"), [1, 2], {"a": 1}, True, np.array([3.0])])
+def test_any_return_value_is_scored_without_raising(value):
+    for check in (checks.check_count_padding, checks.check_choose_by_heldout, checks.check_train_step):
+        r = check(lambda *a, **k: value)
+        assert r.score < r.max_score, r.report()
+
+
+def test_an_exception_is_scored_without_raising():
+    def boom(*a, **k):
+        raise RuntimeError("boom")
+
+    for check in (checks.check_count_padding, checks.check_choose_by_heldout, checks.check_train_step):
+        assert check(boom).score == 0
+
+
+# ------------------------------------------------------------------- the loop runs the learner's step
+def test_train_loop_runs_the_learners_step_and_never_stops_before_min_steps():
+    """textclass.finetune.train_loop calls the given step once per batch (with extras sliced per batch), records
+    the mean loss per evaluation, and early stopping cannot end the run before ``min_steps``."""
+    import torch
+
+    from textclass import finetune as ft
+    from textclass.models import MINILM, load_encoder
+
+    enc = load_encoder(MINILM, profile="offline")
+    model = ft.PooledClassifier(enc.model, layers=1)
+    texts = [f"review number {i} was {'great' if i % 2 else 'awful'}" for i in range(40)]
+    labels = np.arange(40) % 2
+    calls, seen = [], []
+
+    def step(model, batch, optimizer, scheduler):
+        seen.append(batch["weights"].tolist())
+        calls.append(len(batch["labels"]))
+        return checks.reference_train_step(model, batch, optimizer, scheduler)
+
+    out = ft.train_loop(model, enc.tokenizer, texts, labels, heldout_texts=texts[:8], heldout_labels=labels[:8],
+                        step=step, extras={"weights": np.arange(40.0)}, lr=0.0, batch_size=8, eval_every=1,
+                        patience=1, min_steps=5, epochs=2, progress=False)
+    assert out["steps"] == len(calls) >= 5 and sum(calls) == 8 * len(calls)
+    assert sorted(x for batch in seen[:5] for x in batch) == list(np.arange(40.0))   # one epoch, each row once
+    assert len(out["history"]) == out["steps"] and all(np.isfinite(h["loss"]) for h in out["history"])
+    assert isinstance(torch.get_num_threads(), int)
+
+
+def test_reference_answers_score_full_marks_after_a_json_round_trip():
+    """Contract 1: the trusted grader's proxies return JSON copies; the checks compare by value."""
+    import json
+
+    def through_json(fn):
+        return lambda *a, **k: json.loads(json.dumps(fn(*a, **k)))
+
+    def choose(runs):
+        if not runs:
+            raise ValueError("no runs")
+        best = runs[0]
+        for r in runs[1:]:
+            if r["heldout_accuracy"] > best["heldout_accuracy"]:
+                best = r
+        return best
+
+    assert checks.check_choose_by_heldout(through_json(choose)).score == 10
+    assert checks.check_count_padding(through_json(checks.reference_count_padding)).score == 10

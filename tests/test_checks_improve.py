@@ -1,5 +1,7 @@
-"""Improve level: the solution's paired_significance matches an independent exact McNemar (full marks), the
-blank student version gets 0, and unpaired or otherwise wrong tests lose points."""
+"""Improve level: for every exercise the solution's functions get full marks through the check, the blank
+student versions 0, plausible wrong answers lose points (an unpaired test, no T^2, the KL direction swapped, a
+softmax without temperature, a dot product for a cosine, an unweighted ECE, stacking fitted on the wrong rows,
+...), and any return value is scored without raising."""
 from __future__ import annotations
 
 import math
@@ -8,20 +10,20 @@ import numpy as np
 import pytest
 
 from autograder.checks import improve as checks
-from notebook_cells import solution_and_student
+from notebook_cells import assert_full_marks_and_blank_zero, solution_and_student
+
+NB = ("improve", "improve")
 
 
+# ------------------------------------------------------------------------------------------- McNemar
 @pytest.fixture(scope="module")
 def ex():
-    return solution_and_student("improve", "improve", "paired_significance")
+    return solution_and_student(*NB, "paired_significance")
 
 
+@pytest.mark.paired_significance
 def test_solution_full_marks_student_zero(ex):
-    sol, student = ex
-    r = checks.check_paired_significance(sol["paired_significance"])
-    assert r.score == pytest.approx(r.max_score) and r.max_score == 10, r.report()
-    r = checks.check_paired_significance(student["paired_significance"])
-    assert r.score == 0 and "not implemented" in r.report()
+    assert_full_marks_and_blank_zero(checks.check_paired_significance, ex, ("paired_significance",))
 
 
 def _unpaired_z(a, b, y):
@@ -41,19 +43,287 @@ def _one_sided(a, b, y):
 
 
 def _fraction_gain(a, b, y):
-    from textclass.stats import mcnemar_exact
-    return (np.asarray(b) == y).mean() - (np.asarray(a) == y).mean(), mcnemar_exact(a, b, y)
+    return (np.asarray(b) == y).mean() - (np.asarray(a) == y).mean(), checks.mcnemar_exact(a, b, y)
 
 
-@pytest.mark.parametrize("wrong,max_expected", [(_unpaired_z, 3.01), (_one_sided, 3.01), (_fraction_gain, 7.01)])
+def _uncapped(a, b, y):
+    """2 x tail without the cap at 1, and 0/0 -> nan when the models never disagree."""
+    a_r, b_r = np.asarray(a) == y, np.asarray(b) == y
+    bb, c = int((a_r & ~b_r).sum()), int((~a_r & b_r).sum())
+    n = bb + c
+    p = 2 * sum(math.comb(n, i) for i in range(min(bb, c) + 1)) / 2 ** n if n else float("nan")
+    return 100 * (b_r.mean() - a_r.mean()), p
+
+
+@pytest.mark.parametrize("wrong,max_expected", [(_unpaired_z, 6.0), (_one_sided, 6.0), (_fraction_gain, 9.2),
+                                                (_uncapped, 8.0)])
 def test_wrong_answers_lose_points(wrong, max_expected):
     r = checks.check_paired_significance(wrong)
     assert r.score <= max_expected < r.max_score, r.report()
 
 
-def test_textclass_stats_agrees_with_the_check():
-    from textclass.stats import mcnemar_exact
+def test_reference_mcnemar_known_values_and_b_plus_c_zero():
+    y = np.ones(20, int)
+    a, b = np.ones(20, int), np.ones(20, int)
+    assert checks.mcnemar_exact(a, b, y) == 1.0
+    a[:6] = 0
+    assert checks.mcnemar_exact(a, b, y) == pytest.approx(2 / 64)
 
-    r = checks.check_paired_significance(lambda a, b, y: (100 * ((b == y).mean() - (a == y).mean()),
-                                                          mcnemar_exact(a, b, y)))
+
+# ---------------------------------------------------------------------------------------- distillation
+@pytest.fixture(scope="module")
+def distill_ex():
+    return solution_and_student(*NB, "distillation_loss")
+
+
+@pytest.mark.distillation_loss
+def test_distillation_solution_full_marks_student_zero(distill_ex):
+    assert_full_marks_and_blank_zero(checks.check_distillation_loss, distill_ex, ("distillation_loss",))
+
+
+def _distill(t2=True, swapped=False, temp=True, mix=True, sum_reduction=False):
+    def loss(s, t, y, T, alpha):
+        import torch.nn.functional as F
+
+        TT = T if temp else 1.0
+        if swapped:   # KL(student || teacher)
+            kl = F.kl_div(F.log_softmax(t / TT, -1), F.softmax(s / TT, -1), reduction="batchmean")
+        else:
+            kl = F.kl_div(F.log_softmax(s / TT, -1), F.softmax(t / TT, -1),
+                          reduction="sum" if sum_reduction else "batchmean")
+        kl = kl * (TT * TT if t2 else 1.0)
+        return alpha * kl + (1 - alpha) * F.cross_entropy(s, y) if mix else kl
+    return loss
+
+
+def _numpy_loss(s, t, y, T, alpha):
+    return float(checks.reference_distillation_loss(s, t, y, T, alpha).detach())  # a float: no gradient
+
+
+@pytest.mark.parametrize("wrong,max_expected", [
+    (_distill(t2=False), 3.0), (_distill(swapped=True), 3.0), (_distill(temp=False), 3.0),
+    (_distill(mix=False), 5.0), (_distill(sum_reduction=True), 3.0), (_numpy_loss, 0)])
+def test_distillation_wrong_answers_lose_points(wrong, max_expected):
+    r = checks.check_distillation_loss(wrong)
+    assert r.score <= max_expected + 1e-9 < r.max_score, r.report()
+
+
+# ---------------------------------------------------------------------------------------- augmentation
+@pytest.fixture(scope="module")
+def aug_ex():
+    return solution_and_student(*NB, "augmentation")
+
+
+@pytest.mark.augmentation
+def test_augmentation_solution_full_marks_student_zero(aug_ex):
+    assert_full_marks_and_blank_zero(checks.check_augmentation, aug_ex, ("mine_paraphrases", "drop_one_word"))
+
+
+def _dot_product(pool, train, teacher, thr, conf):
+    near = (np.asarray(pool) @ np.asarray(train).T).max(1)
+    idx = np.flatnonzero((near >= thr) & (np.asarray(teacher).max(1) >= conf))
+    return idx.tolist(), np.asarray(teacher)[idx].argmax(1).tolist()
+
+
+def _no_confidence(pool, train, teacher, thr, conf):
+    return checks.reference_mine_paraphrases(pool, train, teacher, thr, 0.0)
+
+
+def _gold_like_labels(pool, train, teacher, thr, conf):
+    idx, _ = checks.reference_mine_paraphrases(pool, train, teacher, thr, conf)
+    return idx, [1] * len(idx)
+
+
+def _drop_first(text, position):
+    words = text.split()
+    return " ".join(words[1:]) if len(words) >= 3 else text
+
+
+@pytest.mark.parametrize("mine,drop,max_expected", [
+    (_dot_product, checks.reference_drop_one_word, 8.0),
+    (_no_confidence, checks.reference_drop_one_word, 8.0),
+    (_gold_like_labels, checks.reference_drop_one_word, 9.0),
+    (checks.reference_mine_paraphrases, _drop_first, 8.0)])
+def test_augmentation_wrong_answers_lose_points(mine, drop, max_expected):
+    r = checks.check_augmentation(mine, drop)
+    assert r.score <= max_expected + 1e-9 < r.max_score, r.report()
+
+
+# ------------------------------------------------------------------------------------------- ensembles
+@pytest.fixture(scope="module")
+def ens_ex():
+    return solution_and_student(*NB, "ensembles")
+
+
+@pytest.mark.ensembles
+def test_ensembles_solution_full_marks_student_zero(ens_ex):
+    assert_full_marks_and_blank_zero(checks.check_ensembles, ens_ex, ("average_probabilities", "stacking"))
+
+
+def _softmax_without_temperature(logits, temps):
+    L = np.asarray(logits, dtype=float)
+    e = np.exp(L - L.max(-1, keepdims=True))
+    return (e / e.sum(-1, keepdims=True)).mean(0)
+
+
+def _stack_on_other(held, y, other):
+    """Fits on the rows it is asked about, with pseudo-labels from the average: not the held-out slice."""
+    from sklearn.linear_model import LogisticRegression
+
+    other = np.asarray(other)
+    pseudo = (other.mean(1) > 0.5).astype(int)
+    return LogisticRegression(max_iter=1000).fit(other, pseudo).predict_proba(other)[:, 1]
+
+
+def _average_instead_of_stacking(held, y, other):
+    return np.asarray(other).mean(1)
+
+
+@pytest.mark.parametrize("avg,stack,max_expected", [
+    (_softmax_without_temperature, checks.reference_stacking, 7.0),
+    (checks.reference_average_probabilities, _stack_on_other, 5.0),
+    (checks.reference_average_probabilities, _average_instead_of_stacking, 5.0)])
+def test_ensembles_wrong_answers_lose_points(avg, stack, max_expected):
+    r = checks.check_ensembles(avg, stack)
+    assert r.score <= max_expected + 1e-9 < r.max_score, r.report()
+
+
+# ------------------------------------------------------------------------------------------ calibration
+@pytest.fixture(scope="module")
+def cal_ex():
+    return solution_and_student(*NB, "calibration")
+
+
+@pytest.mark.calibration
+def test_calibration_solution_full_marks_student_zero(cal_ex):
+    assert_full_marks_and_blank_zero(checks.check_calibration, cal_ex, ("fit_temperature", "expected_calibration_error"))
+
+
+def _ece_unweighted(probs, labels, n_bins=10):
+    probs = np.asarray(probs, dtype=float)
+    conf, right = probs.max(1), probs.argmax(1) == np.asarray(labels)
+    bins = np.clip(np.ceil(conf * n_bins).astype(int) - 1, 0, n_bins - 1)
+    gaps = [abs(right[bins == b].mean() - conf[bins == b].mean()) for b in range(n_bins) if (bins == b).any()]
+    return float(np.mean(gaps))
+
+
+def _ece_percent(probs, labels, n_bins=10):
+    return 100 * checks.reference_ece(probs, labels, n_bins)
+
+
+def _temperature_one(logits, labels):
+    return 1.0
+
+
+def _coarse_grid(logits, labels):   # T in {0.5, 1, 2}: too coarse
+    return min((0.5, 1.0, 2.0), key=lambda t: checks._nll(logits, np.asarray(labels), t))
+
+
+@pytest.mark.parametrize("fit,ece,max_expected", [
+    (checks.reference_fit_temperature, _ece_unweighted, 5.0 + 5 / 3),
+    (checks.reference_fit_temperature, _ece_percent, 5.0),
+    (_temperature_one, checks.reference_ece, 5.0 + 5 / 3),
+    (_coarse_grid, checks.reference_ece, 5.0 + 2 * 5 / 3)])
+def test_calibration_wrong_answers_lose_points(fit, ece, max_expected):
+    r = checks.check_calibration(fit, ece)
+    assert r.score <= max_expected + 1e-9 < r.max_score, r.report()
+
+
+# --------------------------------------------------------------------------------------- error analysis
+@pytest.fixture(scope="module")
+def err_ex():
+    return solution_and_student(*NB, "error_analysis")
+
+
+@pytest.mark.error_analysis
+def test_error_analysis_solution_full_marks_student_zero(err_ex):
+    assert_full_marks_and_blank_zero(checks.check_error_analysis, err_ex, ("most_confident_errors", "slice_accuracy"))
+
+
+def _least_confident(probs, labels, k):
+    probs = np.asarray(probs)
+    wrong = np.flatnonzero(probs.argmax(1) != np.asarray(labels))
+    return wrong[np.argsort(probs[wrong].max(1))][:k].tolist()
+
+
+def _not_without_nt(texts, pred, labels):
+    out = checks.reference_slice_accuracy(texts, pred, labels)
+    right = np.asarray(pred) == np.asarray(labels)
+    sel = np.array(["not" in t.lower().split() for t in texts])
+    out["not"] = {"n": int(sel.sum()), "accuracy": float(100 * right[sel].mean()) if sel.any() else None}
+    return out
+
+
+def _fraction_not_percent(texts, pred, labels):
+    out = checks.reference_slice_accuracy(texts, pred, labels)
+    return {k: {"n": v["n"], "accuracy": None if v["accuracy"] is None else v["accuracy"] / 100} for k, v in out.items()}
+
+
+@pytest.mark.parametrize("mce,sl,max_expected", [
+    (_least_confident, checks.reference_slice_accuracy, 6.0),
+    (checks.reference_most_confident_errors, _not_without_nt, 9.4),
+    (checks.reference_most_confident_errors, _fraction_not_percent, 4.0)])
+def test_error_analysis_wrong_answers_lose_points(mce, sl, max_expected):
+    r = checks.check_error_analysis(mce, sl)
+    assert r.score <= max_expected + 1e-9 < r.max_score, r.report()
+
+
+# ----------------------------------------------------------------------------- secret-seeded hidden cases
+def test_hidden_cases_change_with_the_instructor_secret(monkeypatch):
+    """A hard-coded answer to the public cases fails once the instructor sets a secret."""
+    from autograder.checks import secret_rng
+
+    monkeypatch.delenv("AUTOGRADER_SECRET_FILE", raising=False)
+    monkeypatch.setenv("AUTOGRADER_SECRET", "one")
+    a = secret_rng("check_calibration").integers(10**9)
+    monkeypatch.setenv("AUTOGRADER_SECRET", "two")
+    assert secret_rng("check_calibration").integers(10**9) != a
+    r = checks.check_calibration(checks.reference_fit_temperature, checks.reference_ece)
     assert r.score == pytest.approx(10), r.report()
+
+
+# ------------------------------------------------------------------------------------ any return value
+_ONE = [checks.check_paired_significance, checks.check_distillation_loss]
+_TWO = [checks.check_augmentation, checks.check_ensembles, checks.check_calibration, checks.check_error_analysis]
+
+
+@pytest.mark.parametrize("value", [None, "0.5", float("nan"), [1, 2, 3], {"a": 1}, (None, None), np.array([np.nan])])
+def test_any_return_value_is_scored_without_raising(value):
+    fn = lambda *a, **k: value  # noqa: E731
+    for check in _ONE:
+        assert check(fn).score < 10
+    for check in _TWO:
+        assert check(fn, fn).score < 10
+
+
+def test_an_exception_is_scored_without_raising():
+    def boom(*a, **k):
+        raise RuntimeError("boom")
+
+    for check in _ONE:
+        assert check(boom).score == 0
+    for check in _TWO:
+        assert check(boom, boom).score == 0
+
+
+# ------------------------------------------------------- contract 1: plain data through the trusted grader
+def _through_json(fn):
+    """What the trusted grader's proxy returns: the value serialised as JSON in the jail (tuples become lists,
+    arrays become lists), never the object itself."""
+    import json
+
+    def proxy(*args, **kwargs):
+        out = fn(*args, **kwargs)
+        return json.loads(json.dumps(out, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))
+    return proxy
+
+
+def test_reference_answers_score_full_marks_after_a_json_round_trip():
+    j = _through_json
+    assert checks.check_paired_significance(j(lambda a, b, y: (
+        100 * ((np.asarray(b) == y).mean() - (np.asarray(a) == y).mean()), checks.mcnemar_exact(a, b, y)))).score == 10
+    assert checks.check_augmentation(j(checks.reference_mine_paraphrases), j(checks.reference_drop_one_word)).score == 10
+    assert checks.check_ensembles(j(checks.reference_average_probabilities), j(checks.reference_stacking)).score == 10
+    assert checks.check_calibration(j(checks.reference_fit_temperature), j(checks.reference_ece)).score == 10
+    assert checks.check_error_analysis(j(checks.reference_most_confident_errors),
+                                       j(checks.reference_slice_accuracy)).score == 10

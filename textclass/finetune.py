@@ -96,15 +96,21 @@ def predict_proba(model, tokenizer, texts, *, batch_size: int = 64, device: str 
 def train_loop(model, tokenizer, texts, labels, *, heldout_texts=None, heldout_labels=None, epochs: int = 1,
                lr: float = 5e-5, batch_size: int = 16, max_length: int = 64, eval_every: int = 50,
                patience: int = 3, seed: int = 0, device: str = "cpu", soft_targets=None, temperature: float = 1.0,
-               progress: bool = True) -> dict:
+               step=None, extras: dict | None = None, min_steps: int = 0, progress: bool = True) -> dict:
     """Plain PyTorch fine-tuning with AdamW, linear warm-up/decay, early stopping on the held-out slice.
 
-    ``soft_targets`` (rows of teacher probabilities) switches the loss to distillation: KL divergence to the
-    teacher's distribution at ``temperature``. Returns the history and restores the best held-out weights.
+    ``step(model, batch, optimizer, scheduler) -> loss`` is one training step (the learner writes it in Level 4;
+    ``batch`` is a dict of tensors: ``input_ids``, ``attention_mask``, ``labels`` and one entry per ``extras``
+    array, its rows for the batch). Without ``step`` the built-in step is used (mixed precision on CUDA).
+    ``soft_targets`` (rows of teacher probabilities) switches the built-in loss to distillation: KL divergence
+    to the teacher's distribution at ``temperature``. Early stopping never ends the run before ``min_steps``
+    steps (e.g. one epoch). The history holds, per evaluation, the mean training loss since the previous one
+    and the held-out accuracy. Returns the history and restores the best held-out weights.
     """
     import torch
     from tqdm.auto import tqdm
 
+    step_fn = step
     set_seed(seed)
     model.to(device).train()
     texts, labels = list(texts), np.asarray(labels)
@@ -114,10 +120,26 @@ def train_loop(model, tokenizer, texts, labels, *, heldout_texts=None, heldout_l
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / max(1, 0.1 * steps))
                                               * max(0.0, (steps - s) / steps))
     scaler = torch.amp.GradScaler("cuda") if device.startswith("cuda") and not torch.cuda.is_bf16_supported() else None
-    history, best, best_state, bad, step = [], -1.0, None, 0, 0
+    history, losses, step = [], [], 0
+    state = {"best": -1.0, "best_state": None, "bad": 0}
     rng = np.random.default_rng(seed)
     start = time.perf_counter()
     stop = False
+
+    def evaluate(epoch) -> bool:
+        """Held-out accuracy now; keep the best weights; True when early stopping says stop."""
+        p = predict_proba(model, tokenizer, heldout_texts, device=device, max_length=max_length)
+        acc = 100 * float((p.argmax(1) == np.asarray(heldout_labels)).mean())
+        since = losses[-(step - (history[-1]["step"] if history else 0)):]
+        history.append({"step": step, "epoch": epoch, "loss": float(np.mean(since)) if since else float("nan"),
+                        "heldout_accuracy": acc, "seconds": time.perf_counter() - start})
+        model.train()
+        if acc > state["best"]:
+            state.update(best=acc, bad=0,
+                         best_state=copy.deepcopy({k: v.detach().cpu() for k, v in model.state_dict().items()}))
+            return False
+        state["bad"] += 1
+        return state["bad"] >= patience and step >= min_steps
     with tqdm(total=steps, desc="fine-tuning", disable=not progress) as bar:
         for epoch in range(epochs):
             order = rng.permutation(len(texts))
@@ -125,6 +147,21 @@ def train_loop(model, tokenizer, texts, labels, *, heldout_texts=None, heldout_l
                 idx = order[i:i + batch_size]
                 enc = tokenizer([texts[j] for j in idx], padding=True, truncation=True, max_length=max_length,
                                 return_tensors="pt").to(device)
+                if step_fn is not None:
+                    batch = {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"],
+                             "labels": torch.as_tensor(labels[idx], device=device)}
+                    for name, values in (extras or {}).items():
+                        batch[name] = torch.as_tensor(np.asarray(values)[idx], device=device)
+                    loss = step_fn(model, batch, opt, sched)
+                    step += 1
+                    losses.append(float(loss))
+                    bar.update(1)
+                    last = step == steps
+                    if heldout_texts is not None and (step % eval_every == 0 or last):
+                        stop = evaluate(epoch)
+                        if stop:
+                            break
+                    continue
                 with _autocast(device):
                     logits = model(enc["input_ids"], enc["attention_mask"]).float()
                 if soft_targets is not None:
@@ -145,28 +182,20 @@ def train_loop(model, tokenizer, texts, labels, *, heldout_texts=None, heldout_l
                     opt.step()
                 sched.step()
                 step += 1
+                losses.append(float(loss.detach()))
                 bar.update(1)
                 last = step == steps
                 if heldout_texts is not None and (step % eval_every == 0 or last):
-                    p = predict_proba(model, tokenizer, heldout_texts, device=device, max_length=max_length)
-                    acc = 100 * float((p.argmax(1) == np.asarray(heldout_labels)).mean())
-                    history.append({"step": step, "epoch": epoch, "loss": float(loss.detach()), "heldout_accuracy": acc,
-                                    "seconds": time.perf_counter() - start})
-                    model.train()
-                    if acc > best:
-                        best, bad = acc, 0
-                        best_state = copy.deepcopy({k: v.detach().cpu() for k, v in model.state_dict().items()})
-                    else:
-                        bad += 1
-                        if bad >= patience:
-                            stop = True
-                            break
+                    stop = evaluate(epoch)
+                    if stop:
+                        break
             if stop:
                 break
-    if best_state is not None:
-        model.load_state_dict(best_state)
+    if state["best_state"] is not None:
+        model.load_state_dict(state["best_state"])
     model.eval()
-    return {"history": history, "best_heldout_accuracy": best, "steps": step,
+    return {"history": history, "best_heldout_accuracy": state["best"], "steps": step, "losses": losses,
+            "phrases_seen": min(step * batch_size, epochs * len(texts)),
             "seconds": time.perf_counter() - start, "examples_per_second": step * batch_size / max(1e-9, time.perf_counter() - start)}
 
 
@@ -257,3 +286,76 @@ def load_finetuned(directory):
     model = PooledClassifier(encoder, num_labels=info["num_labels"])
     model.head.load_state_dict(torch.load(directory / "head.pt", weights_only=True))
     return model.eval(), tokenizer, info
+
+
+# ---------------------------------------------------------------------------- evaluation sentences stay out
+def normalize_text(text: str) -> str:
+    """Lower case, ``-lrb-``/``-rrb-`` as brackets, every character that is not a letter or digit dropped: the
+    form in which "does n't" (SST-2's tokenisation) and "doesn't" (rotten_tomatoes') compare equal."""
+    import re
+
+    text = text.lower().replace("-lrb-", "(").replace("-rrb-", ")")
+    return re.sub(r"[^a-z0-9]+", "", text)
+
+
+def evaluation_sentences(profile: str | None = None, data_dir=None) -> list[str]:
+    """SST-2 validation and test sentences, normalised (:func:`normalize_text`): what no training or augmentation
+    pool may contain."""
+    from textclass import data
+
+    out = []
+    for split in ("validation", "test"):
+        out += [normalize_text(s) for s in data.load_sst2(split, profile=profile, data_dir=data_dir)["sentence"]]
+    return out
+
+
+def outside_evaluation(texts, evaluation: list[str], *, min_chars: int = 20, fragments: bool = True) -> np.ndarray:
+    """Boolean mask over ``texts``: True where the text is not an evaluation sentence -- neither equal to one
+    after normalisation, nor containing one, nor (with ``fragments``) contained in one. Containment is tested
+    for texts and sentences of at least ``min_chars`` normalised characters; shorter phrases such as "good" are
+    only compared for equality. SST-2 train is a bank of phrases cut from its own sentences, so a short train
+    phrase that also occurs inside a test sentence is a coincidence (``fragments=False`` keeps it); an
+    augmentation pool sentence that is part of a test sentence is a leak."""
+    exact = set(evaluation)
+    by_prefix: dict[str, list[str]] = {}
+    for e in evaluation:
+        if len(e) >= min_chars:
+            by_prefix.setdefault(e[:min_chars], []).append(e)
+    joined = "\n".join(evaluation)
+
+    def contains_one(n):
+        return any(e in n for i in range(len(n) - min_chars + 1) for e in by_prefix.get(n[i:i + min_chars], ()))
+
+    keep = []
+    for t in texts:
+        n = normalize_text(t)
+        bad = n in exact or (len(n) >= min_chars and ((fragments and n in joined) or contains_one(n)))
+        keep.append(not bad)
+    return np.array(keep, dtype=bool)
+
+
+def augmentation_pool(profile: str | None = None, data_dir=None, *, limit: int | None = None, seed: int = 0,
+                      evaluation: list[str] | None = None) -> list[str]:
+    """Unlabelled in-domain sentences for paraphrase mining: rotten_tomatoes (validation and test texts, the
+    splits available offline; their labels are never read), deduplicated, with every sentence that is -- or
+    contains, or is part of -- an SST-2 validation or test sentence removed. A random ``limit`` of them."""
+    from textclass import data
+
+    texts = []
+    for split in ("validation", "test"):
+        texts += list(data.load_split("rotten_tomatoes", split, profile=profile, data_dir=data_dir)["text"])
+    texts = list(dict.fromkeys(texts))
+    if evaluation is None:
+        evaluation = evaluation_sentences(profile, data_dir)
+    texts = [t for t, k in zip(texts, outside_evaluation(texts, evaluation)) if k]
+    order = np.random.default_rng(seed).permutation(len(texts))
+    return [texts[i] for i in order[:limit]]
+
+
+def train_heldout_rows(train_sentences, heldout: int, *, evaluation: list[str], seed: int = 0):
+    """Levels 4 and 5's split of SST-2 train: :func:`heldout_split`, then every row that is an SST-2 validation or
+    test sentence (:func:`outside_evaluation`, ``fragments=False``) dropped from both sides. Returns the row
+    indices (train, held-out) and how many rows were dropped."""
+    train_idx, held_idx = heldout_split(len(train_sentences), heldout, seed=seed)
+    keep = outside_evaluation(list(train_sentences), evaluation, fragments=False)
+    return train_idx[keep[train_idx]], held_idx[keep[held_idx]], int((~keep).sum())

@@ -1,8 +1,114 @@
-"""Checks for the Fine-tuning level (solutions/finetune/finetune.ipynb)."""
+"""Checks for the Fine-tuning level (solutions/finetune/finetune.ipynb): the training step, padding arithmetic
+and the choice of hyperparameters on the held-out slice. Reference implementations live here, not in textclass."""
 from __future__ import annotations
 
-from autograder.checks import CheckResult, safe_call
 
+from autograder.checks import CheckResult, run_in_harness, safe_call, secret_rng
+from autograder.harnesses import finetune as harnesses
+
+
+# ------------------------------------------------------------------------------------------- references
+def reference_train_step(model, batch, optimizer, scheduler):
+    """forward, cross-entropy, zero_grad, backward, optimizer step, scheduler step; returns the loss."""
+    import torch
+
+    logits = model(batch["input_ids"], batch["attention_mask"])
+    loss = torch.nn.functional.cross_entropy(logits, batch["labels"])
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    scheduler.step()
+    return float(loss.detach())
+
+
+def reference_count_padding(lengths, batch_size, max_length, sort_by_length=False):
+    """Pad tokens when ``lengths`` (tokens per sentence, special tokens included) are truncated at
+    ``max_length`` and batched ``batch_size`` at a time (shortest first when ``sort_by_length``), each batch
+    padded to its longest sentence."""
+    lengths = [min(int(n), int(max_length)) for n in lengths]
+    if sort_by_length:
+        lengths = sorted(lengths)
+    pads = 0
+    for i in range(0, len(lengths), int(batch_size)):
+        chunk = lengths[i:i + int(batch_size)]
+        pads += max(chunk) * len(chunk) - sum(chunk)
+    return pads
+
+
+# ------------------------------------------------------------------------------------------- train_step
+def _close(a, b, tol=1e-4):
+    try:
+        return a is not None and b is not None and len(a) == len(b) and all(
+            x is not None and y is not None and abs(float(x) - float(y)) <= tol * max(1.0, abs(float(y)))
+            for x, y in zip(a, b))
+    except (TypeError, ValueError):
+        return False
+
+
+def check_train_step(train_step) -> CheckResult:
+    r = CheckResult("one training step (train_step)", 10)
+    seeds = [0, int(secret_rng("check_train_step").integers(1, 10**6))]
+    runs = []
+    for seed in seeds:
+        try:
+            got = run_in_harness(train_step, harnesses.train_step_run, seed=seed)
+            if not isinstance(got, dict):
+                raise TypeError(f"the harness returned {type(got).__name__}")
+        except Exception as exc:  # noqa: BLE001 -- a broken proxy or harness costs the points, never raises
+            r.add("the training step runs", False, 10, f"raised {type(exc).__name__}: {exc}")
+            return r
+        runs.append((got, harnesses.train_step_run(reference_train_step, seed=seed)))
+    got, want = runs[0]
+    if got.get("errors"):
+        r.add("the training step runs", False, 10, got["errors"][0])
+        return r
+    r.add("returns the batch's cross-entropy loss (before the update)", _close(got["losses"][:1], want["losses"][:1]), 2,
+          f"first call returned {got['losses'][0]!r}, expected {want['losses'][0]:.5f}: return the loss of this batch")
+    r.add("updates the weights: backward, then optimizer.step()", _close(got["losses"][:2], want["losses"][:2]), 3,
+          "after one call the model should have taken one optimizer step (the second batch's loss differs)")
+    r.add("advances the learning-rate schedule once per step (scheduler.step())", _close(got["lrs"], want["lrs"], 1e-9), 2,
+          f"learning rates after each call {got['lrs']}, expected {want['lrs']}")
+    same = all(_close(g["losses"], w["losses"]) and _close(g["weights"], w["weights"]) for g, w in runs)
+    r.add("gradients are cleared every step (zero_grad) and the weights match the reference after 4 steps", same, 3,
+          "without optimizer.zero_grad() the gradients of earlier batches accumulate into later steps")
+    return r
+
+
+# ------------------------------------------------------------------------------------------ padding
+_PAD_CASES = [([5, 12, 7, 30, 9, 9, 40, 3], 3, 16), ([10, 10, 10, 10], 2, 64), ([4, 70, 8, 66, 5], 2, 64)]
+
+
+def check_count_padding(count_padding) -> CheckResult:
+    r = CheckResult("padding tokens, random vs length-sorted batches (count_padding)", 10)
+    rng = secret_rng("check_count_padding")
+    cases = list(_PAD_CASES) + [([int(x) for x in rng.integers(3, 90, int(rng.integers(20, 40)))],
+                                 int(rng.integers(3, 9)), int(rng.integers(24, 64)))]
+    plan = [(c, s) for c in cases for s in (False, True)]
+    points = 10 / len(plan)
+    for (lengths, bs, ml), sort in plan:
+        desc = f"{len(lengths)} sentences, batch {bs}, max_length {ml}, {'length-sorted' if sort else 'in order'}"
+        want = reference_count_padding(lengths, bs, ml, sort)
+        ok, out = safe_call(r, desc, points, count_padding, list(lengths), bs, ml, sort)
+        if not ok:
+            continue
+        try:
+            good = not isinstance(out, bool) and float(out) == want
+        except (TypeError, ValueError):
+            good = False
+        hint = ""
+        if good is False and out is not None:
+            try:
+                if float(out) == reference_count_padding(lengths, bs, 10**9, sort):
+                    hint = " -- truncate each sentence at max_length first"
+                elif float(out) == sum(min(n, ml) for n in lengths) + want:
+                    hint = " -- count the pad tokens, not all tokens"
+            except (TypeError, ValueError):
+                pass
+        r.add(desc, good, points, f"got {out!r}, expected {want}{hint}")
+    return r
+
+
+# --------------------------------------------------------------------------------------- choose_by_heldout
 # Hyperparameter runs as the notebook produces them: the held-out slice of *train* picks, validation only reports.
 _RUNS = [
     {"config": {"lr": 2e-5, "epochs": 1}, "heldout_accuracy": 84.0, "validation_accuracy": 86.1},
@@ -16,17 +122,25 @@ _TIED = [
 ]
 
 
+def _same(a, b) -> bool:
+    """Equal by value (contract 1: through the trusted grader identity never holds)."""
+    try:
+        return bool(a == b)
+    except Exception:  # noqa: BLE001
+        return False
+
+
 def check_choose_by_heldout(choose_by_heldout) -> CheckResult:
     r = CheckResult("choosing hyperparameters on the held-out slice (choose_by_heldout)", 10)
     ok, out = safe_call(r, "picks the run with the best held-out accuracy", 5, choose_by_heldout, [dict(x) for x in _RUNS])
     if ok:
-        r.add("picks the run with the best held-out accuracy", out is _RUNS[1] or out == _RUNS[1], 5,
+        r.add("picks the run with the best held-out accuracy", _same(out, _RUNS[1]), 5,
               f"got {out!r}; the held-out slice of train decides (lr 5e-5), never validation"
-              + (" -- you chose by validation accuracy: that tunes on the test set" if out == _RUNS[2] else ""))
+              + (" -- you chose by validation accuracy: that tunes on the test set" if _same(out, _RUNS[2]) else ""))
     ok, out = safe_call(r, "on a held-out tie keeps the earliest run (and ignores validation)", 3,
                         choose_by_heldout, [dict(x) for x in _TIED])
     if ok:
-        r.add("on a held-out tie keeps the earliest run (and ignores validation)", out == _TIED[0], 3,
+        r.add("on a held-out tie keeps the earliest run (and ignores validation)", _same(out, _TIED[0]), 3,
               f"got {out!r}; ties go to the first run in the list, whatever its validation accuracy")
     try:
         choose_by_heldout([])
@@ -36,3 +150,7 @@ def check_choose_by_heldout(choose_by_heldout) -> CheckResult:
     except Exception as exc:  # noqa: BLE001
         r.add("an empty list raises ValueError", False, 2, f"raised {type(exc).__name__}, expected ValueError")
     return r
+
+
+__all__ = ["check_train_step", "check_count_padding", "check_choose_by_heldout", "reference_train_step",
+           "reference_count_padding"]

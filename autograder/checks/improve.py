@@ -1,15 +1,50 @@
-"""Checks for the Improve level (solutions/improve/improve.ipynb): the significance of a gain."""
+"""Checks for the Improve level (solutions/improve/improve.ipynb): distillation loss, paraphrase mining and a
+token edit, ensembles (temperature-aware averaging, stacking on the held-out slice), calibration (temperature
+scaling, expected calibration error), error analysis, and the significance of a gain (exact McNemar).
+
+The reference implementations of the exercises live here (never in textclass). Every check accepts any return
+value -- None, a wrong type, NaN, an exception -- and scores it without raising."""
 from __future__ import annotations
 
 import math
 
 import numpy as np
 
-from autograder.checks import CheckResult, safe_call
+from autograder.checks import CheckResult, run_in_harness, safe_call, secret_rng
+from autograder.harnesses import improve as harnesses
 
 
-def _exact_mcnemar(a_right, b_right):
-    """Independent re-implementation: two-sided exact binomial test on the discordant sentences."""
+def _softmax(z, axis=-1):
+    z = np.asarray(z, dtype=float)
+    z = z - z.max(axis=axis, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def _array(out, dtype=float):
+    """``out`` as a numpy array, or None when it cannot be one (lists, tuples and arrays all work)."""
+    try:
+        a = np.asarray(out, dtype=dtype)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return a if a.dtype != object else None
+
+
+def _num(out):
+    try:
+        if isinstance(out, bool):
+            return None
+        v = float(np.asarray(out, dtype=float).reshape(()))
+        return v if math.isfinite(v) else None
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+# ======================================================================================= McNemar
+def mcnemar_exact(pred_a, pred_b, labels) -> float:
+    """Reference: two-sided exact McNemar p-value (binomial test on the discordant pairs, p = 1/2)."""
+    a_right = np.asarray(pred_a) == np.asarray(labels)
+    b_right = np.asarray(pred_b) == np.asarray(labels)
     b = int((a_right & ~b_right).sum())
     c = int((~a_right & b_right).sum())
     n = b + c
@@ -36,28 +71,366 @@ def _case(n, both, only_a, only_b, seed):
     return a, b, labels
 
 
-_CASES = [(872, 760, 10, 25, 1), (872, 780, 12, 14, 2), (200, 150, 9, 1, 3)]
+_CASES = [(872, 760, 10, 25, 1), (872, 780, 12, 14, 2), (200, 150, 9, 1, 3), (60, 45, 0, 0, 4)]
 
 
 def check_paired_significance(paired_significance) -> CheckResult:
     r = CheckResult("significance of a gain on the same sentences (paired_significance)", 10)
-    for n, both, oa, ob, seed in _CASES:
+    rng = secret_rng("check_paired_significance")
+    n = int(rng.integers(300, 900))
+    oa, ob = int(rng.integers(0, 30)), int(rng.integers(0, 30))
+    cases = _CASES + [(n, int(rng.integers(n // 2, n - oa - ob)), oa, ob, int(rng.integers(10**6)))]
+    per = 10 / len(cases)
+    for n, both, oa, ob, seed in cases:
         a, b, labels = _case(n, both, oa, ob, seed)
         desc = f"{n} sentences, {oa} only A right, {ob} only B right"
-        ok, out = safe_call(r, desc, 10 / len(_CASES), paired_significance, a, b, labels)
+        ok, out = safe_call(r, desc, per, paired_significance, a, b, labels)
+        if not ok:
+            continue
+        pair = _array(out)
+        if pair is None or pair.shape != (2,) or not np.isfinite(pair).all():
+            r.add(desc, False, per, f"got {out!r}; return a pair (gain_in_points, p_value) of numbers")
+            continue
+        gain, p = (float(x) for x in pair)
+        want_gain = 100 * (ob - oa) / n
+        want_p = mcnemar_exact(a, b, labels)
+        r.add(desc + ": gain of B over A in points", abs(gain - want_gain) < 1e-6, 0.3,
+              f"got {gain:.4f}, expected {want_gain:.4f} (percent points, B minus A)")
+        in_range = 0.0 <= p <= 1.0
+        r.add(desc + ": p-value is a probability, in [0, 1]", in_range, 0.2,
+              f"got p = {p:.4g}; a p-value is never above 1 (cap 2 x tail at 1; p = 1 when b + c = 0)")
+        r.add(desc + ": exact McNemar p-value", abs(p - want_p) < 1e-6, per - 0.5,
+              f"got p = {p:.4g}, an independent exact McNemar gives {want_p:.4g}"
+              + (" (an unpaired test ignores that both models saw the same sentences)" if p > want_p else ""))
+    return r
+
+
+# ================================================================================== distillation
+def reference_distillation_loss(student_logits, teacher_logits, labels, temperature, alpha):
+    """alpha * T^2 * KL(teacher_T || student_T) + (1 - alpha) * CE(student, labels), batch means."""
+    import torch
+    import torch.nn.functional as F
+
+    t = float(temperature)
+    kl = F.kl_div(F.log_softmax(student_logits / t, -1), F.softmax(teacher_logits / t, -1),
+                  reduction="batchmean") * t * t
+    return alpha * kl + (1 - alpha) * F.cross_entropy(student_logits, labels)
+
+
+_DISTILL = [(2.0, 0.5), (4.0, 1.0), (1.0, 0.0), (3.0, 0.7)]
+
+
+def check_distillation_loss(distillation_loss) -> CheckResult:
+    r = CheckResult("distillation loss: KL to the teacher at temperature T, mixed with the hard label", 10)
+    rng = secret_rng("check_distillation_loss")
+    cases = list(_DISTILL) + [(float(np.round(rng.uniform(1.5, 5), 2)), float(np.round(rng.uniform(0.2, 0.9), 2)))]
+    per = 10 / len(cases)
+    for k, (temp, alpha) in enumerate(cases):
+        g = np.random.default_rng(100 + k if k < len(_DISTILL) else int(rng.integers(10**6)))
+        n, classes = 6, 2 + (k % 2)
+        kw = {"student": (g.normal(0, 2, (n, classes))).round(4).tolist(),
+              "teacher": (g.normal(0, 3, (n, classes))).round(4).tolist(),
+              "labels": g.integers(0, classes, n).tolist(), "temperature": temp, "alpha": alpha}
+        desc = f"T = {temp:g}, alpha = {alpha:g}, {classes} classes"
+        try:
+            got = run_in_harness(distillation_loss, harnesses.distillation_run, **kw)
+        except Exception as exc:  # noqa: BLE001
+            r.add(desc, False, per, f"raised {type(exc).__name__}: {exc}")
+            continue
+        want = harnesses.distillation_run(reference_distillation_loss, **kw)
+        if not isinstance(got, dict) or got.get("error") or got.get("loss") is None:
+            r.add(desc, False, per, (got.get("error") if isinstance(got, dict) else None) or f"got {got!r}")
+            continue
+        loss_ok = abs(got["loss"] - want["loss"]) <= 1e-4 * max(1.0, abs(want["loss"]))
+        hint = ""
+        if not loss_ok:
+            tt = temp * temp
+            if alpha and abs(got["loss"] - (want["loss"] - alpha * (1 - 1 / tt) * _kl_part(kw))) < 1e-4 * max(1, want["loss"]):
+                hint = " -- multiply the KL term by T^2 (otherwise its gradients shrink as 1/T^2)"
+        r.add(desc + ": loss value", loss_ok, per * 0.6,
+              f"got {got['loss']:.5f}, expected {want['loss']:.5f}{hint} (batch mean of "
+              "alpha * T^2 * KL(teacher_T || student_T) + (1 - alpha) * cross-entropy)")
+        grad_ok = got.get("grad") is not None and np.allclose(got["grad"], want["grad"], atol=1e-5, rtol=1e-4)
+        r.add(desc + ": gradient reaches the student's logits", grad_ok, per * 0.4,
+              "the loss must be a differentiable torch expression of student_logits (no .item(), no numpy)")
+    return r
+
+
+def _kl_part(kw):
+    """T^2 * KL term of the reference (for the 'forgot T^2' hint)."""
+    t = kw["temperature"]
+    ps, pt = _softmax(np.asarray(kw["student"]) / t), _softmax(np.asarray(kw["teacher"]) / t)
+    return float((pt * (np.log(pt) - np.log(ps))).sum(1).mean()) * t * t
+
+
+# ================================================================================== augmentation
+def reference_mine_paraphrases(pool_emb, train_emb, teacher_probs, threshold, confidence):
+    """Pool rows whose nearest training phrase has cosine >= threshold and whose teacher confidence is
+    >= confidence, ascending; with the teacher's labels."""
+    P = np.asarray(pool_emb, dtype=float)
+    T = np.asarray(train_emb, dtype=float)
+    P = P / np.linalg.norm(P, axis=1, keepdims=True)
+    T = T / np.linalg.norm(T, axis=1, keepdims=True)
+    near = (P @ T.T).max(1)
+    probs = np.asarray(teacher_probs, dtype=float)
+    idx = np.flatnonzero((near >= threshold) & (probs.max(1) >= confidence))
+    return idx.tolist(), probs[idx].argmax(1).tolist()
+
+
+def reference_drop_one_word(text, position):
+    words = text.split()
+    if len(words) < 3:
+        return text
+    del words[int(position) % len(words)]
+    return " ".join(words)
+
+
+def _mining_case(g, n_pool=40, n_train=25, dim=6):
+    train = g.normal(0, 1, (n_train, dim)) * g.uniform(0.2, 5, (n_train, 1))   # unnormalised on purpose
+    near = train[g.integers(0, n_train, n_pool)] * g.uniform(0.3, 3, (n_pool, 1)) + g.normal(0, 0.6, (n_pool, dim))
+    pool = np.where(g.random((n_pool, 1)) < 0.5, near, g.normal(0, 1, (n_pool, dim)) * 4)
+    p1 = g.uniform(0, 1, n_pool)
+    teacher = np.stack([1 - p1, p1], 1)
+    return pool.round(4), train.round(4), teacher.round(4)
+
+
+def check_augmentation(mine_paraphrases, drop_one_word) -> CheckResult:
+    r = CheckResult("augmentation: paraphrase mining by cosine similarity, labelled by the teacher; a token edit", 10)
+    rng = secret_rng("check_augmentation")
+    cases = [(np.random.default_rng(7), 0.6, 0.9), (np.random.default_rng(8), 0.8, 0.7),
+             (np.random.default_rng(int(rng.integers(10**6))), float(np.round(rng.uniform(0.5, 0.85), 2)), 0.8)]
+    for g, thr, conf in cases:
+        pool, train, teacher = _mining_case(g)
+        desc = f"mining at cosine >= {thr:g}, teacher confidence >= {conf:g}"
+        want_idx, want_lab = reference_mine_paraphrases(pool, train, teacher, thr, conf)
+        ok, out = safe_call(r, desc, 2, mine_paraphrases, pool, train, teacher, thr, conf)
         if not ok:
             continue
         try:
-            gain, p = (float(x) for x in out)
+            idx, lab = out
+            idx, lab = [int(i) for i in idx], [int(y) for y in lab]
         except (TypeError, ValueError):
-            r.add(desc, False, 10 / len(_CASES), "return a tuple (gain_in_points, p_value)")
+            r.add(desc, False, 2, f"got {type(out).__name__}; return (indices, labels): two lists of ints")
             continue
-        want_gain = 100 * (ob - oa) / n
-        want_p = _exact_mcnemar(a == labels, b == labels)
-        gain_ok = abs(gain - want_gain) < 1e-6
-        r.add(desc + ": gain of B over A in points", gain_ok, 1,
-              f"got {gain:.4f}, expected {want_gain:.4f} (percent points, B minus A)")
-        r.add(desc + ": exact McNemar p-value", abs(p - want_p) < 1e-6, 10 / len(_CASES) - 1,
-              f"got p = {p:.4g}, an independent exact McNemar gives {want_p:.4g}"
-              + (" (an unpaired test ignores that both models saw the same sentences)" if p > want_p else ""))
+        hint = ""
+        dot_idx = np.flatnonzero(((pool @ train.T).max(1) >= thr) & (teacher.max(1) >= conf)).tolist()
+        if idx == dot_idx and idx != want_idx:
+            hint = " -- a dot product is not a cosine: normalise both sets of embeddings first"
+        r.add(desc + ": the right pool sentences", sorted(idx) == want_idx, 1.4,
+              f"got {len(idx)} rows, expected {len(want_idx)} ({want_idx[:8]}...){hint}")
+        r.add(desc + ": labelled by the teacher (argmax of its probabilities)",
+              sorted(idx) == want_idx and [y for _, y in sorted(zip(idx, lab))] == want_lab, 0.6,
+              "each mined sentence gets the teacher's most probable class")
+    edits = [("a gripping , funny and moving film", 2), ("not good", 5), ("the plot never quite comes together", 13)]
+    extra = "an uneven but ultimately rewarding debut from a filmmaker to watch".split()
+    edits.append((" ".join(extra[:int(rng.integers(4, len(extra)))]), int(rng.integers(0, 40))))
+    for text, pos in edits:
+        desc = f"drop_one_word({text!r}, {pos})"
+        ok, out = safe_call(r, desc, 1, drop_one_word, text, pos)
+        if ok:
+            want = reference_drop_one_word(text, pos)
+            r.add(desc, out == want, 1, f"got {out!r}, expected {want!r} (drop word position % number of words; "
+                                        "sentences under 3 words stay as they are)")
+    return r
+
+
+# ===================================================================================== ensembles
+def reference_average_probabilities(member_logits, temperatures):
+    L = np.asarray(member_logits, dtype=float)
+    T = np.asarray(temperatures, dtype=float).reshape(-1, 1, 1)
+    return _softmax(L / T).mean(0)
+
+
+def reference_stacking(held_probs, held_labels, other_probs):
+    from sklearn.linear_model import LogisticRegression
+
+    stack = LogisticRegression(max_iter=1000).fit(np.asarray(held_probs), np.asarray(held_labels))
+    return stack.predict_proba(np.asarray(other_probs))[:, 1]
+
+
+def _members(g, n, m=3):
+    y = g.integers(0, 2, n)
+    quality = np.array([1.5, 0.5, -2.0])[:m]          # one good member, one weak, one strongly anti-correlated
+    logits = []
+    for q in quality:
+        z = g.normal(0, 1, n) + q * (2 * y - 1)
+        logits.append(np.stack([-z / 2, z / 2], 1) * g.uniform(0.5, 3))
+    return np.array(logits).round(4), y
+
+
+def check_ensembles(average_probabilities, stacking) -> CheckResult:
+    r = CheckResult("ensembles: temperature-scaled probability averaging; stacking fitted on the held-out slice", 10)
+    rng = secret_rng("check_ensembles")
+    for k, temps in enumerate(([1.0, 1.0, 1.0], [0.5, 2.0, 4.0], list(np.round(rng.uniform(0.3, 3, 3), 3)))):
+        g = np.random.default_rng(20 + k)
+        logits, _ = _members(g, 12)
+        desc = f"average_probabilities with temperatures {temps}"
+        ok, out = safe_call(r, desc, 5 / 3, average_probabilities, logits, list(temps))
+        if ok:
+            got, want = _array(out), reference_average_probabilities(logits, temps)
+            good = got is not None and got.shape == want.shape and np.allclose(got, want, atol=1e-6)
+            hint = ""
+            if not good and got is not None and got.shape == want.shape and np.allclose(got, _softmax(logits).mean(0), atol=1e-6):
+                hint = " -- divide each member's logits by its own fitted temperature before the softmax"
+            r.add(desc, good, 5 / 3, f"expected the mean over members of softmax(logits / T), shape {want.shape}{hint}")
+    seed = int(rng.integers(10**6))
+    for k, s in enumerate((31, seed)):
+        g = np.random.default_rng(s)
+        logits, y = _members(g, 300)
+        probs1 = _softmax(logits)[..., 1].T.round(5)        # (n, members): class-1 probabilities
+        held, held_y, other = probs1[:150], y[:150], probs1[150:]
+        desc = f"stacking ({'secret' if k else 'public'} case): fitted on the held-out slice"
+        ok, out = safe_call(r, desc, 2.5, stacking, held, held_y, other)
+        if not ok:
+            continue
+        got, want = _array(out), reference_stacking(held, held_y, other)
+        if got is not None and got.ndim == 2 and got.shape == (len(other), 2):
+            got = got[:, 1]
+        good = (got is not None and got.shape == want.shape and np.isfinite(got).all()
+                and ((got > 0.5) == (want > 0.5)).mean() >= 0.97 and np.abs(got - want).mean() < 0.05)
+        r.add(desc, good, 2.5, "expected the class-1 probabilities of a logistic regression fitted on "
+                               "(held_probs, held_labels) only, applied to other_probs")
+    return r
+
+
+# =================================================================================== calibration
+def _nll(logits, labels, t):
+    p = _softmax(np.asarray(logits, dtype=float) / t)
+    return float(-np.log(np.clip(p[np.arange(len(labels)), labels], 1e-12, None)).mean())
+
+
+def reference_fit_temperature(logits, labels):
+    from scipy.optimize import minimize_scalar
+
+    labels = np.asarray(labels, dtype=int)
+    res = minimize_scalar(lambda lt: _nll(logits, labels, math.exp(lt)), bounds=(-4, 4), method="bounded",
+                          options={"xatol": 1e-6})
+    return math.exp(res.x)
+
+
+def reference_ece(probs, labels, n_bins=10):
+    probs = np.asarray(probs, dtype=float)
+    conf, pred = probs.max(1), probs.argmax(1)
+    right = pred == np.asarray(labels)
+    edges = np.linspace(0, 1, n_bins + 1)
+    bins = np.clip(np.searchsorted(edges, conf, side="left") - 1, 0, n_bins - 1)   # (lo, hi] bins
+    ece = 0.0
+    for b in range(n_bins):
+        sel = bins == b
+        if sel.any():
+            ece += sel.mean() * abs(right[sel].mean() - conf[sel].mean())
+    return float(ece)
+
+
+def _calib_case(g, n, scale):
+    y = g.integers(0, 2, n)
+    z = g.normal(0, 1.2, n) + 1.0 * (2 * y - 1)
+    return (np.stack([-z, z], 1) * scale).round(4), y
+
+
+def check_calibration(fit_temperature, expected_calibration_error) -> CheckResult:
+    r = CheckResult("calibration: temperature scaling on the held-out slice, expected calibration error", 10)
+    rng = secret_rng("check_calibration")
+    temp_cases = [(3.0, 1), (0.4, 2), (float(np.round(rng.uniform(0.3, 5), 2)), int(rng.integers(10**6)))]
+    for scale, seed in temp_cases:
+        logits, y = _calib_case(np.random.default_rng(seed), 400, scale)
+        desc = f"fit_temperature on logits {'over' if scale > 1 else 'under'}confident by about x{scale:g}"
+        ok, out = safe_call(r, desc, 5 / 3, fit_temperature, logits, y)
+        if not ok:
+            continue
+        t = _num(out)
+        want = reference_fit_temperature(logits, y)
+        good = t is not None and t > 0 and _nll(logits, y, t) <= _nll(logits, y, want) + 1e-3
+        r.add(desc, good, 5 / 3, f"got {out!r}, expected T close to {want:.3f} (the T > 0 minimising the "
+                                 "held-out negative log-likelihood of softmax(logits / T))")
+    ece_cases = [(np.random.default_rng(3), 10), (np.random.default_rng(4), 5),
+                 (np.random.default_rng(int(rng.integers(10**6))), int(rng.integers(4, 16)))]
+    for g, bins in ece_cases:
+        n = 500
+        p1 = np.clip(g.beta(5, 1.5, n), 1e-4, 1 - 1e-4)   # most confidences high: bins of very unequal size
+        y = (g.random(n) < np.clip(p1 - 0.12, 0, 1)).astype(int)
+        p1 = np.where(g.random(n) < 0.5, p1, 1 - p1)
+        y = np.where(p1 >= 0.5, y, 1 - y)
+        probs = np.stack([1 - p1, p1], 1).round(6)
+        desc = f"expected_calibration_error with {bins} bins on 500 predictions"
+        ok, out = safe_call(r, desc, 5 / 3, expected_calibration_error, probs, y, bins)
+        if not ok:
+            continue
+        v, want = _num(out), reference_ece(probs, y, bins)
+        hint = " (as a fraction in [0, 1], not percent)" if v is not None and abs(v - 100 * want) < 1e-6 else ""
+        if v is not None and not hint and abs(v - want) > 1e-6:
+            hint = " -- weight each bin's |accuracy - confidence| by its share of the predictions"
+        r.add(desc, v is not None and abs(v - want) < 1e-6, 5 / 3, f"got {out!r}, expected {want:.6f}{hint}")
+    return r
+
+
+# ================================================================================ error analysis
+def _words(text):
+    return text.lower().split()
+
+
+def reference_most_confident_errors(probs, labels, k):
+    probs = np.asarray(probs, dtype=float)
+    wrong = np.flatnonzero(probs.argmax(1) != np.asarray(labels))
+    order = wrong[np.argsort(-probs[wrong].max(1), kind="stable")]
+    return order[:int(k)].tolist()
+
+
+def reference_slice_accuracy(texts, predictions, labels):
+    right = np.asarray(predictions) == np.asarray(labels)
+    groups = {"not": lambda w: any(x == "not" or x.endswith("n't") for x in w),
+              "but": lambda w: "but" in w,
+              "1-10 words": lambda w: len(w) <= 10,
+              "11-20 words": lambda w: 10 < len(w) <= 20,
+              "21+ words": lambda w: len(w) > 20}
+    out = {}
+    for name, test in groups.items():
+        sel = np.array([test(_words(t)) for t in texts], dtype=bool)
+        out[name] = {"n": int(sel.sum()), "accuracy": float(100 * right[sel].mean()) if sel.any() else None}
+    return out
+
+
+_VOCAB = ("the film is n't bad but it is not good either ; a funny , moving and wise story that never "
+          "quite works , but does n't bore ; sharp , warm , smart").split()
+
+
+def _texts(g, n):
+    return [" ".join(g.choice(_VOCAB, int(g.integers(2, 30)))) for _ in range(n)]
+
+
+def check_error_analysis(most_confident_errors, slice_accuracy) -> CheckResult:
+    r = CheckResult("error analysis: most confident errors, accuracy by length and on not / but", 10)
+    rng = secret_rng("check_error_analysis")
+    for k, seed in enumerate((5, int(rng.integers(10**6)))):
+        g = np.random.default_rng(seed)
+        n = 80
+        p1 = g.uniform(0, 1, n).round(6)
+        probs = np.stack([1 - p1, p1], 1)
+        y = g.integers(0, 2, n)
+        desc = f"most_confident_errors, 5 of {int((probs.argmax(1) != y).sum())} errors"
+        ok, out = safe_call(r, desc, 2, most_confident_errors, probs, y, 5)
+        if ok:
+            want = reference_most_confident_errors(probs, y, 5)
+            got = _array(out, dtype=float)
+            good = (got is not None and got.ndim == 1 and bool(np.isfinite(got).all())
+                    and got.tolist() == [float(i) for i in want])
+            r.add(desc, good, 2, f"got {out!r}, expected {want}: indices of wrong predictions, most confident first")
+        texts = _texts(g, n)
+        pred = (p1 > 0.5).astype(int)
+        desc = "slice_accuracy on not / but / length groups"
+        ok, out = safe_call(r, desc, 3, slice_accuracy, texts, pred, y)
+        if not ok:
+            continue
+        want = reference_slice_accuracy(texts, pred, y)
+        if not isinstance(out, dict):
+            r.add(desc, False, 3, f"got {type(out).__name__}; return a dict keyed {list(want)}")
+            continue
+        for name, w in want.items():
+            got = out.get(name)
+            good = isinstance(got, dict) and got.get("n") == w["n"] and (
+                (w["accuracy"] is None and got.get("accuracy") is None)
+                or (_num(got.get("accuracy")) is not None and abs(_num(got.get("accuracy")) - w["accuracy"]) < 1e-6))
+            r.add(f"{desc}: {name!r}", good, 3 / len(want),
+                  f"got {got!r}, expected {w} (words = text.lower().split(); 'not' also counts words ending in n't; "
+                  "accuracy in percent)")
     return r

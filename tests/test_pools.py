@@ -1,0 +1,87 @@
+"""No evaluation sentence in any training or augmentation pool (issue 11).
+
+Levels 4 and 5 train on SST-2 train rows (`textclass.finetune.train_heldout_rows`) and Level 5 mines paraphrases
+from an unlabelled pool (`textclass.finetune.augmentation_pool`). Neither may contain an SST-2 validation or
+test sentence -- compared here independently of the library, after normalising case, punctuation and
+tokenisation ("does n't" == "doesn't") -- or the `improve` / `improve-test` grades would be measured on
+sentences the model was trained on. The notebooks must build their pools with those functions."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from textclass import finetune as ft
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _norm(text: str) -> str:   # an independent normalisation (not the library's)
+    return "".join(ch for ch in text.lower().replace("-lrb-", "(").replace("-rrb-", ")") if ch.isalnum())
+
+
+@pytest.fixture(scope="module")
+def sst2():
+    from textclass import data
+
+    try:
+        return {split: list(data.load_sst2(split, profile="offline")["sentence"])
+                for split in ("train", "validation", "test")}
+    except Exception as exc:  # noqa: BLE001
+        pytest.skip(f"SST-2 not available offline: {exc}")
+
+
+@pytest.fixture(scope="module")
+def evaluation(sst2):
+    return {_norm(s) for s in sst2["validation"] + sst2["test"]}
+
+
+def test_augmentation_pool_has_no_evaluation_sentence(sst2, evaluation):
+    pool = ft.augmentation_pool("offline")
+    assert len(pool) > 1000, "the pool should be most of rotten_tomatoes validation + test"
+    normed = [_norm(p) for p in pool]
+    assert not set(normed) & evaluation
+    long_eval = [e for e in evaluation if len(e) >= 20]
+    joined = "\n".join(evaluation)
+    inside = [p for p in normed if len(p) >= 20 and (p in joined or any(e in p for e in long_eval))]
+    assert not inside, f"{len(inside)} pool sentences contain or are part of an evaluation sentence: {inside[:3]}"
+
+
+def test_training_rows_have_no_evaluation_sentence(sst2, evaluation):
+    train = sst2["train"]
+    naive = {i for i, s in enumerate(train) if _norm(s) in evaluation}
+    assert naive, "SST-2 train shares some sentences with validation/test; this test must be able to fail"
+    rows, held, dropped = ft.train_heldout_rows(train, 2000, seed=0, evaluation=ft.evaluation_sentences("offline"))
+    assert dropped >= len(naive)
+    assert not (set(rows.tolist()) | set(held.tolist())) & naive
+    assert len(held) >= 1990 and not set(rows.tolist()) & set(held.tolist())
+
+
+def test_the_filter_catches_disguised_and_embedded_sentences(sst2):
+    evaluation = ft.evaluation_sentences("offline")
+    sentence = next(s for s in sst2["test"] if "n't" in s and len(s) > 60)
+    disguised = sentence.replace(" n't", "n't").replace(" ,", ",").upper()
+    embedded = "as one critic put it , " + sentence + " and that is that"
+    fragment = " ".join(sentence.split()[2:-2])
+    keep = ft.outside_evaluation([disguised, embedded, fragment, "a wholly new sentence about nothing at all"],
+                                 evaluation)
+    assert keep.tolist() == [False, False, False, True]
+    assert ft.outside_evaluation([fragment], evaluation, fragments=False).tolist() == [True]
+
+
+def _source(level: str, grade_id: str) -> str:
+    nb = nbformat.read(REPO / "solutions" / level / f"{level}.ipynb", as_version=4)
+    return next(c.source for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+
+
+def test_the_notebooks_build_their_pools_from_the_filtered_sources():
+    assert "ft.train_heldout_rows(" in _source("finetune", "load_data")
+    assert "ft.train_heldout_rows(" in _source("improve", "load_data")
+    augment = _source("improve", "augment")
+    assert "ft.augmentation_pool(" in augment
+    assert not re.search(r"\btest_texts\b|\bval_texts\b", augment.split("XP = ")[0]), \
+        "the augmentation pool must not be built from validation or test sentences"
+    assert "permutation(train_rows)" in _source("improve", "teacher"), "distillation phrases come from train_rows"
+    assert "clean[rows]" in _source("improve", "probes") and "clean[rows]" in augment
