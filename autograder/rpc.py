@@ -113,6 +113,13 @@ class RemoteError(Exception):
     """The learner's function raised (or its reply could not be read); the message is the jail's, as data."""
 
 
+RemoteError.__module__ = "builtins"  # shown as "RemoteError: ..." in a check's message
+
+
+class RemoteNotImplemented(RemoteError, NotImplementedError):
+    """The learner's function still raises NotImplementedError (a blank exercise)."""
+
+
 class Proxy:
     """Stands for the learner's function ``name``: calling it runs the real function in the jailed kernel."""
 
@@ -130,7 +137,8 @@ class Proxy:
             if not isinstance(message, dict):
                 raise ValueError
             if not message.get("ok"):
-                raise RemoteError(str(message.get("error", "failed"))[:500])
+                error = str(message.get("error", "failed"))[:500]
+                raise (RemoteNotImplemented if error.startswith("NotImplementedError") else RemoteError)(error)
             return decode(json.dumps(message["value"]))
         except RemoteError:
             raise

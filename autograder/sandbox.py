@@ -67,6 +67,15 @@ def default_hidden() -> list[Path]:
         except (OSError, IndexError):
             pass
     hidden = [r / name for r in roots for name in ("solutions", ".git", "grading", "release")]
+    from autograder.scoring import key_path
+    from autograder.stages import STAGES
+    from textclass.config import resolve_data_dir
+
+    try:
+        data_dir = resolve_data_dir(None)
+    except Exception:  # noqa: BLE001 -- no data directory: nothing there to hide
+        data_dir = None
+    hidden += [k for s in STAGES.values() for d in (data_dir, None) if (k := key_path(s, d)) is not None]
     for var in ("AUTOGRADER_KEYS_DIR", "AUTOGRADER_SECRET_FILE"):
         if os.environ.get(var):
             hidden.append(Path(os.environ[var]))
