@@ -32,7 +32,8 @@ CSV_FIELDS = ("learner", "stage", "exit_code", "passed", "flagged", "accuracy", 
 
 
 def learner_name(path: Path) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", path.stem if regular_file(path) else path.name)[:100] or "_"
+    folder = path.is_dir() and not path.is_symlink()
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", path.name if folder else path.stem)[:100] or "_"
 
 
 def input_hash(path: Path, stage: str, gold_source: str) -> str:
