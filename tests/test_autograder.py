@@ -244,3 +244,51 @@ def test_stage_scoring_is_declarative():
         assert stage.score(lo - stage.zero_at / 2) == pytest.approx(stage.points / 2)
     with pytest.raises(KeyError, match="known stages"):
         get_stage("nope")
+
+
+# ---- module structure (issue 13) and the plain-data codec (issue 12) -----------------------------------------
+def test_autograder_has_no_import_circle_and_never_imports_tools():
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    graph = {}
+    for path in (root / "autograder").rglob("*.py"):
+        name = ".".join(path.relative_to(root).with_suffix("").parts).removesuffix(".__init__")
+        deps = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            modules = [node.module] if isinstance(node, ast.ImportFrom) and node.module else \
+                [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            for m in modules:
+                assert not m.startswith("tools"), f"{name} imports {m}: autograder must not import tools"
+                if m.startswith("autograder"):
+                    deps.add(m)
+                    if isinstance(node, ast.ImportFrom):
+                        deps |= {f"{m}.{a.name}" for a in node.names
+                                 if (root / Path(*f"{m}.{a.name}".split("."))).with_suffix(".py").exists()}
+        graph[name] = deps - {name}
+
+    def visit(node, path):
+        for dep in graph.get(node, ()):
+            assert dep not in path, f"import circle: {' -> '.join([*path, dep])}"
+            visit(dep, [*path, dep])
+
+    for module in graph:
+        visit(module, [module])
+    assert "autograder.worker" not in {d for deps in graph.values() for d in deps}  # the jail side is never imported
+
+
+def test_rpc_codec_round_trips_plain_data_and_refuses_the_rest():
+    import numpy as np
+
+    from autograder.rpc import decode, encode
+
+    value = [1, 2.5, float("nan"), "x", None, True, {"a": np.arange(6).reshape(2, 3)}, (1, 2), np.float32(0.5),
+             {"__npy__": "not an array"}]
+    back = decode(encode(value))
+    assert back[:2] == [1, 2.5] and back[2] != back[2] and back[3:6] == ["x", None, True]
+    assert np.array_equal(back[6]["a"], np.arange(6).reshape(2, 3)) and back[7] == [1, 2] and back[8] == 0.5
+    assert back[9] == {"__npy__": "not an array"}  # a learner's dict is not mistaken for an array
+    for bad in (object(), {1: 2}, lambda: 0, np.array([object()], dtype=object)[0]):
+        with pytest.raises(TypeError):
+            encode(bad)
