@@ -226,7 +226,8 @@ class Jail:
     def outcome(self) -> dict:
         """The run: ``{"status": "ok", "notebook": ..., "submission": ...}`` or a status and an error."""
         try:
-            data = self._frame(self.started + self.limits.wall_s, 2 * int(self.limits.output_mb * 2**20) + 2 * MAX_REPLY)
+            cap = 2 * int(self.limits.output_mb * 2**20) + 2 * MAX_REPLY
+            data = self._frame(self.started + self.limits.wall_s, cap)
         except TimeoutError:
             self.close()
             return {"status": "timeout", "error": f"the notebook ran past the {self.limits.wall_s:g} s wall-clock "

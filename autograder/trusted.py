@@ -113,13 +113,18 @@ def _folder_files(folder: Path | None) -> tuple[dict, list[str]]:
                    "folder); not copied"] if skipped else []
 
 
-def _run_checks(jail, graded) -> list[dict]:
-    """Each graded cell's score, computed here by the instructor's check with proxies to the jail."""
+def _run_checks(jail, graded, visible_errors: dict) -> list[dict]:
+    """Each graded cell's score, computed here by the instructor's check with proxies to the jail. As in nbgrader,
+    a graded cell whose visible asserts raised scores 0 (the learner's kernel can only lower a score this way)."""
     from autograder.rpc import Proxy
 
     out = []
     for g in graded:
         entry = {"grade_id": g.grade_id, "max_score": g.points, "score": 0.0, "message": ""}
+        if g.grade_id in visible_errors:
+            entry["message"] = f"the visible test raised {visible_errors[g.grade_id]}: make it pass first"
+            out.append(entry)
+            continue
         try:
             module = importlib.import_module(g.module if g.module.startswith("autograder.checks.") else "")
             check = getattr(module, g.check)
@@ -185,15 +190,22 @@ def grade_notebook(path: Path, stage: Stage, gold: Gold, *, solution=None, limit
         if run["status"] != "ok":
             return _invalid(stage, f"{run.get('error', 'the run failed')}. The notebook must run from top to bottom "
                             "in a fresh kernel (Kernel > Restart & Run All) within the limits.", messages, **extra)
+        errors, visible_errors, wanted = [], {}, {g.grade_id for g in graded}
         try:
             executed = nbformat.reads(run["notebook"], as_version=4)
-            errors = [f"cell {i} raised {str(o.get('ename'))[:60]}: {str(o.get('evalue'))[:200]}"
-                      for i, c in enumerate(executed.cells) if c.get("cell_type") == "code"
-                      for o in c.get("outputs", []) if isinstance(o, dict) and o.get("output_type") == "error"]
+            for i, c in enumerate(executed.cells):
+                gid = nbgrader_meta(c).get("grade_id") if nbgrader_meta(c).get("grade") else None
+                for o in c.get("outputs", []) if c.get("cell_type") == "code" else []:
+                    if isinstance(o, dict) and o.get("output_type") == "error":
+                        what = f"{str(o.get('ename'))[:60]}: {str(o.get('evalue'))[:200]}"
+                        if gid in wanted:
+                            visible_errors.setdefault(gid, what)
+                        else:
+                            errors.append(f"cell {i} raised {what}")
         except Exception:  # noqa: BLE001 -- the worker's report is untrusted data
-            errors = []
+            pass
         messages += errors[:5]
-        exercises = _run_checks(jail, graded)
+        exercises = _run_checks(jail, graded, visible_errors)
         extra["checks_seconds"] = round(jail.elapsed() - extra["run_seconds"], 1)
     if "submission" not in run:
         return _invalid(stage, "the re-executed notebook did not write submission.json"

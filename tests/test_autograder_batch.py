@@ -13,8 +13,8 @@ import pytest
 
 from autograder.leaderboard import render
 from autograder.stages import get_stage
-from fixtures.autograder.synth import (POINTS, gold_labels, learner_notebook, solution_notebook, submission, write_json,
-                                       write_notebook)
+from fixtures.autograder.synth import (POINTS, gold_labels, learner_notebook, solution_notebook, submission,
+                                       write_json, write_notebook)
 
 STAGE = get_stage("reproduce")
 REPO = __import__("pathlib").Path(__file__).resolve().parent.parent

@@ -1,4 +1,5 @@
-"""The instructor's workflow end to end (``python -m autograder.instructor``), on generated sample submissions:
+"""The instructor's workflow end to end (``python -m tools.release``, then ``python -m autograder
+collect|grade|feedback|export|leaderboard``), on generated sample submissions:
 release -> sample -> collect -> autograde -> feedback -> export -> leaderboard, all under tmp_path.
 
 Every expected number is recomputed here from the SST-2 validation TSV and the stage's definition, not taken
