@@ -66,7 +66,8 @@ def default_hidden() -> list[Path]:
                       if Path(p).is_absolute()}
         except (OSError, IndexError):
             pass
-    hidden = [r / name for r in roots for name in ("solutions", ".git", "grading", "release")]
+    hidden = [r / name for r in roots for name in (
+        "solutions", ".git", "grading", "release", "book/executed", "_build", ".nbgrader")]  # solutions in any form
     from autograder.scoring import key_path
     from autograder.stages import STAGES
     from textclass.config import resolve_data_dir
