@@ -8,8 +8,8 @@ exercise (c) answered wrongly -- and compares every graded cell's score with the
 Where they differ, on purpose: nbgrader restores the hidden tests into the learner's kernel and runs the checks
 there, beside the learner's code; `python -m autograder` runs the checks in its own process and calls the
 learner's functions in a jailed kernel through plain data. A notebook that tampers with the checks in its kernel
-(third submission, "tampered": the partial one plus a cell that patches `autograder.checks`) raises its score
-under nbgrader autograde, and gets exactly the partial notebook's score from `python -m autograder`."""
+(third submission, "tampered": the partial one plus a cell that patches `autograder.checks` and strips the visible
+asserts) gets full marks from nbgrader autograde, and from `python -m autograder` what its functions earn."""
 from __future__ import annotations
 
 import os
@@ -50,8 +50,11 @@ def _submission(kind: str) -> nbformat.NotebookNode:
             if gid == "sentences_needed":  # a plausible wrong answer: off by one sentence (no rounding up)
                 cell.source = cell.source.replace("math.ceil", "math.floor").replace("np.ceil", "np.floor")
     if kind == "tampered":
-        patch = nbformat.v4.new_code_cell("import autograder.checks as _c\n"
-                                          "_c.CheckResult.score = property(lambda self: self.max_score)")
+        patch = nbformat.v4.new_code_cell(  # in-kernel checks report full marks; visible asserts are dropped
+            "import autograder.checks as _c\n"
+            "_c.CheckResult.score = property(lambda self: self.max_score)\n"
+            "get_ipython().input_transformers_cleanup.append(\n"
+            "    lambda lines: [l for l in lines if not l.lstrip().startswith('assert')])")
         nb.cells.insert(next(i for i, c in enumerate(nb.cells) if c.cell_type == "code" and "import" in c.source
                              and c.metadata.get("nbgrader", {}).get("grade_id") == "setup") + 1, patch)
     return nb
@@ -92,7 +95,8 @@ def test_nbgrader_and_autograder_agree(tmp_path, monkeypatch):
         if student != "mallory":
             assert ours == theirs, (student, ours, nbgrader_scores[student])
     # the documented difference: in-kernel checks can be tampered with, the trusted grader's cannot
-    assert ours_by_student["mallory"] == ours_by_student["bob"]
-    assert sum(nbgrader_scores["mallory"].values()) > sum(nbgrader_scores["bob"].values())
+    assert sum(nbgrader_scores["mallory"].values()) == 30  # nbgrader: full marks for a partly blank notebook
+    assert ours_by_student["mallory"]["test_majority_baseline"] == 0  # ours: the blank exercise stays blank
+    assert sum(ours_by_student["mallory"].values()) < 30
     assert sum(nbgrader_scores["alice"].values()) == 30
     assert sum(nbgrader_scores["bob"].values()) < 30  # the partial submission loses points in both
