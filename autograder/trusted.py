@@ -16,8 +16,7 @@ import os
 import stat
 from pathlib import Path
 
-from autograder.scoring import (EXIT_INVALID, MAX_BYTES, Gold, invalid, key_path, load_gold, read_json_submission,
-                                score, summary, write_report)
+from autograder.scoring import MAX_BYTES, Gold, invalid, key_path, load_gold, read_json_submission, score
 from autograder.stages import STAGES, Stage, get_stage
 from textclass.submission import SubmissionError
 
