@@ -167,7 +167,7 @@ def summary(report: dict) -> str:
                      + (f" -- {ex['message']}" if ex.get("message") else ""))
     lines += [f"  {m}" for m in report["messages"]]
     lines.append(f"  {report['how_to_improve']}")
-    lines.append(f"  isolation: {report.get('isolation') or (report.get('sandbox') or {}).get('mode') or 'none'}")
+    lines.append(f"  isolation: {report.get('isolation') or (report.get('sandbox') or {}).get('mode') or 'not used (nothing was executed)'}")
     return "\n".join(lines)
 
 

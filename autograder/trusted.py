@@ -105,7 +105,9 @@ def _folder_files(folder: Path | None) -> tuple[dict, list[str]]:
         if not regular_file(item):
             skipped.append(item.name)
             continue
-        if item.stat().st_size <= MAX_BYTES and not item.name.startswith(".") and len(files) < 100:
+        size = item.stat().st_size
+        if size <= MAX_BYTES and not item.name.startswith(".") and len(files) < 100 \
+                and sum(map(len, files.values())) + size <= 4 * MAX_BYTES:
             with open(item, "rb") as fh:
                 files[item.name] = fh.read(MAX_BYTES)
     return files, [f"{', '.join(n[:60] for n in skipped[:5])}: not a regular file (symbolic link, FIFO, device or "
