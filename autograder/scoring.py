@@ -167,7 +167,8 @@ def summary(report: dict) -> str:
                      + (f" -- {ex['message']}" if ex.get("message") else ""))
     lines += [f"  {m}" for m in report["messages"]]
     lines.append(f"  {report['how_to_improve']}")
-    lines.append(f"  isolation: {report.get('isolation') or (report.get('sandbox') or {}).get('mode') or 'not used (nothing was executed)'}")
+    mode = report.get("isolation") or (report.get("sandbox") or {}).get("mode") or "not used (nothing was executed)"
+    lines.append(f"  isolation: {mode}")
     return "\n".join(lines)
 
 
