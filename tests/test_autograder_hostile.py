@@ -160,8 +160,10 @@ def test_blank_notebook_that_reads_the_solution_from_disk_scores_as_blank(env, t
 
 
 @needs_isolation
-def test_the_hidden_key_and_other_learners_are_invisible(env, tmp_path):
+def test_the_hidden_key_the_secret_and_other_learners_are_invisible(env, tmp_path, monkeypatch):
     from autograder.scoring import key_path
+
+    monkeypatch.setenv("AUTOGRADER_SECRET", "s3cret-of-the-instructor")
 
     key = key_path(get_stage("improve-test"), os.environ.get("TEXTCLASS_DATA_DIR"))
     other = tmp_path / "other_learner"
@@ -169,12 +171,16 @@ def test_the_hidden_key_and_other_learners_are_invisible(env, tmp_path):
     (other / "secret.txt").write_text("the other learner's work")
     hide = [other]
     submit = learner_notebook().cells[-1].source.replace("model='synthetic notebook'", "model=json.dumps(found)")
-    nb = learner_notebook(before_test=_reader([key, other / "secret.txt", "/tmp", "/dev/shm"]),
+    spy = ("import glob\nfound['env'] = any('s3cret' in v for v in os.environ.values())\n"
+           "for f in glob.glob('/proc/*/environ'):\n    try:\n"
+           "        found['env'] = found['env'] or b's3cret' in open(f, 'rb').read()\n    except OSError:\n        pass\n")
+    nb = learner_notebook(before_test=_reader([key, other / "secret.txt", "/tmp", "/dev/shm"]) + spy,
                           submit="import json\n" + submit)
     found = json.loads(grade_nb(env, tmp_path, nb, hide=hide)["model"])
     assert found["0"] in (0, "Not", "Fil"), found  # the key: an empty /dev/null at most
     assert found["1"] in ("Fil", "Not"), found  # the other learner
     assert found["2"] == [], found  # a private /tmp
+    assert found["env"] is False, found  # the instructor's secret stays in the grader
 
 
 def test_symlinks_fifos_and_devices_are_refused_without_being_followed(env, tmp_path):
