@@ -358,3 +358,19 @@ def test_parameter_option_parsing(pairs, expect):
     else:
         with pytest.raises(ValueError, match=expect):
             parse_parameters(pairs)
+
+
+def test_limits_only_fallback_still_grades_outside_the_kernel(env, tmp_path, monkeypatch):
+    """Without unshare (forced here), the same worker and trusted grader run with the limits only, and say so."""
+    from autograder.grade import summary
+
+    monkeypatch.setenv("AUTOGRADER_ISOLATION", "limits-only")
+    isolation_available.cache_clear()
+    try:
+        report = grade_nb(env, tmp_path, learner_notebook(WRONG, before_test=TAMPER.split("import stat")[0]))
+    finally:
+        monkeypatch.delenv("AUTOGRADER_ISOLATION")
+        isolation_available.cache_clear()
+    assert report["sandbox"]["mode"] == "limits-only" and "isolation: limits-only" in summary(report)
+    assert any("NO hiding" in line for line in report["sandbox"]["not_enforced"])
+    assert exercise(report) == expected_score(WRONG) and report["correct"] == len(env["labels"]) - 78
