@@ -7,8 +7,8 @@ scores each graded cell by running the check the instructor's hidden test names,
 learner's functions inside the jail through plain data (:mod:`autograder.rpc`), and scores the stage from the
 submission.json the re-executed notebook wrote, against gold labels the jail cannot read.
 
-Exit codes: 0 passed, 1 graded but below target, 2 invalid (the message says what to do). A class folder (one
-that holds learners' files or folders, not one submission) is graded with ``--out`` into per-learner reports.
+Exit codes: 0 passed, 1 graded but below target, 2 invalid (the message says what to do). With ``--out``, the
+argument is a class folder (one file or folder per learner), graded into per-learner reports and grades.csv.
 """
 from __future__ import annotations
 
@@ -85,12 +85,6 @@ def parse_parameters(pairs) -> dict:
     return out
 
 
-def is_class_folder(path: Path) -> bool:
-    """A folder of learners (not one learner's folder with a notebook or a submission.json in it)."""
-    return path.is_dir() and not path.is_symlink() and not any(path.glob("*.ipynb")) \
-        and not os.path.lexists(path / "submission.json")
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autograder grade", description=__doc__.splitlines()[0])
     parser.add_argument("submission", help="a submission.json, a notebook, a learner's folder or a class folder")
@@ -102,12 +96,11 @@ def main(argv=None) -> int:
     try:
         parameters = parse_parameters(args.parameter)
         path = Path(args.submission)
-        if is_class_folder(path):
+        if args.out:  # a class folder: every learner's file or folder in it
             from autograder.batch import grade_all
 
-            if not args.out:
-                raise ValueError(f"{path} is a class folder (no notebook or submission.json in it): pass --out "
-                                 "RESULTS_DIR for the per-learner reports")
+            if not path.is_dir() or path.is_symlink():
+                raise ValueError(f"{path}: --out grades a class folder (one entry per learner); this is not a folder")
             print(json.dumps(grade_all(path, args.stage, args.out, jobs=args.jobs, answer_key=args.answer_key,
                                        data_dir=args.data_dir, solution=args.solution, limits=limits_from(args),
                                        parameters=parameters)))
