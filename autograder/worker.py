@@ -49,7 +49,7 @@ def main(fd_in: int, fd_out: int) -> None:
     spec = json.loads(os.environ.pop("AG_SPEC"))
     work = os.getcwd()
     for name, sub in (("HOME", ".home"), ("TMPDIR", ".tmp"), ("MPLCONFIGDIR", ".tmp"), ("JUPYTER_RUNTIME_DIR", ".tmp"),
-                      ("IPYTHONDIR", ".home/.ipython")):
+                      ("IPYTHONDIR", ".home/.ipython"), ("TEXTCLASS_RESULTS_DIR", ".results")):  # records: scratch
         os.makedirs(os.path.join(work, sub), exist_ok=True)
         os.environ[name] = os.path.join(work, sub)
     import nbformat
