@@ -18,7 +18,7 @@ def md_cell(value, width: int = 80) -> str:
     """One Markdown table cell: no raw HTML, no pipes, links, emphasis or code spans, one line."""
     text = "" if value is None else str(value)
     text = html.escape(" ".join(text.split()), quote=True)
-    for ch in "\\|[]*_`#!":
+    for ch in "\\|[]*`!":  # no links, images, code spans or emphasis runs; an intraword _ is left alone
         text = text.replace(ch, "\\" + ch)
     return text[: width * 2]
 
