@@ -292,3 +292,18 @@ def test_rpc_codec_round_trips_plain_data_and_refuses_the_rest():
     for bad in (object(), {1: 2}, lambda: 0, np.array([object()], dtype=object)[0]):
         with pytest.raises(TypeError):
             encode(bad)
+
+
+def test_keys_come_from_the_instructors_key_directory_first(tmp_path, monkeypatch):
+    from autograder.scoring import key_path, load_gold
+
+    stage = get_stage("improve-test")
+    keys = tmp_path / "keys"
+    (keys / "sst2").mkdir(parents=True)
+    (keys / stage.answer_key).write_text("index\tlabel\n0\t1\n1\t0\n2\t1\n", encoding="utf-8")
+    monkeypatch.setenv("AUTOGRADER_KEYS_DIR", str(keys))
+    assert key_path(stage, tmp_path / "no-data-here") == keys / stage.answer_key
+    gold = load_gold(stage)
+    assert gold.labels == (1, 0, 1) and gold.source == str(keys / stage.answer_key) and not gold.public
+    monkeypatch.delenv("AUTOGRADER_KEYS_DIR")
+    assert key_path(stage, tmp_path / "no-data-here") == tmp_path / "no-data-here" / stage.answer_key
