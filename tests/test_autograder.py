@@ -307,3 +307,40 @@ def test_keys_come_from_the_instructors_key_directory_first(tmp_path, monkeypatc
     assert gold.labels == (1, 0, 1) and gold.source == str(keys / stage.answer_key) and not gold.public
     monkeypatch.delenv("AUTOGRADER_KEYS_DIR")
     assert key_path(stage, tmp_path / "no-data-here") == tmp_path / "no-data-here" / stage.answer_key
+
+
+@pytest.mark.parametrize("level", __import__("autograder.notebook", fromlist=["level_ids"]).level_ids())
+def test_every_graded_cell_names_one_check_the_trusted_grader_can_call(level):
+    """Contract 2: each graded cell of solutions/<level> holds one grade(checks.check_<id>(fn, ...)) whose check
+    exists in autograder.checks and takes as many functions as the call passes; its grade_id is test_<id>."""
+    import importlib
+    import inspect
+
+    import nbformat
+
+    from autograder.notebook import graded_cells, solution_path
+
+    cells = graded_cells(nbformat.read(solution_path(level), as_version=4))
+    for cell in cells:
+        check = getattr(importlib.import_module(cell.module), cell.check)
+        params = [p for p in inspect.signature(check).parameters.values() if p.default is p.empty]
+        assert len(params) == len(cell.functions), (cell.grade_id, cell.check, cell.functions)
+        assert "BEGIN HIDDEN TESTS" not in cell.student_source
+
+
+# grade_id vs check name still differ here (notebooks/checks owned by the checks helpers): test_my_label_descriptions
+# -> check_label_descriptions (zeroshot), test_abstain -> check_abstention (reproduce)
+_ONE_ID_PENDING = {"zeroshot", "reproduce"}
+
+
+@pytest.mark.parametrize("level", [pytest.param(lv, marks=pytest.mark.xfail(reason="grade_id and check name differ"))
+                                   if lv in _ONE_ID_PENDING else lv
+                                   for lv in __import__("autograder.notebook", fromlist=["level_ids"]).level_ids()])
+def test_one_id_per_exercise(level):
+    """MiniTorch-style: a graded cell's grade_id is test_<id> and its check is check_<id>."""
+    import nbformat
+
+    from autograder.notebook import graded_cells, solution_path
+
+    for cell in graded_cells(nbformat.read(solution_path(level), as_version=4)):
+        assert cell.grade_id == "test_" + cell.check.removeprefix("check_"), (cell.grade_id, cell.check)
