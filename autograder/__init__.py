@@ -1,6 +1,10 @@
-"""The curriculum's autograder: recomputes every submitted number, never trusts a claim.
+"""The curriculum's autograder: recomputes every submitted number, never trusts a claim, and never runs a check
+beside the learner's code.
 
-* ``python -m autograder grade SUBMISSION --stage STAGE`` -- one submission (see ``__main__``)
+* ``python -m autograder <verb>`` -- grade, collect, feedback, export, leaderboard, rescore (``__main__``)
 * :mod:`autograder.stages` -- the stages (dataset, split, metric, target, tolerance, points), in one place
+* :mod:`autograder.scoring` -- gold labels and keys, scores, verdicts; :mod:`autograder.trusted` -- the grader
+* :mod:`autograder.notebook` -- graded cells and the checks they name; :mod:`autograder.sandbox` -- the jail;
+  :mod:`autograder.worker` -- its inside; :mod:`autograder.rpc` -- plain-data proxies between the two
 * :mod:`autograder.checks` -- the checks that notebooks' hidden tests call, with numeric partial credit
 """

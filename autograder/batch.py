@@ -19,7 +19,9 @@ import re
 import time
 from pathlib import Path
 
-from autograder.grade import grade_path, load_gold, summary, write_report
+from autograder.escape import csv_cell, md_block, md_cell
+from autograder.trusted import grade_path, regular_file
+from autograder.scoring import load_gold, summary, write_report
 from autograder.stages import get_stage
 from textclass.submission import atomic_write_text
 
@@ -30,14 +32,22 @@ CSV_FIELDS = ("learner", "stage", "exit_code", "passed", "flagged", "accuracy", 
 
 
 def learner_name(path: Path) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", path.stem if path.is_file() else path.name)[:100] or "_"
+    folder = path.is_dir() and not path.is_symlink()
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", path.name if folder else path.stem)[:100] or "_"
 
 
 def input_hash(path: Path, stage: str, gold_source: str) -> str:
+    """Over the names and the bytes of the regular files only (never opens a FIFO, never follows a link)."""
     h = hashlib.sha256(f"{VERSION}\0{stage}\0{gold_source}\0".encode())
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    if path.is_dir() and not path.is_symlink():
+        files = sorted(Path(d) / n for d, _, names in os.walk(path, followlinks=False) for n in names)
+    else:
+        files = [path]
     for f in files:
-        h.update(str(f.relative_to(path) if path.is_dir() else f.name).encode() + b"\0")
+        h.update(str(f.relative_to(path) if f != path else f.name).encode() + b"\0")
+        if not regular_file(f):
+            h.update(b"<not a regular file>\0")
+            continue
         with open(f, "rb") as fh:
             for block in iter(lambda: fh.read(1 << 20), b""):
                 h.update(block)
@@ -45,10 +55,11 @@ def input_hash(path: Path, stage: str, gold_source: str) -> str:
 
 
 def feedback_markdown(report: dict) -> str:
-    lines = [f"# {report.get('learner', '')}: stage {report['stage']}", "", "```", summary(report), "```", ""]
+    lines = [f"# {md_cell(report.get('learner', ''))}: stage {md_cell(report['stage'])}", "", "```",
+             md_block(summary(report)), "```", ""]
     if report.get("exercises"):
         lines += ["| test | score | note |", "|---|---|---|"]
-        lines += [f"| {e['grade_id']} | {e['score']:g}/{e['max_score']:g} | {e['message'].replace('|', '/')} |"
+        lines += [f"| {md_cell(e['grade_id'])} | {e['score']:g}/{e['max_score']:g} | {md_cell(e['message'], 300)} |"
                   for e in report["exercises"]]
     return "\n".join(lines) + "\n"
 
@@ -103,9 +114,11 @@ def grade_all(submissions_dir, stage_name: str, out, *, jobs: int = 2, answer_ke
         except (OSError, ValueError):
             pass
         todo.append((path, learner, digest))
-    kwargs = {"solution": solution, "limits": limits, "data_dir": data_dir, "parameters": parameters}
+    # the jail of each learner sees neither the class folder (other learners) nor the results
+    kwargs = {"solution": solution, "limits": limits, "data_dir": data_dir, "parameters": parameters,
+              "hide": [root.resolve(), out.resolve()]}
     context = multiprocessing.get_context("fork")
-    running, deadline = {}, limits.wall_s + 120
+    running, deadline = {}, limits.wall_s + limits.checks_s + 120
     while todo or running:
         while todo and len(running) < max(1, jobs):
             path, learner, digest = todo.pop(0)
@@ -145,5 +158,5 @@ def write_grades_csv(out) -> Path:
     writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for report in load_results(out):
-        writer.writerow({k: report.get(k, "") for k in CSV_FIELDS})
+        writer.writerow({k: csv_cell(report.get(k, "")) for k in CSV_FIELDS})
     return atomic_write_text(Path(out) / "grades.csv", buffer.getvalue())

@@ -1,203 +1,120 @@
-"""Grade one submission: recompute the metric from the predictions; never trust ``claimed_accuracy``.
+"""``python -m autograder grade FILE_OR_FOLDER --stage S``: grade one submission, or every submission in a class
+folder. Recompute the metric from the predictions; never trust ``claimed_accuracy``.
 
-A submission is a ``submission.json``, a notebook (``.ipynb``, re-executed in the sandbox, see
-:mod:`autograder.sandbox`) or a folder holding one of them. :func:`grade_path` returns a report (a dict)
-whose ``exit_code`` is 0 (passed), 1 (graded, below target) or 2 (invalid: ``messages`` say what to do).
-Grading only reads the submission.
+A submission is a ``submission.json``, a notebook (``.ipynb``) or a learner's folder holding one of them. A
+notebook is re-executed in a jailed worker (:mod:`autograder.sandbox`); then this process -- the trusted grader --
+scores each graded cell by running the check the instructor's hidden test names, with proxies that call the
+learner's functions inside the jail through plain data (:mod:`autograder.rpc`), and scores the stage from the
+submission.json the re-executed notebook wrote, against gold labels the jail cannot read.
+
+Exit codes: 0 passed, 1 graded but below target, 2 invalid (the message says what to do). With ``--out``, the
+argument is a class folder (one file or folder per learner), graded into per-learner reports and grades.csv.
 """
 from __future__ import annotations
 
-import datetime as _dt
+import argparse
 import json
-import math
-from dataclasses import dataclass
+import os
+import sys
 from pathlib import Path
 
-from autograder.stages import Stage, get_stage
-from textclass.evaluate import wilson_interval
-from textclass.submission import SubmissionError, atomic_write_text, load_submission
+from autograder.scoring import EXIT_INVALID, Gold, load_gold, summary, write_report
+from autograder.stages import STAGES
+from autograder.trusted import grade_notebook, grade_path, locate, regular_file
 
-MAX_BYTES = 50 * 2**20  # larger files are refused without being read
-CLAIM_TOLERANCE = 0.05  # percentage points
-EXIT_PASSED, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
-_SHOWN_FIELDS = ("model", "parameters", "latency_ms", "team", "learner", "created", "profile")
+__all__ = ["grade_path", "grade_notebook", "locate", "regular_file", "load_gold", "summary", "write_report", "main",
+           "Gold"]
 
 
-@dataclass(frozen=True)
-class Gold:
-    labels: tuple
-    public: bool  # the split's labels are public (a copy of them is flagged)
-    source: str
-    num_classes: int
+# --------------------------------------------------------------------------- command line
+def add_grading_options(p) -> None:
+    """The options every grading verb shares; defaults come from :class:`autograder.sandbox.Limits`."""
+    from autograder.sandbox import Limits
+
+    d = Limits()
+    p.add_argument("--stage", required=True, choices=sorted(STAGES), help="the stage to grade against")
+    p.add_argument("--answer-key", help="hidden gold labels (TSV/CSV: index, label); default: the stage's key in "
+                   "AUTOGRADER_KEYS_DIR or the data directory, or the split's public labels")
+    p.add_argument("--data-dir", help="data directory (default: TEXTCLASS_DATA_DIR or ../shared/data)")
+    p.add_argument("--solution", help="instructor notebook whose graded cells name the checks (default: the stage's "
+                   "level in solutions/)")
+    p.add_argument("--timeout", type=float, default=d.wall_s, help="wall-clock limit per notebook, seconds")
+    p.add_argument("--cell-timeout", type=float, default=d.cell_s, help="limit per notebook cell, seconds")
+    p.add_argument("--memory-mb", type=int, default=d.memory_mb, help="memory limit of a notebook run (RLIMIT_AS)")
+    p.add_argument("-p", "--parameter", action="append", default=[], metavar="NAME=VALUE",
+                   help="a notebook parameter for the re-run (papermill), e.g. -p size=small -p train_limit=2000; "
+                        "VALUE is a Python literal or YAML (numbers, lists, null, true, words); repeat for several")
 
 
-def load_gold(stage: Stage, answer_key=None, data_dir=None) -> Gold:
-    """Gold labels in ``idx`` order: ``answer_key`` (or the stage's), else the split's public labels."""
-    from textclass.config import resolve_data_dir
-    from textclass.data import label_names, load_answer_key, load_split
+def limits_from(args):
+    from autograder.sandbox import Limits
 
-    directory = resolve_data_dir(data_dir)
-    key = Path(answer_key) if answer_key else (directory / stage.answer_key if stage.answer_key and directory
-                                               else None)
-    if stage.answer_key and key is None:
-        raise SubmissionError(f"stage {stage.name} needs its answer key {stage.answer_key}: set --data-dir or "
-                              "TEXTCLASS_DATA_DIR, or pass --answer-key")
-    if key is not None:
-        mapping = load_answer_key(key)
-        if sorted(mapping) != list(range(len(mapping))):
-            raise SubmissionError(f"answer key {key}: indices must be 0..{len(mapping) - 1}, each once")
-        labels, public, source = tuple(mapping[i] for i in range(len(mapping))), False, str(key)
-    else:
-        ds = load_split(stage.dataset, stage.split, data_dir=directory, profile="offline")
-        labels = tuple(int(y) for _, y in sorted(zip(ds["idx"], ds["label"])))
-        public, source = True, f"{stage.dataset}/{stage.split} public labels"
-        if any(y < 0 for y in labels):
-            raise SubmissionError(f"{stage.dataset}/{stage.split} has no public labels; pass --answer-key KEY.tsv")
+    return Limits(wall_s=args.timeout, cell_s=args.cell_timeout, memory_mb=args.memory_mb)
+
+
+def _parameter_value(text: str):
+    """A Python literal first (``1e-4`` is a number there, a string in YAML 1.1), else YAML (null, true, words)."""
+    import ast
+
+    import yaml
+
+    if not text.strip():
+        return None
     try:
-        num_classes = len(label_names(stage.dataset, data_dir=directory)) or max(labels) + 1
-    except Exception:  # noqa: BLE001 -- label names unavailable: the key's own range
-        num_classes = max(labels) + 1
-    return Gold(labels, public, source, num_classes)
+        return ast.literal_eval(text.strip())
+    except (ValueError, SyntaxError):
+        return yaml.safe_load(text)
 
 
-def _describe(value) -> str:
-    text = json.dumps(value) if not isinstance(value, float) or math.isfinite(value) else str(value)
-    return text if len(text) <= 40 else text[:37] + "..."
+def parse_parameters(pairs) -> dict:
+    """``["a=1", "b=[2, 3]"]`` -> ``{"a": 1, "b": [2, 3]}``; a clear error for anything else."""
+    import yaml
+
+    out = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        name = name.strip()
+        if not sep or not name.isidentifier():
+            raise ValueError(f"-p {pair!r}: write NAME=VALUE with a Python name, e.g. -p train_limit=2000")
+        if name == "profile":
+            raise ValueError("-p profile=...: grading always runs offline (no network in the sandbox)")
+        try:
+            out[name] = _parameter_value(value)
+        except yaml.YAMLError:
+            raise ValueError(f"-p {pair!r}: the value is not valid YAML; quote strings, e.g. -p device=cpu") from None
+    return out
 
 
-def check_predictions(sub: dict, stage: Stage, gold: Gold) -> list[int]:
-    """The predictions as ints, or :class:`SubmissionError` saying what is wrong and what to do."""
-    for field, want in (("stage", stage.name), ("dataset", stage.dataset), ("split", stage.split)):
-        if sub.get(field) != want:
-            raise SubmissionError(f"{field} is {_describe(sub.get(field))} but stage {stage.name!r} grades "
-                                  f"{field} {want!r}: predict {stage.dataset}/{stage.split} and set {field}={want!r} "
-                                  f"in make_submission(...), or grade with the matching --stage")
-    preds, n = sub["predictions"], len(gold.labels)
-    if not isinstance(preds, list):
-        raise SubmissionError(f"predictions must be a list of {n} integer labels, not {type(preds).__name__}")
-    if len(preds) != n:
-        raise SubmissionError(f"{len(preds)} predictions for {n} examples of {stage.dataset}/{stage.split}: predict "
-                              "every example once, in idx order (do not use limit=... for a graded run)")
-    bad = [(i, p) for i, p in enumerate(preds)
-           if isinstance(p, bool) or not isinstance(p, int) or not 0 <= p < gold.num_classes]
-    if bad:
-        shown = ", ".join(f"predictions[{i}] = {_describe(p)}" for i, p in bad[:3])
-        raise SubmissionError(f"{len(bad)} prediction(s) are not labels in 0..{gold.num_classes - 1} ({shown}"
-                              f"{', ...' if len(bad) > 3 else ''}): write integer class ids, e.g. "
-                              "probabilities.argmax(axis=1), through make_submission(...)")
-    return preds
-
-
-def score(sub: dict, stage: Stage, gold: Gold) -> dict:
-    """The report of a structurally valid submission (raises :class:`SubmissionError` otherwise)."""
-    preds = check_predictions(sub, stage, gold)
-    n = len(preds)
-    correct = sum(p == y for p, y in zip(preds, gold.labels))
-    accuracy = 100.0 * correct / n
-    lo, hi = (100 * x for x in wilson_interval(correct, n))
-    messages, claimed = [], sub.get("claimed_accuracy")
-    if claimed is not None and (isinstance(claimed, bool) or not isinstance(claimed, (int, float))
-                                or not math.isfinite(claimed)):
-        messages.append(f"claimed_accuracy {_describe(claimed)} is not a number (percent); it was ignored")
-        claimed = None
-    elif claimed is not None and abs(claimed - accuracy) > CLAIM_TOLERANCE:
-        messages.append(f"claimed_accuracy {claimed:g} differs from the recomputed {accuracy:.4f} by "
-                        f"{abs(claimed - accuracy):.2f} points; only the recomputed value counts (did you claim a "
-                        "fraction instead of a percent, or evaluate other predictions than you submitted?)")
-    flagged = gold.public and correct == n
-    passed = stage.passed(accuracy) and not flagged
-    points = 0.0 if flagged else stage.score(accuracy)
-    if flagged:
-        messages.append(f"FLAGGED: the predictions equal the public gold labels of {stage.dataset}/{stage.split} "
-                        "exactly; no model does that. Score 0 pending review: submit the notebook that produced "
-                        "them (graded by re-execution), not labels copied from the dataset.")
-    report = {"stage": stage.name, "n": n, "correct": correct, "accuracy": round(accuracy, 4),
-              "interval": [round(lo, 4), round(hi, 4)], "claimed_accuracy": claimed, "target": stage.target,
-              "tolerance": stage.tolerance, "kind": stage.kind, "target_text": stage.describe_target(),
-              "passed": passed, "flagged": flagged, "score": points, "max_score": float(stage.points),
-              "how_to_improve": "Flagged: no score until reviewed." if flagged else stage.advice(accuracy, n),
-              "gold": gold.source, "messages": messages}
-    report.update({k: sub[k] if isinstance(sub[k], (int, float)) and not isinstance(sub[k], bool)
-                   and math.isfinite(sub[k]) else str(sub[k])[:200] for k in _SHOWN_FIELDS if sub.get(k) is not None})
-    report["exit_code"] = EXIT_PASSED if passed else EXIT_FAILED
-    return report
-
-
-def invalid(stage_name: str, message: str, **extra) -> dict:
-    return {"stage": stage_name, "passed": False, "flagged": False, "score": 0.0, "max_score": None,
-            "accuracy": None, "messages": [f"INVALID: {message}"], **extra, "exit_code": EXIT_INVALID,
-            "how_to_improve": "Fix the problem above and submit again; an invalid submission scores 0."}
-
-
-def read_json_submission(path: Path) -> dict:
-    size = path.stat().st_size
-    if size > MAX_BYTES:
-        raise SubmissionError(f"{path.name} is {size / 2**20:.0f} MB; a submission is at most {MAX_BYTES // 2**20} MB "
-                              "(one integer per example): write it with textclass.submission.write_submission")
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m autograder grade", description=__doc__.splitlines()[0])
+    parser.add_argument("submission", help="a submission.json, a notebook, a learner's folder or a class folder")
+    parser.add_argument("--json", dest="report", help="write the report (JSON) here (one submission)")
+    parser.add_argument("--out", help="results folder for a class folder: <learner>.json, <learner>.md, grades.csv")
+    parser.add_argument("--jobs", type=int, default=2, help="submissions graded in parallel (class folder)")
+    add_grading_options(parser)
+    args = parser.parse_args(argv)
     try:
-        return load_submission(path)
-    except SubmissionError as exc:
-        if "not valid JSON" in str(exc) and path.suffix != ".json":
-            raise SubmissionError(f"{path.name} is neither a submission.json nor a notebook (.ipynb): submit the "
-                                  "submission.json your notebook wrote, or the notebook itself") from None
-        raise
+        parameters = parse_parameters(args.parameter)
+        path = Path(args.submission)
+        if args.out:  # a class folder: every learner's file or folder in it
+            from autograder.batch import grade_all
+
+            if not path.is_dir() or path.is_symlink():
+                raise ValueError(f"{path}: --out grades a class folder (one entry per learner); this is not a folder")
+            print(json.dumps(grade_all(path, args.stage, args.out, jobs=args.jobs, answer_key=args.answer_key,
+                                       data_dir=args.data_dir, solution=args.solution, limits=limits_from(args),
+                                       parameters=parameters)))
+            return 0
+        report = grade_path(path, args.stage, answer_key=args.answer_key, data_dir=args.data_dir,
+                            solution=args.solution, limits=limits_from(args), parameters=parameters)
+    except (ValueError, RuntimeError, OSError) as exc:  # SubmissionError, ResourceError: a clear message
+        print(f"autograder: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    print(summary(report))
+    if args.report:
+        write_report(report, args.report)
+    return report["exit_code"]
 
 
-def locate(path: Path) -> tuple[str, Path]:
-    """``("json" | "notebook", file)`` for a file or a learner's folder."""
-    if path.is_dir():
-        notebooks = sorted(p for p in path.glob("*.ipynb") if not p.name.startswith("."))
-        if len(notebooks) > 1:
-            raise SubmissionError(f"{path.name}/ holds {len(notebooks)} notebooks; submit exactly one .ipynb")
-        if notebooks:
-            return "notebook", notebooks[0]
-        if (path / "submission.json").is_file():
-            return "json", path / "submission.json"
-        raise SubmissionError(f"{path.name}/ holds neither a notebook (.ipynb) nor a submission.json")
-    if not path.is_file():
-        raise SubmissionError(f"{path}: no such file")
-    return ("notebook" if path.suffix == ".ipynb" else "json"), path
-
-
-def grade_path(path, stage: Stage | str, gold: Gold | None = None, *, answer_key=None, data_dir=None,
-               solution=None, limits=None, parameters: dict | None = None) -> dict:
-    """Grade one submission file or folder (see the module docstring). ``parameters``: notebook parameters for
-    the re-run of a notebook submission (ignored for submission.json)."""
-    stage = get_stage(stage) if isinstance(stage, str) else stage
-    path = Path(path)
-    try:
-        gold = gold or load_gold(stage, answer_key, data_dir)
-        kind, file = locate(path)
-        if kind == "json":
-            report = score(read_json_submission(file), stage, gold)
-        else:
-            from autograder.sandbox import grade_notebook
-
-            report = grade_notebook(file, stage, gold, solution=solution, limits=limits, data_dir=data_dir,
-                                    folder=path if path.is_dir() else None, parameters=parameters)
-    except SubmissionError as exc:
-        report = invalid(stage.name, str(exc))
-    report.setdefault("submission", path.name)
-    report["graded_at"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-    return report
-
-
-def summary(report: dict) -> str:
-    """A few lines for the terminal."""
-    lines = [f"stage {report['stage']}: "
-             + ("INVALID" if report["exit_code"] == EXIT_INVALID else "PASSED" if report["passed"] else "NOT PASSED")]
-    if report.get("accuracy") is not None:
-        lo, hi = report["interval"]
-        lines.append(f"  accuracy {report['accuracy']:.2f}% ({report['correct']}/{report['n']}), 95% CI "
-                     f"[{lo:.2f}, {hi:.2f}]; target {report['target_text']}")
-        lines.append(f"  score {report['score']:g}/{report['max_score']:g}")
-    for ex in report.get("exercises", []):
-        lines.append(f"  test {ex['grade_id']}: {ex['score']:g}/{ex['max_score']:g}"
-                     + (f" -- {ex['message']}" if ex.get("message") else ""))
-    lines += [f"  {m}" for m in report["messages"]]
-    lines.append(f"  {report['how_to_improve']}")
-    return "\n".join(lines)
-
-
-def write_report(report: dict, path) -> Path:
-    return atomic_write_text(path, json.dumps(report, indent=1, allow_nan=False, default=str) + "\n")
+if __name__ == "__main__":
+    sys.exit(main())

@@ -4,15 +4,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import argparse
+import shutil
+import sys
+import tempfile
+
 from autograder.batch import load_results
+from autograder.escape import md_cell
+from autograder.workdir import DEFAULT_WORK, graded_dir, graded_stages
 from textclass.submission import atomic_write_text
 
 HEADER = ("rank", "learner or team", "stage", "accuracy (%)", "model", "parameters", "latency (ms)", "date")
 
 
 def _cell(value) -> str:
-    text = "" if value is None else str(value)
-    return text.replace("|", "\\|").replace("\n", " ")[:80]
+    """A submitted string as one Markdown cell: HTML-escaped, no pipes, links or emphasis (see escape.md_cell)."""
+    return md_cell(value)
 
 
 def rows(results_dir) -> list[dict]:
@@ -59,3 +66,39 @@ def write_leaderboard(results_dir, out=None) -> str:
     if out:
         atomic_write_text(Path(out), text)
     return text
+
+
+def leaderboard(work=DEFAULT_WORK, out=None) -> str:
+    """:func:`autograder.leaderboard.write_leaderboard` over every graded stage (one folder: as is;
+    several: their reports side by side in a temporary folder)."""
+    stages = graded_stages(work)
+    if not stages:
+        raise ValueError(f"{Path(work) / 'graded'}: nothing graded yet; run the autograde step first")
+    if len(stages) == 1:
+        return write_leaderboard(graded_dir(work, stages[0]), out)
+    with tempfile.TemporaryDirectory(prefix="leaderboard-") as tmp:
+        for stage in stages:
+            for f in graded_dir(work, stage).glob("*.json"):
+                shutil.copy2(f, Path(tmp) / f"{stage}--{f.name}")
+        return write_leaderboard(tmp, out)
+
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m autograder leaderboard", description=__doc__.splitlines()[0])
+    parser.add_argument("results_dir", nargs="?", help="a results folder (grade --out); default: every graded stage "
+                        "of --work")
+    parser.add_argument("--work", default=DEFAULT_WORK, help=f"the grading folder (default {DEFAULT_WORK}/)")
+    parser.add_argument("--out", help="write the Markdown here (e.g. book/leaderboard.md); default: print it")
+    args = parser.parse_args(argv)
+    try:
+        text = write_leaderboard(args.results_dir, args.out) if args.results_dir else leaderboard(args.work, args.out)
+    except (ValueError, OSError) as exc:
+        print(f"autograder leaderboard: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {args.out}" if args.out else text.rstrip())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,23 +1,23 @@
-"""Re-execute a notebook submission in a sandbox and grade what the re-execution produced.
+"""Isolation and running only: a jailed worker that executes a learner's notebook and then answers calls.
 
-Before running, every graded test cell (nbgrader ``grade: true``, matched by ``grade_id``) is restored from
-the instructor's ``solutions/`` notebook, with a preamble that re-imports ``autograder`` and ``textclass``
-fresh from the read-only installation (so monkeypatching them earlier in the notebook changes nothing).
-The notebook then runs with papermill in a separate process:
+:class:`Jail` starts ``autograder/worker.py`` (by file path, so nothing from the learner's folder is imported by
+it) in a fresh scratch directory holding only the submitted files, and talks to it over two private pipes.
 
-* ``unshare --net --mount --pid`` (when available, as root): a network namespace with only loopback, every
-  mount read-only except a size-limited tmpfs scratch directory (cwd, HOME and TMPDIR are inside it), a
-  PID namespace so that killing the runner kills every process the notebook started; then ``setpriv``
-  drops all capabilities, so the notebook cannot remount, re-enter the host network or raise limits.
-* always: RLIMIT_AS (memory), RLIMIT_FSIZE (largest file), a per-cell and a wall-clock time limit, and a
-  cap on the output the notebook prints; the runner reports back over a private pipe.
+* ``unshare --net --mount --pid`` (when available, as root): loopback-only network; every mount read-only; the
+  scratch directory is a size-limited tmpfs (cwd, HOME, TMPDIR inside it); ``/tmp`` and ``/dev/shm`` are fresh
+  private tmpfs that vanish with the jail (other learners' scratch directories are not visible); the hidden paths
+  (the instructor's ``solutions/``, ``.git``, answer keys, the key directory, the class folder and the results
+  folder, anything in ``AUTOGRADER_HIDE``) are covered by empty read-only mounts; a PID namespace (no grader
+  process visible; killing the jail kills everything the notebook started); then ``setpriv`` drops all
+  capabilities so the notebook cannot remount, unhide or leave.
+* always: RLIMIT_AS (memory), RLIMIT_FSIZE (largest file), a per-cell, a wall-clock and a per-call time limit,
+  and a cap on all output the notebook produces (every MIME type).
 
-Without ``unshare`` the run falls back to a plain child process with the same limits and reports
-``sandbox.mode == "limits-only"`` (network and files outside scratch are then NOT protected).
+Without ``unshare`` the worker runs as a plain child process with the same limits (``mode == "limits-only"``):
+network, hidden files and other learners are then NOT protected.
 """
 from __future__ import annotations
 
-import copy
 import json
 import os
 import re
@@ -25,6 +25,7 @@ import resource
 import select
 import shutil
 import signal
+import struct
 import subprocess
 import sys
 import tempfile
@@ -33,126 +34,76 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-import nbformat
-
-from autograder.grade import MAX_BYTES, EXIT_INVALID, Gold, invalid, score
-from autograder.stages import Stage
-from textclass.submission import SubmissionError
-
 REPO_ROOT = Path(__file__).resolve().parent.parent
-_PREAMBLE_MARK = "# --- autograder: restored test cell"
+WORKER = Path(__file__).resolve().parent / "worker.py"
 
 
 @dataclass(frozen=True)
 class Limits:
-    wall_s: float = 1800
+    """Every sandbox limit, defined once (the command line's defaults read these)."""
+    wall_s: float = 1800  # the notebook's run
     cell_s: float = 600
+    call_s: float = 120  # one call of a learner's function by a check
+    checks_s: float = 900  # all checks of one submission together
     memory_mb: int = 8192
-    output_mb: float = 20  # total text the notebook may print
+    output_mb: float = 20  # total output the notebook may produce (all MIME types)
     file_mb: int = 512  # largest file it may write (RLIMIT_FSIZE)
     disk_mb: int = 1024  # scratch tmpfs size
 
 
-# --------------------------------------------------------------------------- restoring graded cells
-def _nbg(cell) -> dict:
-    return cell.get("metadata", {}).get("nbgrader", {}) or {}
+MAX_REPLY = 32 * 2**20
 
 
-def graded_cells(nb) -> list:
-    return [c for c in nb.cells if _nbg(c).get("grade") and _nbg(c).get("grade_id")]
+# --------------------------------------------------------------------------- what the jail must not see
+def default_hidden() -> list[Path]:
+    """The instructor's solutions and history for every checkout the jail can import from, the key directory,
+    and ``AUTOGRADER_HIDE`` (``os.pathsep``-separated)."""
+    roots = {REPO_ROOT}
+    for finder in Path(sys.prefix).glob("lib/python*/site-packages/__editable__*finder.py"):
+        try:
+            roots |= {Path(p).parent for p in re.findall(r"'([^']+)'", finder.read_text(encoding="utf-8")
+                                                          .split("MAPPING", 1)[1].split("\n", 1)[0])
+                      if Path(p).is_absolute()}
+        except (OSError, IndexError):
+            pass
+    hidden = [r / name for r in roots for name in (
+        "solutions", ".git", "grading", "release", "book/executed", "_build", ".nbgrader")]  # solutions in any form
+    from autograder.scoring import key_path
+    from autograder.stages import STAGES
+    from textclass.config import resolve_data_dir
+
+    try:
+        data_dir = resolve_data_dir(None)
+    except Exception:  # noqa: BLE001 -- no data directory: nothing there to hide
+        data_dir = None
+    hidden += [k for s in STAGES.values() for d in (data_dir, None) if (k := key_path(s, d)) is not None]
+    for var in ("AUTOGRADER_KEYS_DIR", "AUTOGRADER_SECRET_FILE"):
+        if os.environ.get(var):
+            hidden.append(Path(os.environ[var]))
+    hidden += [Path(p) for p in os.environ.get("AUTOGRADER_HIDE", "").split(os.pathsep) if p]
+    return hidden
 
 
-def _preamble(solution) -> str:
-    """Re-import autograder/textclass fresh from the installation, then every import the test cells use."""
-    imports = sorted({line.strip() for c in graded_cells(solution) for line in c.source.splitlines()
-                      if line.strip().startswith(("from autograder", "import autograder", "from textclass",
-                                                  "import textclass"))})
-    return "\n".join([
-        f"{_PREAMBLE_MARK} (instructor's version; edits to it are discarded) ---",
-        "import sys as _ag_sys",
-        f"_ag_sys.path.insert(0, {str(REPO_ROOT)!r})",
-        "for _ag_m in [m for m in list(_ag_sys.modules) if m.split('.')[0] in ('autograder', 'textclass')]:",
-        "    del _ag_sys.modules[_ag_m]",
-        "try:",
-        "    get_ipython().display_formatter.formatters['text/plain'].type_printers.pop(float, None)",
-        "except NameError:",
-        "    pass",
-        *imports, "# ---", ""])
-
-
-def _student_version(source: str) -> str:
-    """The source with its hidden tests removed (what nbgrader gives learners)."""
-    return re.sub(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS\n?", "", source, flags=re.S).strip()
-
-
-def restore_graded_cells(nb, solution) -> list[str]:
-    """Put the instructor's graded cells into ``nb`` (in place); return messages about what was changed."""
-    messages, preamble = [], _preamble(solution)
-    wanted = {_nbg(c)["grade_id"]: c for c in graded_cells(solution)}
-    seen = {}
-    for cell in nb.cells:
-        cell.pop("outputs", None) if cell.cell_type != "code" else cell.update(outputs=[], execution_count=None)
-        gid = _nbg(cell).get("grade_id")
-        if _nbg(cell).get("grade") and (gid not in wanted or gid in seen):
-            cell.metadata["nbgrader"]["grade"] = False
-            messages.append(f"cell {gid!r} claims to be a graded test but is not one of the assignment's (or is a "
-                            "duplicate); it was run but not graded")
-        elif gid in wanted and gid not in seen:
-            seen[gid] = cell
-    previous = None
-    for gid, source_cell in wanted.items():
-        restored = copy.deepcopy(source_cell)
-        restored.source = preamble + source_cell.source
-        restored.outputs, restored.execution_count = [], None
-        if gid in seen:
-            if seen[gid].source.strip() not in (source_cell.source.strip(), _student_version(source_cell.source)):
-                messages.append(f"test cell {gid!r} had been edited; the instructor's version was restored")
-            index = nb.cells.index(seen[gid])
-            nb.cells[index] = restored
-        else:
-            index = nb.cells.index(previous) + 1 if previous is not None else len(nb.cells)
-            nb.cells.insert(index, restored)
-            messages.append(f"test cell {gid!r} was missing; the instructor's version was put back")
-        previous = nb.cells[index]
-    return messages
-
-
-def cell_scores(nb) -> list[dict]:
-    """Each graded cell's score: its last expression when numeric (clamped to its points), else full points
-    when it ran without error; 0 on an error (only the exception's name and message, never the source)."""
-    out = []
-    for cell in graded_cells(nb):
-        meta, points = _nbg(cell), float(_nbg(cell).get("points", 0) or 0)
-        errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
-        values = [o["data"]["text/plain"] for o in cell.get("outputs", [])
-                  if o.get("output_type") == "execute_result" and "text/plain" in o.get("data", {})]
-        entry = {"grade_id": meta["grade_id"], "max_score": points, "score": 0.0, "message": ""}
-        if errors:
-            entry["message"] = f"raised {errors[0].get('ename')}: {str(errors[0].get('evalue'))[:300]}"
-        elif cell.get("execution_count") is None:
-            entry["message"] = "did not run (the notebook stopped before it)"
-        else:
-            try:
-                value = float(values[-1]) if values else points
-                entry["score"] = round(min(points, max(0.0, value)), 4) if value == value else 0.0
-            except ValueError:
-                entry["score"] = points
-        out.append(entry)
-    return out
-
-
-# --------------------------------------------------------------------------- running in the sandbox
+# --------------------------------------------------------------------------- namespace jail
 _NS_SCRIPT = r"""
 set -e
 S="$1"; DISK="$2"; shift 2
 ip link set lo up
 mount -t tmpfs -o "size=${DISK}m,mode=0755" tmpfs "$S/work"
 cp -a "$S/in/." "$S/work/"
-mkdir -p "$S/work/.home" "$S/work/.tmp"
 for m in $(awk '{print $2}' /proc/self/mounts); do
   case "$m" in /proc|/proc/*|/sys|/sys/*|/dev|/dev/*|"$S/work") ;; *) mount -o remount,bind,ro "$m" 2>/dev/null || true ;; esac
 done
-cd "$S/work"
+W="$S/work"
+if [ -d /mnt ]; then mount --bind "$S/work" /mnt; W=/mnt; mount -t tmpfs -o size=64m,mode=1777 tmpfs /tmp; fi
+mount -t tmpfs -o size=64m,mode=1777 tmpfs /dev/shm 2>/dev/null || true
+printf '%s\n' "$AG_HIDE" | while IFS= read -r p; do
+  [ -n "$p" ] || continue
+  if [ -d "$p" ] && [ ! -L "$p" ]; then mount -t tmpfs -o ro,size=4k,mode=0555 tmpfs "$p"
+  elif [ -e "$p" ] && [ ! -L "$p" ]; then mount --bind -o ro /dev/null "$p"; fi
+done
+unset AG_HIDE
+cd "$W"
 exec setpriv --inh-caps=-all --bounding-set=-all --no-new-privs "$@"
 """
 _UNSHARE = ["unshare", "--net", "--mount", "--pid", "--fork", "--kill-child", "--mount-proc",
@@ -161,6 +112,8 @@ _UNSHARE = ["unshare", "--net", "--mount", "--pid", "--fork", "--kill-child", "-
 
 @lru_cache(maxsize=1)
 def isolation_available() -> bool:
+    if os.environ.get("AUTOGRADER_ISOLATION") == "limits-only":
+        return False
     if os.geteuid() != 0 or not all(shutil.which(t) for t in ("unshare", "setpriv", "ip")):
         return False
     probe = [*_UNSHARE, "sh", "-c", "ip link set lo up && mount -t tmpfs tmpfs /mnt && "
@@ -172,19 +125,24 @@ def isolation_available() -> bool:
 
 
 def sandbox_info(isolated: bool, limits: Limits) -> dict:
-    enforced = [f"wall clock {limits.wall_s:g} s", f"{limits.cell_s:g} s per cell", f"memory {limits.memory_mb} MB "
-                "(RLIMIT_AS)", f"files up to {limits.file_mb} MB", f"printed output up to {limits.output_mb:g} MB",
-                "graded test cells restored from the instructor's source"]
+    enforced = [f"wall clock {limits.wall_s:g} s", f"{limits.cell_s:g} s per cell", f"{limits.call_s:g} s per "
+                f"checked call", f"memory {limits.memory_mb} MB (RLIMIT_AS)", f"files up to {limits.file_mb} MB",
+                f"output up to {limits.output_mb:g} MB (all MIME types)",
+                "checks run in the grader, outside the notebook's process; the learner's functions are called "
+                "through plain data (JSON/npy)"]
     if isolated:
         enforced += ["network: loopback only (network namespace)", "filesystem read-only except the scratch "
-                     f"directory (tmpfs, {limits.disk_mb} MB)", "no capabilities (cannot remount or leave)",
-                     "every process killed at the end (PID namespace)"]
-        missing = ["/dev/shm stays writable", "in-kernel hooks (IPython input transformers) could still alter a "
-                   "restored cell; the stage score never depends on the kernel (recomputed from submission.json)"]
+                     f"directory (tmpfs, {limits.disk_mb} MB)", "private /tmp and /dev/shm, gone after the run",
+                     "solutions/, answer keys, the key directory and other learners hidden",
+                     "no capabilities (cannot remount or leave)", "every process killed at the end (PID namespace)"]
+        missing = ["files that are neither hidden nor part of the submission are readable (read-only): public data, "
+                   "the installed packages, any copy of the solutions outside the configured hidden paths",
+                   "CPU time of the machine is shared: a notebook can be slow on purpose (bounded by the limits)"]
     else:
-        missing = ["NO network isolation (unshare unavailable or not root)", "NO protection of files outside the "
-                   "scratch directory", "processes the notebook detaches may survive"]
-    return {"mode": "namespaces" if isolated else "limits-only", "enforced": enforced, "not_enforced": missing}
+        missing = ["NO network isolation (unshare unavailable or not root)", "NO hiding of solutions/, answer keys "
+                   "or other learners' files", "NO protection of files outside the scratch directory",
+                   "processes the notebook detaches may survive"]
+    return {"mode": "namespace jail" if isolated else "limits-only", "enforced": enforced, "not_enforced": missing}
 
 
 def _set_limits(limits: Limits):
@@ -196,219 +154,145 @@ def _set_limits(limits: Limits):
     return apply
 
 
-def _kill(proc):
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    proc.wait()
+class Jail:
+    """One jailed worker: ``start()``, then ``outcome()`` (the run), then ``call(payload)`` as often as needed,
+    then ``close()`` (also as a context manager)."""
 
+    def __init__(self, files: dict, limits: Limits, *, env: dict, parameters: dict, hide=()):
+        self.files, self.limits, self.env, self.parameters = files, limits, env, parameters
+        self.hide = [Path(p) for p in (*default_hidden(), *hide)]
+        self.isolated = isolation_available()
+        self.proc, self.tmp, self.last_error, self.calls_left_s = None, None, "", limits.checks_s
 
-def run_notebook(nb, extra_files: Path | None, limits: Limits, *, env: dict, parameters: dict) -> dict:
-    """Execute ``nb`` in a fresh scratch directory; returns the runner's report (status, notebook, submission)."""
-    isolated = isolation_available()
-    with tempfile.TemporaryDirectory(prefix="autograder-") as tmp:
-        scratch = Path(tmp)
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def start(self) -> None:
+        from autograder.rpc import kernel_source
+
+        self.tmp = tempfile.mkdtemp(prefix="autograder-")
+        scratch = Path(self.tmp)
         (scratch / "in").mkdir()
         (scratch / "work").mkdir()
-        if extra_files is not None:  # a learner's folder: its other small files come along
-            for item in extra_files.iterdir():
-                if item.is_file() and item.suffix != ".ipynb" and item.name != "submission.json" \
-                        and item.stat().st_size <= MAX_BYTES:
-                    shutil.copy2(item, scratch / "in" / item.name)
-        nbformat.write(nb, scratch / "in" / "submission.ipynb")
-        work = scratch / ("work" if isolated else "in")
-        if not isolated:
-            (work / ".home").mkdir()
-            (work / ".tmp").mkdir()
-        spec = {"output_cap": int(limits.output_mb * 2**20), "cell_s": limits.cell_s, "parameters": parameters}
-        child_env = {**env, "HOME": str(work / ".home"), "TMPDIR": str(work / ".tmp"), "AG_SPEC": json.dumps(spec),
-                     "MPLCONFIGDIR": str(work / ".tmp"), "IPYTHONDIR": str(work / ".home" / ".ipython"),
-                     "JUPYTER_RUNTIME_DIR": str(work / ".tmp"), "PYTHONDONTWRITEBYTECODE": "1"}
-        read_fd, write_fd = os.pipe()
-        runner = [sys.executable, "-m", "autograder.sandbox", "--child", str(write_fd)]
-        command = [*_UNSHARE, "sh", "-c", _NS_SCRIPT, "sh", str(scratch), str(limits.disk_mb), *runner] \
-            if isolated else runner
-        start = time.monotonic()
-        proc = subprocess.Popen(command, cwd=work, env=child_env, pass_fds=(write_fd,), stdin=subprocess.DEVNULL,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-                                preexec_fn=_set_limits(limits))
-        os.close(write_fd)
-        data, cap, timed_out = bytearray(), int(limits.output_mb * 2**20) * 2 + MAX_BYTES, False
-        with os.fdopen(read_fd, "rb") as pipe:
-            while True:
-                left = limits.wall_s - (time.monotonic() - start)
-                if left <= 0:
-                    timed_out = True
-                    break
-                ready, _, _ = select.select([pipe], [], [], min(left, 1.0))
-                if ready:
-                    chunk = os.read(pipe.fileno(), 1 << 20)
-                    if not chunk:
-                        break
-                    data += chunk
-                    if len(data) > cap:
-                        break
-        if timed_out or len(data) > cap or proc.poll() is None:
-            try:
-                proc.wait(timeout=0 if timed_out else 10)
-            except subprocess.TimeoutExpired:
-                pass
-            if proc.poll() is None:
-                _kill(proc)
-        seconds = time.monotonic() - start
-        if timed_out:
-            return {"status": "timeout", "error": f"the notebook ran past the {limits.wall_s:g} s wall-clock limit",
-                    "seconds": seconds, "sandbox": sandbox_info(isolated, limits)}
+        for name, data in self.files.items():
+            (scratch / "in" / name).write_bytes(data)
+        work = scratch / ("work" if self.isolated else "in")
+        spec = {"output_cap": int(self.limits.output_mb * 2**20), "cell_s": self.limits.cell_s,
+                "call_s": self.limits.call_s, "parameters": self.parameters, "max_bytes": 50 * 2**20,
+                "reply_bytes": MAX_REPLY, "kernel_source": kernel_source()}
+        env = {**self.env, "AG_SPEC": json.dumps(spec), "PYTHONDONTWRITEBYTECODE": "1",
+               "PYTHONPATH": str(REPO_ROOT), "HOME": str(work / ".home"), "TMPDIR": str(work / ".tmp")}
+        if self.isolated:
+            env["AG_HIDE"] = "\n".join(str(p) for p in self.hide if "\n" not in str(p))
+        to_worker, self._w = os.pipe()
+        self._r, from_worker = os.pipe()
+        runner = [sys.executable, str(WORKER), str(to_worker), str(from_worker)]
+        command = [*_UNSHARE, "sh", "-c", _NS_SCRIPT, "sh", str(scratch), str(self.limits.disk_mb), *runner] \
+            if self.isolated else runner
+        self.started = time.monotonic()
+        self.proc = subprocess.Popen(command, cwd=work, env=env, pass_fds=(to_worker, from_worker),
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL if not os.environ.get('AUTOGRADER_DEBUG') else None,
+                                     start_new_session=True, preexec_fn=_set_limits(self.limits))
+        os.close(to_worker)
+        os.close(from_worker)
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def _read(self, n: int, deadline: float):
+        out = bytearray()
+        while len(out) < n:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError
+            ready, _, _ = select.select([self._r], [], [], min(left, 1.0))
+            if ready:
+                chunk = os.read(self._r, min(n - len(out), 1 << 20))
+                if not chunk:
+                    raise EOFError
+                out += chunk
+        return bytes(out)
+
+    def _frame(self, deadline: float, limit: int) -> bytes:
+        (size,) = struct.unpack(">Q", self._read(8, deadline))
+        if size > limit:
+            raise EOFError("too large")
+        return self._read(size, deadline)
+
+    def outcome(self) -> dict:
+        """The run: ``{"status": "ok", "notebook": ..., "submission": ...}`` or a status and an error."""
         try:
-            result = json.loads(bytes(data))
+            cap = 2 * int(self.limits.output_mb * 2**20) + 2 * MAX_REPLY
+            data = self._frame(self.started + self.limits.wall_s, cap)
+        except TimeoutError:
+            self.close()
+            return {"status": "timeout", "error": f"the notebook ran past the {self.limits.wall_s:g} s wall-clock "
+                    "limit"}
+        except (EOFError, OSError, struct.error):
+            self.close()
+            return {"status": "crashed", "error": f"the notebook runner died (memory limit {self.limits.memory_mb} "
+                    f"MB or output limit {self.limits.output_mb:g} MB exceeded?)"}
+        try:
+            result = json.loads(data)
+            if not isinstance(result, dict) or result.get("status") not in ("ok", "timeout", "crashed",
+                                                                             "output_limit"):
+                raise ValueError
+            return {k: v for k, v in result.items() if k in ("status", "error", "notebook", "submission")
+                    and isinstance(v, str)}
         except ValueError:
-            result = {"status": "crashed", "error": f"the notebook runner died (exit {proc.returncode}; memory limit "
-                      f"{limits.memory_mb} MB or output limit {limits.output_mb:g} MB exceeded?)"}
-        result.update(seconds=seconds, sandbox=sandbox_info(isolated, limits))
-        return result
+            return {"status": "crashed", "error": "the notebook runner's report could not be read"}
 
-
-def _child(fd: int) -> None:
-    """Runs inside the sandbox: execute submission.ipynb with papermill, report over the pipe ``fd``."""
-    os.set_inheritable(fd, False)  # the kernel must not be able to write to the report pipe
-    spec = json.loads(os.environ.pop("AG_SPEC"))
-    import nbclient.client
-    import papermill
-    import papermill.execute
-
-    printed, original_output = [0], nbclient.client.NotebookClient.output
-
-    def capped_output(self, outs, msg, display_id, cell_index):
-        content = msg.get("content", {})
-        printed[0] += len(content.get("text", "")) + sum(len(v) for v in content.get("data", {}).values()
-                                                         if isinstance(v, str))
-        if printed[0] > spec["output_cap"]:  # report and stop at once (the PID namespace kills the kernel)
-            _report(fd, {"status": "output_limit", "error": f"the notebook printed more than "
-                         f"{spec['output_cap'] // 2**20} MB of output (cell {cell_index}); print less"})
-            os._exit(0)
-        return original_output(self, outs, msg, display_id, cell_index)
-
-    nbclient.client.NotebookClient.output = capped_output
-    papermill.execute.raise_for_execution_errors = lambda nb, path: None  # errors are graded, not fatal
-    result = {"status": "ok"}
-    try:
-        nb = papermill.execute_notebook("submission.ipynb", ".executed.ipynb", parameters=spec["parameters"] or None,
-                                        kernel_name="python3", language="python", progress_bar=False, log_output=False,
-                                        execution_timeout=spec["cell_s"], allow_errors=True)
-        result["notebook"] = nbformat.writes(nb)
-    except BaseException as exc:  # noqa: BLE001 -- timeout, dead kernel, ...: reported, not raised
-        name = type(exc).__name__
-        why = f"a cell ran past the {spec['cell_s']:g} s per-cell limit" if "Timeout" in name else \
-            f"the run failed: {name}: {str(exc).strip().splitlines()[-1][:300] if str(exc).strip() else ''}"
-        result = {"status": "timeout" if "Timeout" in name else "crashed", "error": why}
-    sub = Path("submission.json")
-    if sub.is_file() and not sub.is_symlink() and sub.stat().st_size <= MAX_BYTES:
-        result["submission"] = sub.read_text(encoding="utf-8", errors="replace")
-    _report(fd, result)
-
-
-def _report(fd: int, result: dict) -> None:
-    with os.fdopen(fd, "w", encoding="utf-8") as pipe:
-        pipe.write(json.dumps(result))
-
-
-# --------------------------------------------------------------------------- grading a notebook
-def _solution_for(stage: Stage, solution) -> Path | None:
-    if solution:
-        return Path(solution)
-    if stage.level:
-        from tools.curriculum import get_level
-
-        return get_level(stage.level).solution
-    return None
-
-
-def grade_notebook(path: Path, stage: Stage, gold: Gold, *, solution=None, limits: Limits | None = None,
-                   data_dir=None, folder: Path | None = None, parameters: dict | None = None) -> dict:
-    """Restore the graded cells, re-execute in the sandbox, grade the submission.json it wrote.
-
-    ``parameters`` (e.g. ``{"size": "small", "train_limit": 2000}``) are injected by papermill; the notebook
-    needs a cell tagged ``parameters`` for them, and they are listed in the report."""
-    from textclass.config import resolve_data_dir
-
-    limits = limits or Limits()
-    if path.stat().st_size > MAX_BYTES:
-        raise SubmissionError(f"{path.name} is larger than {MAX_BYTES // 2**20} MB; clear the outputs "
-                              "(Kernel > Restart & Clear Output) and submit again")
-    try:
-        nb = nbformat.reads(path.read_text(encoding="utf-8"), as_version=4)
-    except Exception as exc:  # noqa: BLE001 -- any parse problem is the learner's file
-        raise SubmissionError(f"{path.name} is not a readable Jupyter notebook ({type(exc).__name__}); submit "
-                              "the .ipynb file saved by Jupyter") from None
-    messages = []
-    source = _solution_for(stage, solution)
-    if source is not None and source.is_file():
-        messages += restore_graded_cells(nb, nbformat.read(source, as_version=4))
-    else:
-        messages.append(f"no instructor notebook for stage {stage.name}: test cells were not restored or graded")
-        for cell in graded_cells(nb):
-            cell.metadata["nbgrader"]["grade"] = False
-    directory = resolve_data_dir(data_dir)
-    has_params = any("parameters" in c.get("metadata", {}).get("tags", []) for c in nb.cells)
-    requested = dict(parameters or {})
-    if requested and not has_params:
-        messages.append("the notebook has no cell tagged 'parameters': -p " + ", ".join(requested) + " ignored")
-    parameters = ({"profile": "offline", **({"data_dir": str(directory)} if directory else {}), **requested}
-                  if has_params else {})
-    env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "TEXTCLASS_CACHE", "VIRTUAL_ENV")}
-    env.update(TEXTCLASS_PROFILE="offline", HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
-               **({"TEXTCLASS_DATA_DIR": str(directory)} if directory else {}))
-    env.setdefault("TEXTCLASS_CACHE", str(Path.home() / ".cache" / "textclass"))
-    run = run_notebook(nb, folder, limits, env=env, parameters=parameters)
-    extra = {"kind": "notebook", "sandbox": run["sandbox"], "run_seconds": round(run["seconds"], 1),
-             **({"run_parameters": requested} if requested and has_params else {})}
-    if run["status"] != "ok":
-        return _invalid(stage, f"{run['error']}. The notebook must run from top to bottom in a fresh kernel "
-                        "(Kernel > Restart & Run All) within the limits.", messages, **extra)
-    executed = nbformat.reads(run["notebook"], as_version=4)
-    exercises = cell_scores(executed)
-    errors = [f"cell {i} raised {o.get('ename')}: {str(o.get('evalue'))[:200]}" for i, c in enumerate(executed.cells)
-              if c.cell_type == "code" and not _nbg(c).get("grade")
-              for o in c.get("outputs", []) if o.get("output_type") == "error"]
-    messages += errors[:5]
-    if "submission" not in run:
-        return _invalid(stage, "the re-executed notebook did not write submission.json"
-                        + (f" ({errors[0]})" if errors else "") + ": call textclass.submission.write_submission("
-                        "'submission.json', ...) in the notebook", messages, **extra, exercises=exercises)
-    try:
-        sub = json.loads(run["submission"])
-        if not isinstance(sub, dict):
-            raise ValueError("not an object")
-        missing = [k for k in ("stage", "dataset", "split", "predictions") if k not in sub]
-        if missing:
-            raise SubmissionError(f"the submission.json the notebook wrote lacks {', '.join(missing)}")
-        report = score(sub, stage, gold)
-    except ValueError as exc:  # SubmissionError is a ValueError
-        return _invalid(stage, f"the submission.json the notebook wrote is not valid: {exc}", messages, **extra,
-                        exercises=exercises)
-    incoming = path.parent / "submission.json"
-    if incoming.is_file() and incoming.stat().st_size <= MAX_BYTES:
+    def call(self, payload: dict) -> bytes | None:
+        """Send one request to the kernel; its raw reply (untrusted bytes), or None (``last_error`` says why)."""
+        if self.proc is None or getattr(self, "_closed", False) or self.proc.poll() is not None:
+            self.last_error = "the notebook's kernel is gone"
+            return None
+        if self.calls_left_s <= 0:
+            self.last_error = f"the checks' time budget ({self.limits.checks_s:g} s) is used up"
+            return None
+        began = time.monotonic()
         try:
-            if json.loads(incoming.read_text(encoding="utf-8")).get("predictions") != sub["predictions"]:
-                messages.append("the submission.json sent with the notebook differs from the one the notebook "
-                                "produced when re-executed; only the re-executed one was graded")
-        except (ValueError, AttributeError, UnicodeDecodeError):
-            pass
-    report["messages"] = messages + report["messages"]
-    report.update(extra, exercises=exercises, exercise_score=round(sum(e["score"] for e in exercises), 4),
-                  exercise_max=sum(e["max_score"] for e in exercises))
-    return report
+            data = json.dumps(payload).encode()
+            os.write(self._w, struct.pack(">Q", len(data)))
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self._w, view):]
+            return self._frame(began + min(self.limits.call_s + 10, self.calls_left_s), MAX_REPLY + 1024)
+        except TimeoutError:
+            self.last_error = f"the call took more than {self.limits.call_s:g} s"
+            self.close()
+        except (EOFError, OSError, struct.error):
+            self.last_error = "the notebook's kernel stopped answering"
+            self.close()
+        finally:
+            self.calls_left_s -= time.monotonic() - began
+        return None
 
-
-def _invalid(stage: Stage, message: str, messages: list, **extra) -> dict:
-    report = invalid(stage.name, message, **extra)
-    report["messages"] += messages
-    return report
-
-
-if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == "--child":
-        _child(int(sys.argv[2]))
-    else:
-        sys.exit("internal: python -m autograder.sandbox --child FD (started by the grader)")
+    def close(self) -> None:
+        if self.proc is not None and not getattr(self, "_closed", False):
+            self._closed = True
+            try:
+                os.close(self._w)  # the worker sees the end of requests and shuts its kernel down
+                self._w = -1
+                self.proc.wait(timeout=0.1 if self.isolated else 5)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            self.proc.wait()
+        for fd in ("_r", "_w"):
+            try:
+                os.close(getattr(self, fd))
+            except (AttributeError, OSError):
+                pass
+            setattr(self, fd, -1)
+        if self.tmp:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            self.tmp = None

@@ -244,3 +244,103 @@ def test_stage_scoring_is_declarative():
         assert stage.score(lo - stage.zero_at / 2) == pytest.approx(stage.points / 2)
     with pytest.raises(KeyError, match="known stages"):
         get_stage("nope")
+
+
+# ---- module structure (issue 13) and the plain-data codec (issue 12) -----------------------------------------
+def test_autograder_has_no_import_circle_and_never_imports_tools():
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    graph = {}
+    for path in (root / "autograder").rglob("*.py"):
+        name = ".".join(path.relative_to(root).with_suffix("").parts).removesuffix(".__init__")
+        deps = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            modules = [node.module] if isinstance(node, ast.ImportFrom) and node.module else \
+                [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            for m in modules:
+                assert not m.startswith("tools"), f"{name} imports {m}: autograder must not import tools"
+                if m.startswith("autograder"):
+                    deps.add(m)
+                    if isinstance(node, ast.ImportFrom):
+                        deps |= {f"{m}.{a.name}" for a in node.names
+                                 if (root / Path(*f"{m}.{a.name}".split("."))).with_suffix(".py").exists()}
+        graph[name] = deps - {name}
+
+    def visit(node, path):
+        for dep in graph.get(node, ()):
+            assert dep not in path, f"import circle: {' -> '.join([*path, dep])}"
+            visit(dep, [*path, dep])
+
+    for module in graph:
+        visit(module, [module])
+    assert "autograder.worker" not in {d for deps in graph.values() for d in deps}  # the jail side is never imported
+
+
+def test_rpc_codec_round_trips_plain_data_and_refuses_the_rest():
+    import numpy as np
+
+    from autograder.rpc import decode, encode
+
+    value = [1, 2.5, float("nan"), "x", None, True, {"a": np.arange(6).reshape(2, 3)}, (1, 2), np.float32(0.5),
+             {"__npy__": "not an array"}]
+    back = decode(encode(value))
+    assert back[:2] == [1, 2.5] and back[2] != back[2] and back[3:6] == ["x", None, True]
+    assert np.array_equal(back[6]["a"], np.arange(6).reshape(2, 3)) and back[7] == [1, 2] and back[8] == 0.5
+    assert back[9] == {"__npy__": "not an array"}  # a learner's dict is not mistaken for an array
+    for bad in (object(), {1: 2}, lambda: 0, np.array([object()], dtype=object)[0]):
+        with pytest.raises(TypeError):
+            encode(bad)
+
+
+def test_keys_come_from_the_instructors_key_directory_first(tmp_path, monkeypatch):
+    from autograder.scoring import key_path, load_gold
+
+    stage = get_stage("improve-test")
+    keys = tmp_path / "keys"
+    (keys / "sst2").mkdir(parents=True)
+    (keys / stage.answer_key).write_text("index\tlabel\n0\t1\n1\t0\n2\t1\n", encoding="utf-8")
+    monkeypatch.setenv("AUTOGRADER_KEYS_DIR", str(keys))
+    assert key_path(stage, tmp_path / "no-data-here") == keys / stage.answer_key
+    gold = load_gold(stage)
+    assert gold.labels == (1, 0, 1) and gold.source == str(keys / stage.answer_key) and not gold.public
+    monkeypatch.delenv("AUTOGRADER_KEYS_DIR")
+    assert key_path(stage, tmp_path / "no-data-here") == tmp_path / "no-data-here" / stage.answer_key
+
+
+@pytest.mark.parametrize("level", __import__("autograder.notebook", fromlist=["level_ids"]).level_ids())
+def test_every_graded_cell_names_one_check_the_trusted_grader_can_call(level):
+    """Contract 2: each graded cell of solutions/<level> holds one grade(checks.check_<id>(fn, ...)) whose check
+    exists in autograder.checks and takes as many functions as the call passes; its grade_id is test_<id>."""
+    import importlib
+    import inspect
+
+    import nbformat
+
+    from autograder.notebook import graded_cells, solution_path
+
+    cells = graded_cells(nbformat.read(solution_path(level), as_version=4))
+    for cell in cells:
+        check = getattr(importlib.import_module(cell.module), cell.check)
+        params = [p for p in inspect.signature(check).parameters.values() if p.default is p.empty]
+        assert len(params) == len(cell.functions), (cell.grade_id, cell.check, cell.functions)
+        assert "BEGIN HIDDEN TESTS" not in cell.student_source
+
+
+# grade_id vs check name still differ here (notebooks/checks owned by the checks helpers): test_my_label_descriptions
+# -> check_label_descriptions (zeroshot), test_abstain -> check_abstention (reproduce)
+_ONE_ID_PENDING = {"zeroshot", "reproduce"}
+
+
+@pytest.mark.parametrize("level", [pytest.param(lv, marks=pytest.mark.xfail(reason="grade_id and check name differ"))
+                                   if lv in _ONE_ID_PENDING else lv
+                                   for lv in __import__("autograder.notebook", fromlist=["level_ids"]).level_ids()])
+def test_one_id_per_exercise(level):
+    """MiniTorch-style: a graded cell's grade_id is test_<id> and its check is check_<id>."""
+    import nbformat
+
+    from autograder.notebook import graded_cells, solution_path
+
+    for cell in graded_cells(nbformat.read(solution_path(level), as_version=4)):
+        assert cell.grade_id == "test_" + cell.check.removeprefix("check_"), (cell.grade_id, cell.check)

@@ -13,8 +13,8 @@ import pytest
 
 from autograder.leaderboard import render
 from autograder.stages import get_stage
-from fixtures.autograder.synth import (gold_labels, learner_notebook, solution_notebook, submission, write_json,
-                                       write_notebook)
+from fixtures.autograder.synth import (POINTS, gold_labels, learner_notebook, solution_notebook, submission,
+                                       write_json, write_notebook)
 
 STAGE = get_stage("reproduce")
 REPO = __import__("pathlib").Path(__file__).resolve().parent.parent
@@ -77,7 +77,7 @@ def test_grade_all_grades_every_submission_correctly(folder):
         assert (out / f"{learner}.md").read_text().startswith(f"# {learner}")
     assert json.loads((out / "copied.json").read_text())["flagged"]
     nb0 = json.loads((out / "nb0.json").read_text())
-    assert nb0["exercise_score"] == 4 and any("differs from the one the notebook produced" in m
+    assert nb0["exercise_score"] == POINTS and any("differs from the one the notebook produced" in m
                                               for m in nb0["messages"])
     rows = list(csv.DictReader(open(out / "grades.csv", encoding="utf-8")))
     assert {r["learner"]: int(r["exit_code"]) for r in rows} == {k: v[0] for k, v in want.items()}

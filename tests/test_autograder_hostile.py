@@ -1,9 +1,14 @@
-"""Hostile and broken notebook submissions: each is graded with a clear message and exit code, and none can
-raise its own score. Tiny synthetic notebooks (no models) write submission.json from the real labels."""
+"""Hostile and broken notebook submissions (issue 12): each is graded with a clear message and exit code, and none
+can raise its own score. The synthetic level is orientation-sized (one real exercise and its real check, a cell
+that writes submission.json from the real labels; no models). The score an attacked notebook must get is what the
+check gives the same function without any attack, computed in this process (``expected_score``)."""
 from __future__ import annotations
 
+import csv
 import json
+import os
 import socket
+from pathlib import Path
 
 import pytest
 from nbformat.v4 import new_output
@@ -11,13 +16,14 @@ from nbformat.v4 import new_output
 from autograder.grade import grade_path, load_gold
 from autograder.sandbox import Limits, isolation_available
 from autograder.stages import get_stage
-from fixtures.autograder.synth import (CASES, gold_labels, learner_notebook, solution_notebook, submission,
-                                       write_json, write_notebook)
+from fixtures.autograder.synth import (BLANK, POINTS, RIGHT, WRONG, expected_score, gold_labels, learner_notebook,
+                                       solution_notebook, submission, write_json, write_notebook)
 
 pytestmark = pytest.mark.notebook
 STAGE = get_stage("reproduce")
-FAST = Limits(wall_s=90, cell_s=30, memory_mb=4096, output_mb=5)
+FAST = Limits(wall_s=90, cell_s=30, call_s=20, checks_s=60, memory_mb=4096, output_mb=5)
 needs_isolation = pytest.mark.skipif(not isolation_available(), reason="unshare/setpriv unavailable (not root?)")
+REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
@@ -27,43 +33,190 @@ def env(tmp_path_factory):
             "gold": load_gold(STAGE), "labels": gold_labels()}
 
 
-def grade_nb(env, tmp_path, nb, name="learner.ipynb", limits=FAST):
+def grade_nb(env, tmp_path, nb, name="learner.ipynb", limits=FAST, **kw):
     path = write_notebook(tmp_path / name, nb)
     before = path.read_bytes()
-    report = grade_path(path, STAGE, env["gold"], solution=env["solution"], limits=limits)
+    report = grade_path(path, STAGE, env["gold"], solution=env["solution"], limits=limits, **kw)
     assert path.read_bytes() == before  # the submission is never modified
     return report
 
 
-def test_honest_notebook(env, tmp_path):
+def exercise(report) -> float:
+    return report["exercises"][0]["score"]
+
+
+def test_honest_notebook_and_the_isolation_mode_is_always_reported(env, tmp_path):
+    from autograder.grade import summary
+
     report = grade_nb(env, tmp_path, learner_notebook())
     assert report["exit_code"] == 0 and report["correct"] == len(env["labels"]) - 78
-    assert report["exercises"] == [{"grade_id": "test_double", "max_score": 4.0, "score": 4.0, "message": ""}]
+    assert report["exercises"] == [{"grade_id": "test_sentences_needed", "max_score": float(POINTS),
+                                    "score": float(POINTS), "message": ""}]
     assert not any("edited" in m for m in report["messages"])  # the student version is not an edit
-    assert report["sandbox"]["mode"] in ("namespaces", "limits-only")
+    mode = report["sandbox"]["mode"]
+    assert mode == ("namespace jail" if isolation_available() else "limits-only")
+    assert f"isolation: {mode}" in summary(report)
+    json_report = grade_path(write_json(tmp_path / "s.json", submission(env["labels"], 794)), STAGE, env["gold"])
+    assert "isolation: not needed" in summary(json_report)
 
 
-def test_deleted_hidden_test_is_restored(env, tmp_path):
-    report = grade_nb(env, tmp_path, learner_notebook("return x + 1", test_source=None))
-    assert any("'test_double' was missing" in m for m in report["messages"])
-    assert report["exercises"][0]["score"] == sum(x + 1 == 2 * x for x in CASES)
+def test_wrong_answer_loses_points_and_deleted_or_edited_test_cells_change_nothing(env, tmp_path):
+    wrong = expected_score(WRONG)
+    assert 0 < wrong < POINTS
+    deleted = grade_nb(env, tmp_path, learner_notebook(WRONG, test_source=None), name="a.ipynb")
+    assert any("'test_sentences_needed' was missing" in m for m in deleted["messages"])
+    edited = grade_nb(env, tmp_path, learner_notebook(WRONG, test_source=f"{POINTS}  # full marks, trust me"),
+                      name="b.ipynb")
+    assert any("had been edited" in m for m in edited["messages"])
+    assert exercise(deleted) == exercise(edited) == wrong
 
 
-def test_edited_test_cell_is_restored(env, tmp_path):
-    report = grade_nb(env, tmp_path, learner_notebook("return 0", test_source="4  # full marks, trust me"))
-    assert any("had been edited" in m for m in report["messages"])
-    assert report["exercises"][0]["score"] == sum(0 == 2 * x for x in CASES)
+# ---- class 1 (in-process tampering) and class 2 (forging the result channel), in one jailed run ---------------
+TAMPER = r"""
+import sys, os, builtins, gc, signal
+import autograder.checks as c, textclass.evaluate as e
+c.grade = lambda r, show=True: 10.0
+c.CheckResult.score = property(lambda self: 10.0)
+c.CheckResult.add = lambda self, d, ok, p, m='': self.parts.append((d, p, p, ''))
+c.safe_call = lambda r, d, p, fn, *a, **k: (True, None)
+grade = c.grade
+ip = get_ipython()
+ip.display_formatter.formatters['text/plain'].for_type(float, lambda x, p, cyc: p.text('10'))
+ip.events.register('post_run_cell', lambda *a: print('10.0'))
+ip.input_transformers_cleanup.append(lambda lines: [l.replace('sentences_needed', 'sentences_needed') for l in lines])
+class Hook:
+    def find_spec(self, name, path=None, target=None):
+        return None
+sys.meta_path.insert(0, Hook())
+import stat
+for fd in range(3, 256):  # every pipe the kernel holds: the grader's report pipes are not among them
+    try:
+        if stat.S_ISFIFO(os.fstat(fd).st_mode):
+            os.write(fd, b'\0\0\0\0\0\0\0\x10{"status": "ok"}')
+    except OSError:
+        pass
+try:
+    os.kill(os.getppid(), signal.SIGSTOP)  # stop the runner: the grader must still finish (it times out)
+    os.kill(os.getppid(), signal.SIGCONT)
+except OSError:
+    pass
+open('autograder.py', 'w').write('raise SystemExit("learner code imported by the grader")')
+os.makedirs('autograder', exist_ok=True)
+open('/dev/shm/ag-leftover-test', 'w').write('x')
+"""
 
 
-def test_monkeypatched_checks_do_not_raise_the_score(env, tmp_path):
-    patch = ("import autograder.checks as c, textclass.evaluate as e\n"
-             "c.grade = lambda r, show=True: 4.0\n"
-             "c.CheckResult.score = property(lambda self: 4.0)\n"
-             "c.CheckResult.add = lambda self, d, ok, p, m='': self.parts.append((d, p, p, ''))\n"
-             "grade = c.grade\n"
-             "get_ipython().display_formatter.formatters['text/plain'].for_type(float, lambda x, p, cyc: p.text('4'))")
-    report = grade_nb(env, tmp_path, learner_notebook("return x + 1", before_test=patch))
-    assert report["exercises"][0]["score"] == sum(x + 1 == 2 * x for x in CASES) < 4
+def test_tampering_and_forged_channels_do_not_change_the_score(env, tmp_path):
+    report = grade_nb(env, tmp_path, learner_notebook(WRONG, before_test=TAMPER))
+    assert "exercises" in report, report["messages"]
+    assert exercise(report) == expected_score(WRONG) < POINTS, report["exercises"]
+    assert report["correct"] == len(env["labels"]) - 78 and report["score"] == STAGE.score(report["accuracy"])
+    if isolation_available():  # /dev/shm was the jail's own, gone with it
+        assert not os.path.exists("/dev/shm/ag-leftover-test")
+
+
+def test_a_tampered_function_is_still_only_data(env, tmp_path):
+    """The learner's function, while a check calls it, walks the stack and patches what it finds: the check runs
+    in another process, so there is nothing to find."""
+    body = ("import sys, gc\n    for o in gc.get_objects():\n        if type(o).__name__ == 'CheckResult':\n"
+            "            o.max_score = 0; o.parts.clear()\n    f = sys._getframe()\n    while f is not None:\n"
+            "        f.f_locals.get('r') is not None and setattr(f.f_locals['r'], 'parts', [])\n        f = f.f_back\n"
+            f"    {WRONG}")
+    report = grade_nb(env, tmp_path, learner_notebook(body))
+    assert exercise(report) == expected_score(WRONG)
+
+
+# ---- class 3: reading what must stay hidden -----------------------------------------------------------------
+def _reader(paths) -> str:
+    """A cell that tries to read each path; ``found[str(i)]``: bytes read, a listing, or the exception's name."""
+    return ("import os, json\nfound = {}\n"
+            f"for i, p in enumerate({[str(p) for p in paths]!r}):\n"
+            "    try:\n"
+            "        found[str(i)] = len(open(p, 'rb').read()) if os.path.isfile(p) else sorted(os.listdir(p))\n"
+            "    except Exception as exc:\n"
+            "        found[str(i)] = type(exc).__name__[:3]\n")
+
+
+@needs_isolation
+def test_blank_notebook_that_reads_the_solution_from_disk_scores_as_blank(env, tmp_path):
+    from autograder.sandbox import default_hidden
+
+    targets = [REPO / "solutions" / "orientation" / "orientation.ipynb", *default_hidden()]
+    steal = _reader(targets) + (
+        "import nbformat\n"
+        f"for p in {[str(REPO / 'solutions' / 'orientation' / 'orientation.ipynb')]!r}:\n"
+        "    try:\n"
+        "        for c in nbformat.read(p, as_version=4).cells:\n"
+        "            if 'def sentences_needed' in c.source:\n"
+        "                exec(c.source.replace('### BEGIN SOLUTION', '').replace('### END SOLUTION', ''))\n"
+        "    except Exception:\n"
+        "        pass\n")
+    submit = learner_notebook().cells[-1].source.replace("model='synthetic notebook'", "model=json.dumps(found)")
+    report = grade_nb(env, tmp_path, learner_notebook(BLANK, before_test=steal, submit="import json\n" + submit))
+    assert exercise(report) == expected_score(BLANK) == 0
+    found = json.loads(report["model"])
+    assert found["0"] in ("Fil", "Not"), found  # the solution notebook is not there
+    assert all(v in ([], 0, "Fil", "Not") for v in found.values()), found  # every hidden path: empty or absent
+
+
+@needs_isolation
+def test_the_hidden_key_the_secret_and_other_learners_are_invisible(env, tmp_path, monkeypatch):
+    from autograder.scoring import key_path
+
+    monkeypatch.setenv("AUTOGRADER_SECRET", "s3cret-of-the-instructor")
+
+    key = key_path(get_stage("improve-test"), os.environ.get("TEXTCLASS_DATA_DIR"))
+    other = tmp_path / "other_learner"
+    other.mkdir()
+    (other / "secret.txt").write_text("the other learner's work")
+    hide = [other]
+    submit = learner_notebook().cells[-1].source.replace("model='synthetic notebook'", "model=json.dumps(found)")
+    spy = ("import glob\nfound['env'] = any('s3cret' in v for v in os.environ.values())\n"
+           "for f in glob.glob('/proc/*/environ'):\n    try:\n"
+           "        found['env'] = found['env'] or b's3cret' in open(f, 'rb').read()\n    except OSError:\n        pass\n")
+    nb = learner_notebook(before_test=_reader([key, other / "secret.txt", "/tmp", "/dev/shm"]) + spy,
+                          submit="import json\n" + submit)
+    found = json.loads(grade_nb(env, tmp_path, nb, hide=hide)["model"])
+    assert found["0"] in (0, "Not", "Fil"), found  # the key: an empty /dev/null at most
+    assert found["1"] in ("Fil", "Not"), found  # the other learner
+    assert found["2"] == [], found  # a private /tmp
+    assert found["env"] is False, found  # the instructor's secret stays in the grader
+
+
+def test_symlinks_fifos_and_devices_are_refused_without_being_followed(env, tmp_path):
+    real = write_notebook(tmp_path / "real.ipynb", learner_notebook())
+    link = tmp_path / "link.ipynb"
+    link.symlink_to(real)
+    fifo = tmp_path / "fifo.ipynb"
+    os.mkfifo(fifo)
+    folder = tmp_path / "learner"
+    folder.mkdir()
+    (folder / "submission.json").symlink_to("/etc/passwd")
+    for path, words in ((link, "symbolic link"), (fifo, "not a regular file"), (folder, "not a regular file")):
+        report = grade_path(path, STAGE, env["gold"], solution=env["solution"], limits=FAST)
+        assert report["exit_code"] == 2 and words in report["messages"][0], report["messages"]
+
+
+# ---- class 4: breaking the batch / the limits ---------------------------------------------------------------
+@pytest.mark.parametrize("cells", [
+    [{"cell_type": "code", "source": "x", "metadata": {"nbgrader": "grade"}, "outputs": []}],
+    [{"cell_type": "code", "source": "x", "metadata": {"nbgrader": {"grade": True, "grade_id": ["x"]}},
+      "outputs": []}],
+    [{"cell_type": "code", "source": 42, "metadata": {}, "outputs": []}],
+    "not a list"])
+def test_malformed_notebook_or_nbgrader_metadata_is_invalid(env, tmp_path, cells):
+    path = tmp_path / "bad.ipynb"
+    path.write_text(json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": cells}))
+    report = grade_path(path, STAGE, env["gold"], solution=env["solution"], limits=FAST)
+    assert report["exit_code"] == 2 and "not a readable Jupyter notebook" in report["messages"][0]
+
+
+@pytest.mark.parametrize("content", [b"", b"print('hello')\n", b"\xff\xfe garbage"])
+def test_broken_notebook_files(env, tmp_path, content):
+    path = tmp_path / "learner.ipynb"
+    path.write_bytes(content)
+    report = grade_path(path, STAGE, env["gold"], solution=env["solution"], limits=FAST)
+    assert report["exit_code"] == 2 and "not a readable Jupyter notebook" in report["messages"][0]
 
 
 def test_infinite_loop_hits_the_cell_limit(env, tmp_path):
@@ -72,22 +225,25 @@ def test_infinite_loop_hits_the_cell_limit(env, tmp_path):
     assert report["exit_code"] == 2 and "per-cell limit" in report["messages"][0]
 
 
-def test_infinite_loop_hits_the_wall_clock(env, tmp_path):
-    report = grade_nb(env, tmp_path, learner_notebook(before_test="import time\nwhile True:\n    time.sleep(1)"),
-                      limits=Limits(wall_s=8, cell_s=60))
-    assert report["exit_code"] == 2 and "wall-clock limit" in report["messages"][0]
+def test_a_function_that_hangs_when_checked_costs_only_its_parts(env, tmp_path):
+    body = "import time\n    if n == 3080:\n        time.sleep(3600)\n    " + RIGHT.replace("\n    ", "\n    ")
+    report = grade_nb(env, tmp_path, learner_notebook(body), limits=Limits(wall_s=90, cell_s=30, call_s=3))
+    assert exercise(report) == POINTS - 2  # the 3,080-sentence case (2 points) timed out; the rest still count
+    assert "took more than 3 s" in report["exercises"][0]["message"]
 
 
-def test_gigabyte_of_output_is_cut_off(env, tmp_path):
-    flood = "chunk = 'x' * 2**20\nfor _ in range(1024):\n    print(chunk)"
+def test_image_output_flood_counts_toward_the_cap(env, tmp_path):
+    flood = ("from IPython.display import display\nblob = 'A' * 2**20\n"
+             "for _ in range(64):\n    display({'image/png': blob}, raw=True)")
     report = grade_nb(env, tmp_path, learner_notebook(before_test=flood))
-    assert report["exit_code"] == 2 and "printed more than 5 MB" in report["messages"][0]
+    assert report["exit_code"] == 2 and "more than 5 MB of output" in report["messages"][0]
     assert report["run_seconds"] < 60
 
 
 def test_crash_mid_run_is_reported_and_the_rest_still_graded(env, tmp_path):
     report = grade_nb(env, tmp_path, learner_notebook(before_test="raise RuntimeError('boom')"))
     assert report["exit_code"] == 0 and any("RuntimeError: boom" in m for m in report["messages"])
+    assert exercise(report) == POINTS
 
 
 def test_crash_before_submission_is_invalid(env, tmp_path):
@@ -97,26 +253,21 @@ def test_crash_before_submission_is_invalid(env, tmp_path):
 
 
 @needs_isolation
-def test_network_is_blocked(env, tmp_path):
+def test_network_is_blocked_and_writes_outside_scratch_are_prevented(env, tmp_path):
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen(1)
     server.setblocking(False)
     port = server.getsockname()[1]
-    probe = f"import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=3).sendall(b'leak')"
+    target = tmp_path / "outside.txt"
+    probe = (f"import socket\ntry:\n    socket.create_connection(('127.0.0.1', {port}), timeout=3).sendall(b'leak')\n"
+             f"except OSError as exc:\n    print(exc)\nopen({str(target)!r}, 'w').write('pwned')")
     report = grade_nb(env, tmp_path, learner_notebook(before_test=probe))
     with pytest.raises(BlockingIOError):
         server.accept()  # nobody connected from the sandbox
     server.close()
-    assert any("ConnectionRefusedError" in m or "OSError" in m for m in report["messages"]), report["messages"]
-
-
-@needs_isolation
-def test_writes_outside_scratch_are_prevented(env, tmp_path):
-    target = tmp_path / "outside.txt"
-    report = grade_nb(env, tmp_path, learner_notebook(before_test=f"open({str(target)!r}, 'w').write('pwned')"))
     assert not target.exists()
-    assert any("Read-only file system" in m for m in report["messages"]), report["messages"]
+    assert any("Read-only file system" in m or "No such file" in m for m in report["messages"]), report["messages"]
 
 
 def test_copied_gold_labels_in_a_notebook_are_flagged(env, tmp_path):
@@ -128,27 +279,50 @@ def test_copied_gold_labels_in_a_notebook_are_flagged(env, tmp_path):
 
 def test_outputs_and_submission_that_came_in_are_ignored(env, tmp_path):
     nb = learner_notebook(submit="pass  # writes nothing")
-    nb.cells[2].outputs = [new_output("execute_result", {"text/plain": "4.0"}, execution_count=1)]
+    nb.cells[2].outputs = [new_output("execute_result", {"text/plain": "10.0"}, execution_count=1)]
     write_json(tmp_path / "submission.json", submission(env["labels"], 794))
     report = grade_nb(env, tmp_path, nb)
     assert report["exit_code"] == 2 and "did not write submission.json" in report["messages"][0]
 
 
-@pytest.mark.parametrize("content, expect", [(b"", "not a readable Jupyter notebook"),
-                                             (b"print('hello')\n", "not a readable Jupyter notebook")])
-def test_broken_notebook_files(env, tmp_path, content, expect):
-    path = tmp_path / "learner.ipynb"
-    path.write_bytes(content)
-    report = grade_path(path, STAGE, env["gold"], solution=env["solution"], limits=FAST)
-    assert report["exit_code"] == 2 and expect in report["messages"][0]
+# ---- grade-all over a hostile class folder; class 5 (escaping) and echoing tests into feedback ----------------
+def test_grade_all_survives_fifo_symlink_and_hanging_notebook_and_escapes_everything(env, tmp_path):
+    from autograder.batch import grade_all
+    from autograder.leaderboard import render
 
-
-def test_feedback_never_contains_hidden_test_source(env, tmp_path):
-    from autograder.batch import feedback_markdown
-
-    report = grade_nb(env, tmp_path, learner_notebook("return x + 1", test_source=None))
-    text = json.dumps(report) + feedback_markdown({**report, "learner": "x"})
-    assert "_r.add" not in text and "CheckResult('double'" not in text
+    labels, root, out = env["labels"], tmp_path / "class", tmp_path / "results"
+    root.mkdir()
+    write_json(root / "ana.json", submission(labels, 794, model="=HYPERLINK(\"http://x\",\"y\")",
+                                             team="<script>alert(1)</script>|[x](http://evil)"))
+    write_json(root / "ben.json", submission(labels, 780, model="+1-1", learner="@SUM(A1)"))
+    write_notebook(root / "cara.ipynb", learner_notebook(WRONG))
+    write_notebook(root / "dan.ipynb", learner_notebook(before_test="import time\ntime.sleep(3600)"))
+    os.mkfifo(root / "eve.json")
+    (root / "fay.json").symlink_to(root / "ana.json")
+    limits = Limits(wall_s=25, cell_s=600, call_s=20, checks_s=60, memory_mb=4096, output_mb=5)
+    summary = grade_all(root, STAGE.name, out, jobs=2, solution=env["solution"], limits=limits)
+    assert summary["graded"] == 6
+    reports = {p.stem: json.loads(p.read_text()) for p in out.glob("*.json")}
+    assert reports["dan"]["exit_code"] == 2 and "wall-clock" in reports["dan"]["messages"][0]
+    assert reports["eve"]["exit_code"] == 2 and "not a regular file" in reports["eve"]["messages"][0]
+    assert reports["fay"]["exit_code"] == 2 and "symbolic link" in reports["fay"]["messages"][0]
+    # every other learner's verdict is what grading them alone gives
+    for name in ("ana", "ben"):
+        alone = grade_path(root / f"{name}.json", STAGE, env["gold"])
+        assert (reports[name]["exit_code"], reports[name]["score"]) == (alone["exit_code"], alone["score"])
+    assert reports["cara"]["exit_code"] == 0 and reports["cara"]["exercise_score"] == expected_score(WRONG)
+    # CSV: no cell a spreadsheet would run
+    for row in csv.DictReader(open(out / "grades.csv", encoding="utf-8")):
+        assert not any(str(v).startswith(("=", "+", "-", "@")) for v in row.values()), row
+    board = render(out)
+    assert "<script>" not in board and "&lt;script&gt;" in board and "[x](http" not in board  # no HTML, no link
+    for line in board.splitlines():
+        if line.startswith("| ") and "ana" not in line or "script" in line:
+            assert line.count(" | ") == 7, line  # no injected pipes: still eight columns
+    # no feedback quotes the hidden test
+    for md in out.glob("*.md"):
+        text = md.read_text()
+        assert "grade(checks." not in text and "BEGIN HIDDEN" not in text
 
 
 def _parameterised(nb):
@@ -164,8 +338,6 @@ def _parameterised(nb):
 
 def test_notebook_parameters_reach_the_re_run(env, tmp_path):
     """-p NAME=VALUE (e.g. size=small) is injected by papermill into the re-run, and the report lists it."""
-    default = grade_nb(env, tmp_path, _parameterised(learner_notebook()))
-    assert default["correct"] == len(env["labels"]) - 78 and "run_parameters" not in default
     path = write_notebook(tmp_path / "p.ipynb", _parameterised(learner_notebook()))
     report = grade_path(path, STAGE, env["gold"], solution=env["solution"], limits=FAST, parameters={"wrong": 10})
     assert report["correct"] == len(env["labels"]) - 10 and report["run_parameters"] == {"wrong": 10}
@@ -179,10 +351,26 @@ def test_notebook_parameters_reach_the_re_run(env, tmp_path):
                                          (["novalue"], "NAME=VALUE"), (["2x=1"], "NAME=VALUE"),
                                          (["profile=online"], "always runs offline"), (["a=[1,"], "not valid YAML")])
 def test_parameter_option_parsing(pairs, expect):
-    from autograder.__main__ import _parameters
+    from autograder.grade import parse_parameters
 
     if isinstance(expect, dict):
-        assert _parameters(pairs) == expect
+        assert parse_parameters(pairs) == expect
     else:
         with pytest.raises(ValueError, match=expect):
-            _parameters(pairs)
+            parse_parameters(pairs)
+
+
+def test_limits_only_fallback_still_grades_outside_the_kernel(env, tmp_path, monkeypatch):
+    """Without unshare (forced here), the same worker and trusted grader run with the limits only, and say so."""
+    from autograder.grade import summary
+
+    monkeypatch.setenv("AUTOGRADER_ISOLATION", "limits-only")
+    isolation_available.cache_clear()
+    try:
+        report = grade_nb(env, tmp_path, learner_notebook(WRONG, before_test=TAMPER.split("import stat")[0]))
+    finally:
+        monkeypatch.delenv("AUTOGRADER_ISOLATION")
+        isolation_available.cache_clear()
+    assert report["sandbox"]["mode"] == "limits-only" and "isolation: limits-only" in summary(report)
+    assert any("NO hiding" in line for line in report["sandbox"]["not_enforced"])
+    assert exercise(report) == expected_score(WRONG) and report["correct"] == len(env["labels"]) - 78

@@ -1,0 +1,62 @@
+"""``python -m autograder export [--work WORK] [--out CSV]``: one CSV across stages (learner, stage, score, max,
+accuracy, passed, flagged, status, exercises), every submitted string spreadsheet-safe."""
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import sys
+from pathlib import Path
+
+from autograder.batch import load_results
+from autograder.escape import csv_cell
+from autograder.stages import get_stage
+from autograder.workdir import DEFAULT_WORK, add_work_option, graded_dir, graded_stages
+from textclass.submission import atomic_write_text
+
+EXPORT_FIELDS = ("learner", "stage", "score", "max", "accuracy", "passed", "flagged", "status", "exercise_score",
+                 "exercise_max", "graded_at")
+
+
+def status(report: dict) -> str:
+    code = report.get("exit_code")
+    if report.get("flagged"):
+        return "flagged"
+    return {0: "passed", 1: "not passed", 2: "invalid"}.get(code, "grader error")
+
+
+def export(work=DEFAULT_WORK, out=None) -> dict:
+    """One CSV across stages: learner, stage, score, max, accuracy, passed (+ flagged, status, exercises)."""
+    work = Path(work)
+    rows = []
+    for stage in graded_stages(work):
+        for r in load_results(graded_dir(work, stage)):
+            rows.append({"learner": r["learner"], "stage": stage, "score": r.get("score") or 0.0,
+                         "max": r.get("max_score") if r.get("max_score") is not None else get_stage(stage).points,
+                         "accuracy": "" if r.get("accuracy") is None else r["accuracy"],
+                         "passed": bool(r.get("passed")), "flagged": bool(r.get("flagged")), "status": status(r),
+                         "exercise_score": r.get("exercise_score", ""), "exercise_max": r.get("exercise_max", ""),
+                         "graded_at": r.get("graded_at", "")})
+    rows.sort(key=lambda r: (r["learner"], r["stage"]))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=EXPORT_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows([{k: csv_cell(v) for k, v in r.items()} for r in rows])
+    path = atomic_write_text(Path(out) if out else work / "grades.csv", buffer.getvalue())
+    return {"rows": len(rows), "csv": str(path)}
+
+
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m autograder export", description=__doc__.splitlines()[0])
+    add_work_option(parser)
+    parser.add_argument("--out", help="CSV path (default WORK/grades.csv)")
+    args = parser.parse_args(argv)
+    r = export(args.work, args.out)
+    print(f"wrote {r['csv']}: {r['rows']} row(s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
