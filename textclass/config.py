@@ -18,20 +18,32 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PROFILES = ("auto", "online", "offline")
 HUB_HOST = "huggingface.co"
+DEFAULT_ENDPOINT = "https://huggingface.co"
 
 
 class ResourceError(RuntimeError):
     """A dataset or model could not be found; the message says what to set or install."""
 
 
+def hub_endpoint() -> str:
+    """The Hub the libraries talk to: ``HF_ENDPOINT`` (a mirror, or the course's loopback Hub) or huggingface.co."""
+    return (os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/")
+
+
 def hub_reachable(timeout: float = 3.0) -> bool:
-    """True when the Hugging Face Hub can be reached (and offline mode is not forced)."""
+    """True when the configured Hub (``HF_ENDPOINT``, else huggingface.co) accepts a connection and offline mode
+    is not forced."""
+    from urllib.parse import urlparse
+
     if os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes"):
         return False
     if os.environ.get("HF_DATASETS_OFFLINE", "0").lower() in ("1", "true", "yes"):
         return False
+    url = urlparse(hub_endpoint())
+    host = url.hostname or HUB_HOST
+    port = url.port or (80 if url.scheme == "http" else 443)
     try:
-        with socket.create_connection((HUB_HOST, 443), timeout=timeout):
+        with socket.create_connection((host, port), timeout=timeout):
             return True
     except OSError:
         return False
