@@ -414,6 +414,11 @@ def build_models(out: Path) -> list[Repo]:
             elif repo_id == models.DISTILBERT_SST2:
                 model.config.id2label = {0: "NEGATIVE", 1: "POSITIVE"}
                 model.config.label2id = {"NEGATIVE": 0, "POSITIVE": 1}
+            else:  # a base checkpoint (roberta-base, ...): the encoder without a task head, like the real one
+                base = model.base_model
+                base.config.textclass_standin = True
+                base.config.architectures = [type(base).__name__]
+                model = base
             staging = target.with_name(target.name + ".staging")
             shutil.rmtree(staging, ignore_errors=True)
             model.save_pretrained(staging)

@@ -68,7 +68,7 @@ def default_data_dir() -> Path | None:
     if env:
         return Path(env).expanduser()
     shared = REPO_ROOT.parent / "shared" / "data"
-    return shared if shared.is_dir() else None
+    return shared if in_checkout() and shared.is_dir() else None
 
 
 def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path | None:
@@ -91,9 +91,18 @@ def cache_dir() -> Path:
     return path
 
 
+def in_checkout() -> bool:
+    """True when textclass runs from a repository checkout (not from an installed wheel, e.g. on Colab)."""
+    return (REPO_ROOT / "curriculum.yml").is_file() and (REPO_ROOT / "textclass").is_dir()
+
+
 def results_dir() -> Path:
-    """Where result records go (``TEXTCLASS_RESULTS_DIR``, default ``results/`` in the repository)."""
-    return Path(os.environ.get("TEXTCLASS_RESULTS_DIR", REPO_ROOT / "results")).expanduser()
+    """Where result records go: ``TEXTCLASS_RESULTS_DIR``, else ``results/`` in the repository checkout, else
+    ``results/`` in the current working folder (an installed package never writes into site-packages)."""
+    env = os.environ.get("TEXTCLASS_RESULTS_DIR")
+    if env:
+        return Path(env).expanduser()
+    return REPO_ROOT / "results" if in_checkout() else Path.cwd() / "results"
 
 
 def resolve_device(device: str | None = "auto") -> str:
