@@ -14,6 +14,7 @@ import sys
 import nbformat
 import pytest
 
+from autograder.rescore import rescore
 from tools.curriculum import execute, levels
 
 from conftest import REPO
@@ -61,6 +62,8 @@ def test_solution_notebook_executes_online(level, online_environ, tmp_path, monk
         rec = json.loads(path.read_text())
         assert rec["profile"] == "online-small"
         assert any(s.startswith(f"hub {online_environ.endpoint}") for s in rec["data_sources"].values())
+        for metric, value in rescore(rec).items():  # re-scored on the data directory's labels: same data
+            assert rec["metrics"][metric] == pytest.approx(value, abs=1e-3), metric
 
 
 def test_reference_script_runs_against_the_hub(loopback_hub):
