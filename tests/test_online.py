@@ -21,6 +21,11 @@ from conftest import REPO
 
 pytestmark = pytest.mark.online
 LEVELS = levels()
+MINILM = "sentence-transformers/all-MiniLM-L6-v2"
+# On top of each level's small parameters: what the online path needs proving is where data and weights come
+# from, and the offline notebook tests already run the same computations; so the slowest encoder work is trimmed
+# here (all-mpnet-base-v2 is still loaded from the Hub by the embeddings level).
+ONLINE_EXTRA = {"zeroshot": {"encoders": [MINILM]}, "improve": {"distill_limit": 64, "latency_sentences": 4}}
 
 
 def _errors(nb):
@@ -39,7 +44,8 @@ def test_solution_notebook_executes_online(level, online_environ, tmp_path, monk
     out = tmp_path / f"{level.notebook}.ipynb"
     before = len(online_environ.requests)
     try:
-        params = execute(level, out, size="small", profile="online", cwd=tmp_path, timeout=900)
+        params = execute(level, out, size="small", profile="online", cwd=tmp_path, timeout=900,
+                         extra=ONLINE_EXTRA.get(level.id))
     except Exception as exc:  # papermill raises on the first failing cell; show it
         nb = nbformat.read(out, as_version=4) if out.exists() else None
         pytest.fail(f"{level.id} failed online: {_errors(nb) if nb else exc}")
