@@ -54,7 +54,7 @@ class Repo:
         self._oids = {}
 
     def oid(self, path: str) -> str:
-        """A stable per-file id (git-blob-like sha1 of path and size; sha256 of the bytes for big files)."""
+        """A stable per-file id (the ETag): a sha1 of the repo commit, the path and the size."""
         if path not in self._oids:
             local = self.files[path]
             self._oids[path] = hashlib.sha1(f"{self.sha}:{path}:{local.stat().st_size}".encode()).hexdigest()
@@ -429,9 +429,6 @@ def build_models(out: Path) -> list[Repo]:
             staging.rename(target)
         repos.append(Repo("model", repo_id, _dir_files(target)))
     return repos
-
-
-STANDIN_MODELS = None  # filled lazily: the ids served as random stand-ins
 
 
 def build_repos(data_dir: Path, out: Path) -> list[Repo]:
