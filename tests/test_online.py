@@ -25,7 +25,9 @@ MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 # On top of each level's small parameters: what the online path needs proving is where data and weights come
 # from, and the offline notebook tests already run the same computations; so the slowest encoder work is trimmed
 # here (all-mpnet-base-v2 is still loaded from the Hub by the embeddings level).
-ONLINE_EXTRA = {"zeroshot": {"encoders": [MINILM]}, "improve": {"distill_limit": 64, "latency_sentences": 4}}
+ONLINE_EXTRA = {"zeroshot": {"encoders": [MINILM]},
+                "reproduce": {"limit": 300},  # the reference loop, one pipeline call per sentence
+                "improve": {"distill_limit": 64, "latency_sentences": 4}}
 
 
 def _errors(nb):
