@@ -44,7 +44,7 @@ def key_path(stage: Stage, data_dir=None) -> Path | None:
 def load_gold(stage: Stage, answer_key=None, data_dir=None) -> Gold:
     """Gold labels in ``idx`` order: ``answer_key`` (or the stage's), else the split's public labels."""
     from textclass.config import resolve_data_dir
-    from textclass.data import label_names, load_answer_key, load_split
+    from textclass.data import label_names, load_answer_key, load_gold_labels
 
     directory = resolve_data_dir(data_dir)
     key = Path(answer_key) if answer_key else key_path(stage, directory)
@@ -58,8 +58,9 @@ def load_gold(stage: Stage, answer_key=None, data_dir=None) -> Gold:
             raise SubmissionError(f"answer key {key}: indices must be 0..{len(mapping) - 1}, each once")
         labels, public, source = tuple(mapping[i] for i in range(len(mapping))), False, str(key)
     else:
-        ds = load_split(stage.dataset, stage.split, data_dir=directory, profile="offline")
-        labels = tuple(int(y) for _, y in sorted(zip(ds["idx"], ds["label"])))
+        # the data directory when there is one, else the Hub (Colab); a clear ResourceError when neither
+        labels = tuple(load_gold_labels(stage.dataset, stage.split, data_dir=directory,
+                                        profile="offline" if directory else "auto"))
         public, source = True, f"{stage.dataset}/{stage.split} public labels"
         if any(y < 0 for y in labels):
             raise SubmissionError(f"{stage.dataset}/{stage.split} has no public labels; pass --answer-key KEY.tsv")

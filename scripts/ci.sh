@@ -48,6 +48,22 @@ run() {  # print a step, then run it unless --dry-run
 
 run ./course setup
 [ -x "$PY" ] || PY=python3  # --dry-run before any setup
+if [ "$mode" = gpu ] && [ "$dry" = 0 ]; then
+  # fail fast, before any notebook: a CPU-only torch or a runner without a visible GPU
+  if ! "$PY" -c "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)"; then
+    "$PY" -c "import torch; print(f'ci gpu: torch {torch.__version__} (CUDA build: {torch.version.cuda or \"none, a CPU-only wheel\"}) sees no CUDA GPU.')" >&2 || true
+    cat >&2 <<'MSG'
+ci gpu: torch.cuda.is_available() is False, so the gpu job cannot run. What to do:
+  * check the runner has an NVIDIA GPU and driver: nvidia-smi must list it;
+  * install the CUDA build of torch: the PyPI wheel of the pinned version is the CUDA build
+    (pip install --force-reinstall torch==2.13.0 from https://pypi.org/simple); a CPU-only wheel
+    (from https://download.pytorch.org/whl/cpu or a local index) never sees a GPU;
+  * in a container, pass the GPU through (docker run --gpus all ...);
+  * or run the CPU job instead: scripts/ci.sh cpu
+MSG
+    exit 1
+  fi
+fi
 if [ "$levels" = cheapest ]; then
   levels=$("$PY" -c "from tools.curriculum import levels; print(min(levels(), key=lambda l: l.minutes).id)")
 fi

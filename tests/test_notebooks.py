@@ -78,10 +78,10 @@ def test_executed_notebook_revalidates_under_nbval(executed):
 
 
 @pytest.mark.notebook
-def test_reproduce_online_branch_runs_with_a_local_checkpoint(tmp_path, monkeypatch, data_dir):
-    """The online branch (published checkpoint + the reference script's pipeline loop) cannot reach the Hub
-    here; run it with a local directory holding a tiny random DistilBERT, and let the dataset fall back to
-    the data directory. This exercises the code path only: the number is meaningless and not recorded."""
+def test_reproduce_online_branch_runs_with_a_local_checkpoint(tmp_path, monkeypatch, online_environ):
+    """The online branch (the reference script's pipeline loop) with a local directory holding a tiny random
+    DistilBERT as `model`; the dataset comes from the loopback Hub (the online profile never falls back to
+    local files). This exercises the code path only: the number is meaningless and not recorded."""
     from tools.curriculum import get_level
     from textclass.models import DISTILBERT_SST2, load_classifier
 

@@ -18,20 +18,32 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PROFILES = ("auto", "online", "offline")
 HUB_HOST = "huggingface.co"
+DEFAULT_ENDPOINT = "https://huggingface.co"
 
 
 class ResourceError(RuntimeError):
     """A dataset or model could not be found; the message says what to set or install."""
 
 
+def hub_endpoint() -> str:
+    """The Hub the libraries talk to: ``HF_ENDPOINT`` (a mirror, or the course's loopback Hub) or huggingface.co."""
+    return (os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/")
+
+
 def hub_reachable(timeout: float = 3.0) -> bool:
-    """True when the Hugging Face Hub can be reached (and offline mode is not forced)."""
+    """True when the configured Hub (``HF_ENDPOINT``, else huggingface.co) accepts a connection and offline mode
+    is not forced."""
+    from urllib.parse import urlparse
+
     if os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes"):
         return False
     if os.environ.get("HF_DATASETS_OFFLINE", "0").lower() in ("1", "true", "yes"):
         return False
+    url = urlparse(hub_endpoint())
+    host = url.hostname or HUB_HOST
+    port = url.port or (80 if url.scheme == "http" else 443)
     try:
-        with socket.create_connection((HUB_HOST, 443), timeout=timeout):
+        with socket.create_connection((host, port), timeout=timeout):
             return True
     except OSError:
         return False
@@ -56,7 +68,7 @@ def default_data_dir() -> Path | None:
     if env:
         return Path(env).expanduser()
     shared = REPO_ROOT.parent / "shared" / "data"
-    return shared if shared.is_dir() else None
+    return shared if in_checkout() and shared.is_dir() else None
 
 
 def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path | None:
@@ -79,9 +91,18 @@ def cache_dir() -> Path:
     return path
 
 
+def in_checkout() -> bool:
+    """True when textclass runs from a repository checkout (not from an installed wheel, e.g. on Colab)."""
+    return (REPO_ROOT / "curriculum.yml").is_file() and (REPO_ROOT / "textclass").is_dir()
+
+
 def results_dir() -> Path:
-    """Where result records go (``TEXTCLASS_RESULTS_DIR``, default ``results/`` in the repository)."""
-    return Path(os.environ.get("TEXTCLASS_RESULTS_DIR", REPO_ROOT / "results")).expanduser()
+    """Where result records go: ``TEXTCLASS_RESULTS_DIR``, else ``results/`` in the repository checkout, else
+    ``results/`` in the current working folder (an installed package never writes into site-packages)."""
+    env = os.environ.get("TEXTCLASS_RESULTS_DIR")
+    if env:
+        return Path(env).expanduser()
+    return REPO_ROOT / "results" if in_checkout() else Path.cwd() / "results"
 
 
 def resolve_device(device: str | None = "auto") -> str:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from textclass.config import ResourceError, resolve_data_dir, resolve_profile
+from textclass.config import ResourceError, hub_endpoint, resolve_data_dir, resolve_profile
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,18 @@ class DatasetSpec:
     label_names: tuple
     splits: dict  # split -> relative path (or loader key) inside the data directory
     reader: Callable = field(repr=False, default=None)
+    hub_kwargs: dict = field(default_factory=dict)  # extra keyword arguments of datasets.load_dataset
+
+    @property
+    def hub_id(self) -> str:
+        """The Hub repository id (``namespace/name``)."""
+        return self.hub[0]
+
+    def hub_call(self, split: str) -> str:
+        """The ``load_dataset`` call this spec makes online, as a learner would type it."""
+        args = ", ".join([repr(a) for a in self.hub] + [f"split={split!r}"]
+                         + [f"{k}={v!r}" for k, v in self.hub_kwargs.items()])
+        return f"load_dataset({args})"
 
 
 def _read_tsv(path: Path) -> list[dict]:
@@ -48,8 +60,13 @@ def _jsonl_reader(text_key: str):
     return read
 
 
+# Hub ids. The canonical, parquet-backed repositories: datasets >= 4 no longer runs loading scripts, and a bare
+# id such as "glue" is rejected by the Hub client ("Repository id must be 'namespace/name'"), so
+# load_dataset("glue", "sst2") fails; GLUE lives at nyu-mll/glue. PolyAI/banking77 is script-only: MTEB's
+# mteb/banking77 is the same data (same label ids) as parquet. takala/financial_phrasebank is script-only on its
+# main branch; the Hub's own parquet conversion of it is the branch refs/convert/parquet, one folder per config.
 DATASETS: dict[str, DatasetSpec] = {
-    "sst2": DatasetSpec("sst2", ("glue", "sst2"), "sentence", ("negative", "positive"),
+    "sst2": DatasetSpec("sst2", ("nyu-mll/glue", "sst2"), "sentence", ("negative", "positive"),
                         {"train": "sst2/train.tsv", "validation": "sst2/validation.tsv", "test": "sst2/test.tsv"},
                         _read_sst2),
     "rotten_tomatoes": DatasetSpec("rotten_tomatoes", ("cornell-movie-review-data/rotten_tomatoes",), "text",
@@ -62,13 +79,14 @@ DATASETS: dict[str, DatasetSpec] = {
                                          "test": "tweet_eval_sentiment/test.jsonl"}, _jsonl_reader("text")),
     "ag_news": DatasetSpec("ag_news", ("fancyzhx/ag_news",), "text", ("World", "Sports", "Business", "Sci/Tech"),
                            {"test": "ag_news/test.jsonl"}, _jsonl_reader("text")),
-    "banking77": DatasetSpec("banking77", ("PolyAI/banking77",), "text", (),
+    "banking77": DatasetSpec("banking77", ("mteb/banking77",), "text", (),
                              {"train": "banking77/train.jsonl", "test": "banking77/test.jsonl"},
                              _jsonl_reader("text")),
-    "financial_phrasebank": DatasetSpec("financial_phrasebank", ("takala/financial_phrasebank", "sentences_allagree"),
+    "financial_phrasebank": DatasetSpec("financial_phrasebank", ("takala/financial_phrasebank",),
                                         "sentence", ("negative", "neutral", "positive"),
                                         {"train": "financial_phrasebank/sentences_allagree.jsonl"},
-                                        _jsonl_reader("sentence")),
+                                        _jsonl_reader("sentence"),
+                                        {"revision": "refs/convert/parquet", "data_dir": "sentences_allagree"}),
 }
 
 
@@ -90,7 +108,7 @@ def label_names(name: str, data_dir=None) -> list[str]:
             return (directory / "banking77" / "hf_label_names.txt").read_text(encoding="utf-8").split()
         import datasets
 
-        return datasets.load_dataset(*s.hub, split="test").features["label"].names
+        return load_split(name, "test", data_dir=data_dir, profile="online").features["label"].names
     raise ResourceError(f"no label names for {name!r}")
 
 
@@ -111,9 +129,13 @@ def local_path(name: str, split: str, data_dir=None) -> Path | None:
 def load_split(name: str, split: str, *, data_dir=None, profile: str = "auto", limit: int | None = None):
     """Load one split as a :class:`datasets.Dataset` (columns: text column, ``label``, ``idx``).
 
-    online: ``datasets.load_dataset`` from the Hub, exactly what online learners run.
+    online: ``datasets.load_dataset`` from the Hub (``HF_ENDPOINT``), exactly what online learners run. When
+    the Hub fails, this raises a :class:`ResourceError` saying how to work offline -- it never falls back to
+    local files silently.
     offline: the files under the data directory, same columns and row order as the Hub.
     ``limit`` keeps the first ``limit`` rows (for quick runs; graded runs use all of them).
+    The source used is printed once per dataset and split, and kept in :data:`SOURCES` (result records
+    include it).
     """
     import datasets
 
@@ -121,19 +143,20 @@ def load_split(name: str, split: str, *, data_dir=None, profile: str = "auto", l
     resolved = resolve_profile(profile)
     if resolved == "online":
         try:
-            ds = datasets.load_dataset(*s.hub, split=split)
+            ds = datasets.load_dataset(*s.hub, split=split, **s.hub_kwargs)
         except Exception as exc:  # no network, hub down, ...
-            path = local_path(name, split, data_dir)
-            if path is None:
-                raise ResourceError(
-                    f"Could not load {'/'.join(s.hub)} split {split!r} from the Hugging Face Hub ({type(exc).__name__}: "
-                    f"{str(exc)[:200]}). To work offline, set TEXTCLASS_DATA_DIR (or the notebook parameter data_dir) "
-                    f"to a folder holding {s.splits.get(split, name)}, e.g. ../shared/data."
-                ) from exc
-            ds = datasets.Dataset.from_dict(s.reader(path, split))
-        else:
-            if "idx" not in ds.column_names:
-                ds = ds.add_column("idx", list(range(len(ds))))
+            raise ResourceError(
+                f"Could not {s.hub_call(split)} from the Hugging Face Hub at {hub_endpoint()} "
+                f"({type(exc).__name__}: {str(exc)[:300]}). To work offline, use profile='offline' and set "
+                f"TEXTCLASS_DATA_DIR (or the notebook parameter data_dir) to a folder holding "
+                f"{s.splits.get(split, name)}, e.g. ../shared/data."
+            ) from exc
+        if "idx" not in ds.column_names:
+            ds = ds.add_column("idx", list(range(len(ds))))
+        keep = [c for c in (s.text_column, "label", "idx") if c in ds.column_names]
+        if keep != ds.column_names:
+            ds = ds.select_columns(keep)
+        _note_source(name, split, f"hub {hub_endpoint()} {s.hub_call(split)}")
     else:
         path = local_path(name, split, data_dir)
         if path is None:
@@ -143,9 +166,36 @@ def load_split(name: str, split: str, *, data_dir=None, profile: str = "auto", l
                 "e.g. ../shared/data; or use profile='online' where the Hugging Face Hub is reachable."
             )
         ds = datasets.Dataset.from_dict(s.reader(path, split))
+        _note_source(name, split, f"local {path}")
     if limit is not None and limit < len(ds):
         ds = ds.select(range(int(limit)))
     return ds
+
+
+SOURCES: dict[str, str] = {}  # "dataset/split" -> where it was loaded from (hub endpoint + call, or local path)
+
+
+def _note_source(name: str, split: str, source: str) -> None:
+    key = f"{name}/{split}"
+    if SOURCES.get(key) != source:
+        print(f"data: {key} from {source}")
+    SOURCES[key] = source
+
+
+def load_gold_labels(name: str, split: str, *, data_dir=None, profile: str = "auto") -> list[int]:
+    """Gold labels of ``name``/``split`` in Hub row order, from the Hub online or the data directory offline.
+
+    What self-grading compares submissions with. Raises a :class:`ResourceError` saying what to do when neither
+    the Hub nor a data directory can be reached.
+    """
+    resolved = resolve_profile(profile)
+    if resolved == "offline" and resolve_data_dir(data_dir) is None:
+        raise ResourceError(
+            f"Cannot load the gold labels of {name}/{split}: the Hugging Face Hub is not reachable "
+            f"({hub_endpoint()}) and no data directory is configured. Connect to the internet (or set HF_ENDPOINT), "
+            "or set TEXTCLASS_DATA_DIR to a folder holding the course data, e.g. ../shared/data."
+        )
+    return [int(x) for x in load_split(name, split, data_dir=data_dir, profile=resolved)["label"]]
 
 
 def load_sst2(split: str = "validation", **kwargs):

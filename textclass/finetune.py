@@ -61,14 +61,34 @@ def PooledClassifier(encoder, num_labels: int = 2, dropout: float = 0.1, layers:
     return _module()(encoder, num_labels, dropout, layers)
 
 
+def real_bf16() -> bool:
+    """True only when the GPU computes bf16 natively (Ampere and later). ``torch.cuda.is_bf16_supported()`` is
+    also true on T4-class GPUs through slow emulation; those get fp16 with a GradScaler instead."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return False
+    try:
+        return bool(torch.cuda.is_bf16_supported(including_emulation=False))
+    except TypeError:  # an older torch without the argument
+        return torch.cuda.get_device_capability()[0] >= 8
+
+
+def mixed_precision(device: str) -> str | None:
+    """``"bf16"`` on GPUs with real bf16, ``"fp16"`` (with a GradScaler) on other CUDA GPUs, None elsewhere."""
+    if not str(device).startswith("cuda"):
+        return None
+    return "bf16" if real_bf16() else "fp16"
+
+
 def _autocast(device: str):
     import contextlib
 
     import torch
 
-    if device.startswith("cuda"):
-        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        return torch.autocast("cuda", dtype=dtype)
+    precision = mixed_precision(device)
+    if precision:
+        return torch.autocast("cuda", dtype=torch.bfloat16 if precision == "bf16" else torch.float16)
     return contextlib.nullcontext()
 
 
@@ -119,7 +139,7 @@ def train_loop(model, tokenizer, texts, labels, *, heldout_texts=None, heldout_l
     steps = epochs * int(np.ceil(len(texts) / batch_size))
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / max(1, 0.1 * steps))
                                               * max(0.0, (steps - s) / steps))
-    scaler = torch.amp.GradScaler("cuda") if device.startswith("cuda") and not torch.cuda.is_bf16_supported() else None
+    scaler = torch.amp.GradScaler("cuda") if mixed_precision(device) == "fp16" else None
     history, losses, step = [], [], 0
     state = {"best": -1.0, "best_state": None, "bad": 0}
     rng = np.random.default_rng(seed)
@@ -226,7 +246,7 @@ def train_with_trainer(model, tokenizer, texts, labels, *, heldout_texts, heldou
         per_device_eval_batch_size=64, eval_strategy="steps", eval_steps=eval_steps, save_strategy="steps",
         save_steps=eval_steps, save_total_limit=1, load_best_model_at_end=True, metric_for_best_model="accuracy",
         warmup_steps=0.1, weight_decay=0.01, seed=seed, report_to=[], logging_steps=eval_steps,
-        bf16=cuda and torch.cuda.is_bf16_supported(), fp16=cuda and not torch.cuda.is_bf16_supported(),
+        bf16=cuda and real_bf16(), fp16=cuda and not real_bf16(),
         disable_tqdm=True, use_cpu=not cuda)
     trainer = tf.Trainer(model=model, args=args, train_dataset=train_ds, eval_dataset=held_ds,
                          data_collator=tf.DataCollatorWithPadding(tokenizer), compute_metrics=metrics,

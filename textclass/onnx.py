@@ -44,7 +44,12 @@ class OnnxEncoderModule:
             self.output_name, hidden = token_outputs[0].name, token_outputs[0].shape[-1]
         self.config = SimpleNamespace(hidden_size=int(hidden))
 
-    def to(self, device):  # onnxruntime runs on the CPU here; kept for the torch-model interface
+    device = "cpu"
+
+    def to(self, device):
+        """onnxruntime runs on the CPU here; the outputs are moved to ``device`` so that they meet the
+        attention mask (which the caller put on ``device``) on one device."""
+        self.device = str(device)
         return self
 
     def eval(self):
@@ -59,7 +64,9 @@ class OnnxEncoderModule:
         feed = {k: np.asarray(v.cpu().numpy() if hasattr(v, "cpu") else v, dtype=np.int64)
                 for k, v in feed.items() if k in self.input_names}
         (hidden,) = self.session.run([self.output_name], feed)
-        return SimpleNamespace(last_hidden_state=torch.from_numpy(hidden))
+        out = torch.from_numpy(hidden)
+        target = attention_mask.device if hasattr(attention_mask, "device") else self.device
+        return SimpleNamespace(last_hidden_state=out.to(target))
 
 
 def load_onnx_encoder(name: str, *, profile: str = "offline", threads: int | None = None) -> LoadedModel:

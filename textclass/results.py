@@ -88,6 +88,13 @@ def _round(value) -> float:
     return float(f"{value:.4g}") if 0 < abs(value) < 0.01 else round(value, 4)
 
 
+def _data_sources() -> dict:
+    import sys
+
+    data = sys.modules.get("textclass.data")
+    return dict(getattr(data, "SOURCES", {}) or {})
+
+
 def record(notebook: str, profile: str, metrics: dict, *, seconds: float, predictions: dict | None = None,
            details: dict | None = None, directory: str | os.PathLike | None = None) -> Path:
     """Write ``<directory>/<notebook>-<profile>.json`` and return its path."""
@@ -104,6 +111,9 @@ def record(notebook: str, profile: str, metrics: dict, *, seconds: float, predic
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "seconds": round(float(seconds), 1),
     }
+    sources = _data_sources()
+    if sources:  # where each dataset split came from (Hub endpoint + load_dataset call, or a local path)
+        rec["data_sources"] = sources
     if details:
         rec["details"] = details
     if predictions:

@@ -133,12 +133,17 @@ def launch_badges(level: dict, root: Path = REPO_ROOT) -> str:
 
 
 def colab_install_cell(root: Path = REPO_ROOT) -> str:
-    """Source of every notebook's first code cell: installs the course package, only on Colab."""
+    """Source of every notebook's first code cell: on Colab only, installs the course package with its
+    ``colab`` extra (everything the notebooks import; Colab's own torch is kept) and keeps results and caches
+    in a writable working folder."""
     url, branch = repository(root)
     return ("# On Colab, install what this notebook needs (elsewhere ./course setup already did).\n"
-            "import sys\n"
+            "import os, sys\n"
             "if \"google.colab\" in sys.modules:\n"
-            f"    %pip install -q \"textclass-curriculum @ git+{url}\"")
+            f"    %pip install -q \"textclass-curriculum[colab] @ git+{url}@{branch}\"\n"
+            "    os.makedirs(\"/content/textclass\", exist_ok=True)\n"
+            "    os.environ.setdefault(\"TEXTCLASS_RESULTS_DIR\", \"/content/textclass/results\")\n"
+            "    os.environ.setdefault(\"TEXTCLASS_CACHE\", \"/content/textclass/cache\")")
 
 
 # ----------------------------------------------------------------------------------------------- _toc.yml
