@@ -260,6 +260,6 @@ def load_finetuned(directory):
     info = json.loads((directory / "info.json").read_text(encoding="utf-8"))
     encoder = tf.AutoModel.from_pretrained(directory / "encoder")
     tokenizer = tf.AutoTokenizer.from_pretrained(directory / "encoder")
-    model = PooledClassifier(encoder, num_labels=info["num_labels"])
+    model = _module()(encoder, num_labels=info["num_labels"])
     model.head.load_state_dict(torch.load(directory / "head.pt", weights_only=True))
     return model.eval(), tokenizer, info
