@@ -1,0 +1,218 @@
+"""The command map: every documented command, run exactly as written (through ./course, no activated venv),
+short errors with the right exit code, and tracked files unchanged by anything a user runs."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+TOOLS_VERBS = ["run", "book", "regenerate", "levels", "benchmark", "publish", "release"]
+AUTOGRADER_VERBS = ["grade", "collect", "feedback", "export", "leaderboard", "rescore"]
+
+
+def _tracked_state() -> str:
+    """The content of every tracked file that differs from HEAD, plus untracked non-ignored files."""
+    diff = subprocess.run(["git", "diff", "HEAD", "--binary"], cwd=REPO, capture_output=True, text=True).stdout
+    status = subprocess.run(["git", "status", "--porcelain"], cwd=REPO, capture_output=True, text=True).stdout
+    return diff + status
+
+
+def course(*args, env=None, timeout=120) -> subprocess.CompletedProcess:
+    """``./course ARGS`` as a user types it: no activated venv (PATH without it), no PYTHONPATH."""
+    clean = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
+    venv_bin = str(Path(sys.executable).parent)
+    clean["PATH"] = os.pathsep.join(p for p in clean.get("PATH", "").split(os.pathsep) if p != venv_bin)
+    clean.setdefault("TEXTCLASS_VENV", str(Path(sys.executable).parent.parent))
+    return subprocess.run([str(REPO / "course"), *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=timeout, env={**clean, **(env or {})})
+
+
+@pytest.fixture
+def unchanged():
+    """Asserts that the test left every tracked file as it was."""
+    before = _tracked_state()
+    yield
+    assert _tracked_state() == before, "a command changed tracked files"
+
+
+def test_help_shows_the_whole_map_on_one_screen(unchanged):
+    proc = course("help")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert len(lines) <= 25 and max(map(len, lines)) <= 120
+    for verb in TOOLS_VERBS + AUTOGRADER_VERBS + ["test", "setup", "help"]:
+        assert verb in proc.stdout, verb
+    assert "python -m tools" in proc.stdout and "python -m autograder" in proc.stdout
+
+
+def test_python_m_tools_help_lists_every_verb():
+    proc = subprocess.run([sys.executable, "-m", "tools", "--help"], cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 0
+    listed = [line.split()[0] for line in proc.stdout.splitlines() if line.startswith("  ")]
+    assert listed == TOOLS_VERBS
+    for verb in TOOLS_VERBS:  # each verb is the main(argv) of its own module (release: lazily, may be absent)
+        path = REPO / "tools" / f"{verb}.py"
+        if verb != "release":
+            assert "def main(argv" in path.read_text(), verb
+
+
+def test_unknown_verbs_are_usage_errors(unchanged):
+    proc = course("nosuchverb")
+    assert proc.returncode == 2 and "unknown verb 'nosuchverb'" in proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "tools", "nosuchverb"], cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 2 and "unknown verb 'nosuchverb'" in proc.stderr
+
+
+def test_run_help_prints_help_only(unchanged):
+    proc = course("run", "--help")
+    assert proc.returncode == 0
+    assert proc.stdout.startswith("usage: python -m tools run") and "--size" in proc.stdout
+    assert "==>" not in proc.stdout and "plan:" not in proc.stdout and not proc.stderr
+
+
+def test_run_unknown_level_is_short(unchanged):
+    proc = course("run", "nosuchlevel")
+    assert proc.returncode == 2
+    err = proc.stderr.strip().splitlines()
+    assert len(err) <= 3 and "unknown level 'nosuchlevel'" in err[0] and "orientation" in err[0]
+    assert "Traceback" not in proc.stderr and not proc.stdout
+
+
+def test_run_missing_data_dir_is_short(unchanged):
+    proc = course("run", "reproduce", env={"TEXTCLASS_DATA_DIR": "/nonexistent"})
+    assert proc.returncode == 2
+    err = proc.stderr.strip().splitlines()
+    assert len(err) <= 3 and "/nonexistent" in err[0] and "TEXTCLASS_DATA_DIR" in err[0]
+    assert "Traceback" not in proc.stderr and "KeyboardInterrupt" not in proc.stderr
+
+
+def test_levels_prints_recorded_times(unchanged):
+    proc = course("levels")
+    assert proc.returncode == 0, proc.stderr
+    from tools.curriculum import levels
+
+    rows = {line.split()[0]: line for line in proc.stdout.splitlines()[1:]}
+    assert list(rows) == [lv.id for lv in levels()]
+    rec = json.loads((REPO / "results" / "reproduce-offline-full.json").read_text())
+    seconds = rec.get("wall_seconds", rec["seconds"])
+    shown = f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
+    assert shown in rows["reproduce"]
+
+
+def test_grade_as_documented(tmp_path, data_dir, unchanged):
+    """README: ``./course grade SUBMISSION --stage reproduce`` prints a graded report (exit 0 or 1)."""
+    from textclass.data import load_sst2
+    from textclass.submission import make_submission, write_submission
+
+    labels = list(load_sst2("validation", profile="offline", data_dir=data_dir)["label"])
+    sub = tmp_path / "submission.json"
+    write_submission(sub, make_submission(stage="reproduce", dataset="sst2", split="validation", model="t",
+                                          predictions=labels[:800] + [1 - x for x in labels[800:]],
+                                          claimed_accuracy=100 * 800 / len(labels)))
+    before = sub.read_bytes()
+    proc = course("grade", str(sub), "--stage", "reproduce")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "stage reproduce: PASSED" in proc.stdout and "800/872" in proc.stdout
+    assert sub.read_bytes() == before  # nothing a user submitted is ever modified
+    wrong = tmp_path / "wrong.json"
+    write_submission(wrong, make_submission(stage="reproduce", dataset="sst2", split="validation", model="t",
+                                            predictions=[1 - x for x in labels], claimed_accuracy=0.0))
+    proc = course("grade", str(wrong), "--stage", "reproduce")
+    assert proc.returncode == 1 and "NOT PASSED" in proc.stdout
+
+
+def test_publish_refuses_an_empty_run(tmp_path, unchanged):
+    proc = course("publish", str(tmp_path))
+    assert proc.returncode == 2 and "run `./course run --size full` first" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) <= 2
+
+
+def test_release_is_dispatched_lazily():
+    proc = subprocess.run([sys.executable, "-m", "tools", "release", "--help"], cwd=REPO, capture_output=True,
+                          text=True)
+    if (REPO / "tools" / "release.py").exists():
+        assert proc.returncode == 0
+    else:
+        assert proc.returncode == 2 and "no tools/release.py" in proc.stderr and "Traceback" not in proc.stderr
+
+
+# --------------------------------------------------------------------------- failures are atomic
+
+def _error_notebook(path: Path) -> None:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("profile = 'auto'\nsize = 'small'", metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell("print('ok')"),
+                nbformat.v4.new_code_cell("raise ValueError('no data here')")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+
+
+def test_a_failing_notebook_replaces_nothing(tmp_path, capsys):
+    """The notebook executes to a temporary file: on an error the previous output stays, the error notebook
+    is kept beside it, and the runner prints one short paragraph."""
+    from tools.curriculum import ExecutionFailed, Level, execute
+
+    source = tmp_path / "broken.ipynb"
+    _error_notebook(source)
+
+    class Broken(Level):
+        @property
+        def solution(self):
+            return source
+
+    level = Broken(id="broken", title="Broken", notebook="broken", minutes=1, level=0)
+    out = tmp_path / "run" / "executed" / "broken.ipynb"
+    out.parent.mkdir(parents=True)
+    out.write_text("the good page")
+    with pytest.raises(ExecutionFailed) as info:
+        execute(level, out, size="small", profile="offline", cwd=tmp_path / "run" / "broken")
+    assert out.read_text() == "the good page"
+    assert info.value.ename == "ValueError" and "no data here" in info.value.evalue
+    assert info.value.failed.exists() and not list(out.parent.glob("*.partial.ipynb"))
+
+
+def test_book_refuses_an_executed_notebook_with_an_error(tmp_path):
+    from tools.book import BookError, refuse_errors
+
+    (tmp_path / "book" / "executed").mkdir(parents=True)
+    _error_notebook(tmp_path / "book" / "executed" / "x.ipynb")
+    nb = nbformat.read(tmp_path / "book" / "executed" / "x.ipynb", as_version=4)
+    refuse_errors(tmp_path)  # no outputs yet: fine
+    nb.cells[2].outputs = [nbformat.v4.new_output("error", ename="ValueError", evalue="no data here", traceback=[])]
+    nbformat.write(nb, tmp_path / "book" / "executed" / "x.ipynb")
+    with pytest.raises(BookError, match="x.ipynb holds an error output .*ValueError: no data here"):
+        refuse_errors(tmp_path)
+
+
+def test_committed_executed_notebooks_hold_no_error():
+    from tools.curriculum import error_outputs
+
+    for path in sorted((REPO / "book" / "executed").glob("*.ipynb")):
+        assert not error_outputs(path), path.name
+
+
+# --------------------------------------------------------------------------- a real run, twice
+
+@pytest.mark.notebook
+def test_run_writes_only_the_run_folder_and_repeats_exactly(tmp_path, data_dir, unchanged):
+    """``./course run LEVEL`` (small) twice into two run folders: tracked files unchanged, the plan and a
+    per-level progress bar are printed, no kernel transport warning, and the predictions are identical."""
+    outs = []
+    for name in ("a", "b"):
+        proc = course("run", "reproduce", "--profile", "offline", "--out", str(tmp_path / name), timeout=900,
+                      env={"TEXTCLASS_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1"})
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        outs.append(tmp_path / name)
+    assert "plan: 1 level(s), --size small" in proc.stdout and "reproduce" in proc.stdout
+    assert "cells [" in proc.stderr  # the progress bar: cells done / total [elapsed<ETA]
+    assert "without encryption" not in proc.stdout + proc.stderr
+    subs = [json.loads((o / "reproduce" / "submission.json").read_text()) for o in outs]
+    assert subs[0]["predictions"] == subs[1]["predictions"]
+    recs = [json.loads(next((o / "results").glob("reproduce-*.json")).read_text()) for o in outs]
+    assert recs[0]["metrics"] == recs[1]["metrics"] and "wall_seconds" in recs[0]
