@@ -216,3 +216,18 @@ def test_run_writes_only_the_run_folder_and_repeats_exactly(tmp_path, data_dir, 
     assert subs[0]["predictions"] == subs[1]["predictions"]
     recs = [json.loads(next((o / "results").glob("reproduce-*.json")).read_text()) for o in outs]
     assert recs[0]["metrics"] == recs[1]["metrics"] and "wall_seconds" in recs[0]
+
+
+def test_mteb_protocol_raises_no_future_warning():
+    """Level 3's executed page showed ~30 scikit-learn FutureWarning boxes (n_jobs); filtered at the source."""
+    import warnings
+
+    import numpy as np
+
+    from textclass.mteb import run_protocol
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(48, 4)), np.arange(48) % 3
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)
+        run_protocol(X, y, X[:12], y[:12], n_experiments=2, samples_per_label=4, progress=False)
