@@ -147,6 +147,8 @@ def test_cpu_profile_runs_for_real_without_notebooks(tmp_path):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "internal links: 0 broken" in proc.stdout and "ci: cpu passed" in proc.stdout
     assert (root / "_build" / "html" / "book" / "intro.html").exists()
+    page = (root / "_build" / "html" / "book" / "reproduce.html").read_text()
+    assert (root / "_build" / "html" / "_static" / "wide.css").exists() and "wide.css" in page  # no clipped outputs
     assert not _changed(root)
 
 

@@ -439,7 +439,7 @@ def refuse_errors(root: Path) -> None:
                             f"(./course run LEVEL) and build the book from a run that succeeded")
 
 
-STAGED = ["_config.yml", "curriculum.yml", "book", "benchmarks"]
+STAGED = ["_config.yml", "curriculum.yml", "book", "benchmarks", "_static"]
 
 
 def stage(run: Path | None = None, root: Path = REPO_ROOT, dest: Path | None = None) -> Path:
