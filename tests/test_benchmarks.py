@@ -32,7 +32,7 @@ def test_smoke_run_with_tiny_sizes(tmp_path, data_dir):
     res = json.loads(out.read_text())
     for key in ("command", "commit", "machine", "date"):
         assert res[key]
-    assert res["command"].startswith("python -m tools.benchmark --n 12")
+    assert res["command"].startswith("python -m tools benchmark --n 12")
     ev = res["evaluator"]
     assert ev["n"] == 12 and ev["batched_seconds"] > 0 and ev["per_sentence_seconds"] > 0
     assert ev["same_predictions"] == 12  # same model, same sentences: batching must not change predictions

@@ -162,7 +162,7 @@ def notebook_walls(results_dir: Path) -> list[dict]:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m tools benchmark", description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results.json"))
     ap.add_argument("--page", default=str(REPO / "book" / "benchmarks.md"), help="the book page to write")
     ap.add_argument("--results-dir", default=str(REPO / "results"), help="result records (notebook wall times)")
@@ -189,7 +189,7 @@ def main(argv=None) -> int:
     from textclass.submission import atomic_write_text
 
     val_texts, _ = _sst2("validation", args.n, args.data_dir)
-    res = {"command": "python -m tools.benchmark" + "".join(" " + shlex.quote(a) for a in (argv if argv is not None
+    res = {"command": "python -m tools benchmark" + "".join(" " + shlex.quote(a) for a in (argv if argv is not None
                                                                                          else sys.argv[1:])),
            "commit": git_commit(), "machine": machine(),
            "date": __import__("datetime").datetime.now(__import__("datetime").timezone.utc).isoformat(
