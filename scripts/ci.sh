@@ -50,7 +50,7 @@ run ./course setup
 [ -x "$PY" ] || PY=python3  # --dry-run before any setup
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 if [ "$levels" = cheapest ]; then
-  levels=$("$PY" -c "from tools.curriculum import levels; print(min(levels(), key=lambda l: l.minutes).id)")
+  levels=$("$PY" -m tools levels --ids --cheapest)
 fi
 ids=${levels//,/ }
 echo "ci: mode=$mode size=$size device=$device profile=$profile levels: ${ids:-all}"
@@ -70,11 +70,11 @@ if [ "$mode" = gpu ]; then
   # the autograder grades each level's submission.json against that level's stage (autograder/stages.py:
   # the stage whose `level` is the level, or the stage named like it); any miss fails the job
   mkdir -p _build/ci/grades
-  for id in ${ids:-$("$PY" -c "from tools.curriculum import levels; print(' '.join(l.id for l in levels()))")}; do
+  stages=$("$PY" -m tools levels --stages)  # "level stage" lines, from autograder/stages.py
+  for id in ${ids:-$("$PY" -m tools levels --ids)}; do
     sub=$RUN/$id/submission.json
     if [ "$dry" = 0 ] && [ ! -f "$sub" ]; then echo "ci: level $id wrote no submission.json: nothing to grade"; continue; fi
-    stage=$("$PY" -c "from autograder.stages import STAGES; import sys; l = sys.argv[1]; \
-print(l if l in STAGES else next((s.name for s in STAGES.values() if s.level == l), ''))" "$id")
+    stage=$(awk -v l="$id" '$1 == l {print $2}' <<<"$stages")
     [ -n "$stage" ] || { echo "ci: level $id has no stage in autograder/stages.py: nothing to grade"; continue; }
     # exit 0: passed; 1: graded, below target; 2: invalid submission
     run ./course grade "$sub" --stage "$stage" --json "_build/ci/grades/$id.json" || {

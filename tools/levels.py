@@ -22,13 +22,43 @@ def rows(results=None) -> list[dict]:
     return out
 
 
+def stage_of_levels() -> dict[str, str]:
+    """level id -> the stage that grades its submission.json: the stage named like the level, else the first
+    stage whose ``level`` is it (levels without a stage are left out)."""
+    from autograder.stages import STAGES
+    from tools.curriculum import levels
+
+    out = {}
+    for lv in levels():
+        name = lv.id if lv.id in STAGES else next((s.name for s in STAGES.values() if s.level == lv.id), "")
+        if name:
+            out[lv.id] = name
+    return out
+
+
 def main(argv=None) -> int:
     from tools.run import _fmt_seconds
 
     ap = argparse.ArgumentParser(prog="python -m tools levels", description=__doc__.splitlines()[0].split(": ", 1)[1])
     ap.add_argument("--results", default=str(REPO_ROOT / "results"), help="records folder (default results/)")
     ap.add_argument("--json", action="store_true", help="print JSON")
+    ap.add_argument("--ids", action="store_true", help="print only the level ids, one line (for scripts)")
+    ap.add_argument("--cheapest", action="store_true", help="with --ids: only the level with the fewest minutes")
+    ap.add_argument("--stages", action="store_true", help="print 'level stage' for each graded level: the stage "
+                    "(autograder/stages.py) that grades the level's submission.json")
     args = ap.parse_args(argv)
+    if args.ids:
+        from tools.curriculum import levels
+
+        chosen = levels()
+        if args.cheapest:
+            chosen = [min(chosen, key=lambda lv: lv.minutes)]
+        print(" ".join(lv.id for lv in chosen))
+        return 0
+    if args.stages:
+        for level, stage in stage_of_levels().items():
+            print(level, stage)
+        return 0
     table = rows(args.results)
     if args.json:
         print(json.dumps(table, indent=1))
