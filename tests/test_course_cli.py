@@ -248,3 +248,21 @@ def test_mteb_protocol_raises_no_future_warning():
     with warnings.catch_warnings():
         warnings.simplefilter("error", FutureWarning)
         run_protocol(X, y, X[:12], y[:12], n_experiments=2, samples_per_label=4, progress=False)
+
+
+def test_report_wording_names_the_profile_and_the_stages():
+    """The functions the grading report uses (autograder/stages.py): an offline Reproduce report says it cannot
+    pass by design; a wrong stage says which stage the submission is for and what to do."""
+    from autograder.stages import STAGES, mismatch_message, profile_note
+
+    offline = profile_note(STAGES["reproduce"], "offline-small")
+    assert "offline-small" in offline and "cannot pass by design" in offline
+    assert "cannot pass" not in profile_note(STAGES["reproduce"], "online-full")
+    assert "cannot pass" not in profile_note(STAGES["orientation"], "offline-full")
+    assert "not stated" in profile_note(STAGES["reproduce"], None)
+    msg = mismatch_message("stage", "improve", STAGES["reproduce"])
+    assert "made for stage 'improve'" in msg and "graded as stage 'reproduce'" in msg and "--stage improve" in msg
+    assert "grades stage" not in msg  # the old "stage 'improve' grades stage 'improve'" tautology
+    assert "--stage" not in mismatch_message("stage", "nosuch", STAGES["reproduce"])
+    split = mismatch_message("split", "test", STAGES["reproduce"])
+    assert "sst2/validation" in split and "split='validation'" in split
