@@ -39,7 +39,6 @@ if [ "$mode" = cpu ]; then size=small device=cpu; else size=full device=cuda; fi
 
 VENV=${TEXTCLASS_VENV:-.venv}
 PY="$VENV/bin/python"
-if [ -z "${TEXTCLASS_DATA_DIR:-}" ] && [ -d ../shared/data ]; then export TEXTCLASS_DATA_DIR=$(cd ../shared/data && pwd); fi
 
 run() {  # print a step, then run it unless --dry-run
   echo "+ $*"

@@ -149,8 +149,19 @@ def _windows(units: dict[str, list[str]]) -> dict[str, set[str]]:
 
 
 def repeated(units: dict[str, list[str]], key=lambda place: place.rsplit(":", 1)[0]) -> list[list[str]]:
-    """Blocks of MIN_LINES or more lines that stand in two or more different units (by ``key``)."""
-    return sorted(sorted(places) for places in _windows(units).values() if len({key(p) for p in places}) > 1)
+    """Blocks of MIN_LINES or more lines that stand in two or more different units (by ``key``); a longer
+    repeated run is reported once, at its first line in each unit."""
+    found = sorted(sorted(places) for places in _windows(units).values() if len({key(p) for p in places}) > 1)
+    out, seen = [], set()
+    for places in found:
+        files = tuple(key(p) for p in places)
+        lines = [int(p.rsplit(":", 1)[1]) for p in places]
+        if any((files, tuple(n - d for n in lines)) in seen for d in range(1, 40)):
+            seen.add((files, tuple(lines)))
+            continue  # the same run, one line further on
+        seen.add((files, tuple(lines)))
+        out.append(places)
+    return out
 
 
 def notebook_code(path: Path) -> list[str]:

@@ -2,9 +2,8 @@
 
 Option defaults that several verbs share are defined here, once.
 """
-from pathlib import Path
+from textclass.config import REPO_ROOT  # the one definition (the data-dir default lives beside it)
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 RUN_DIR = REPO_ROOT / "_build" / "runs"  # where ``./course run`` writes (ignored by git)
 DEFAULT_SIZE = "small"  # what ``./course run`` runs without --size: a newcomer finishes it in one sitting
 

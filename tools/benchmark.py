@@ -25,8 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+from tools import REPO_ROOT as REPO
 
 MODELS = ("minilm", "mpnet", "onnx-int8", "onnx-l3")
 

@@ -26,7 +26,7 @@ import json
 import sys
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from tools import REPO_ROOT
 
 # Pages around the level chapters, in _toc.yml order (docnames, relative to the repository root).
 FRONT = ["book/learning-path"]
