@@ -150,16 +150,6 @@ def latency(args, sentences) -> dict:
             "skipped": skipped}
 
 
-def notebook_walls(results_dir: Path) -> list[dict]:
-    walls = []
-    for path in sorted(Path(results_dir).glob("*.json")):
-        rec = json.loads(path.read_text(encoding="utf-8"))
-        if "seconds" in rec:
-            walls.append({"notebook": rec["notebook"], "profile": rec["profile"], "seconds": rec["seconds"],
-                          "machine": rec.get("machine", "?"), "record": f"results/{path.name}"})
-    return walls
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m tools benchmark", description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results.json"))
@@ -183,7 +173,7 @@ def main(argv=None) -> int:
     if unknown:
         ap.error(f"unknown models {sorted(unknown)}; known: {', '.join(MODELS)}")
 
-    from tools.book import benchmarks_page
+    from tools.book import benchmarks_page, notebook_walls
     from textclass.results import git_commit, machine
     from textclass.submission import atomic_write_text
 
@@ -203,7 +193,7 @@ def main(argv=None) -> int:
     res["seconds"] = round(time.perf_counter() - start, 1)
     res["machine"] = machine()  # after the runs: torch's thread count is restored
     atomic_write_text(Path(args.out), json.dumps(res, indent=1) + "\n")
-    atomic_write_text(Path(args.page), benchmarks_page(Path(args.out)))
+    atomic_write_text(Path(args.page), benchmarks_page(Path(args.out), Path(args.results_dir)))
     print(f"wrote {args.out} and {args.page} in {res['seconds']:.0f} s")
     return 0
 
