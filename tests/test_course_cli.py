@@ -279,3 +279,28 @@ def test_run_plan_prints_recorded_times_and_runs_nothing(tmp_path, unchanged):
         seconds, record = lv.recorded_seconds("small")
         assert any(line.split()[0] == lv.id and record in line for line in lines[1:]), lv.id
     assert lines[-1].split()[0] == "total" and not (tmp_path / "run").exists()
+
+
+@pytest.mark.book
+def test_book_of_a_run_folder_and_refusal_of_an_error_page(tmp_path, unchanged):
+    """``./course book --run RUN`` renders a run's notebooks without touching tracked files; a run whose
+    executed notebook holds an error is refused with one short line (exit 2)."""
+    import shutil
+
+    run = tmp_path / "run"
+    (run / "executed").mkdir(parents=True)
+    nb = nbformat.read(REPO / "book" / "executed" / "orientation.ipynb", as_version=4)
+    nb.cells.append(nbformat.v4.new_markdown_cell("MARKER-OF-THIS-RUN"))
+    nbformat.write(nb, run / "executed" / "orientation.ipynb")
+    shutil.copytree(REPO / "results", run / "results", ignore=shutil.ignore_patterns("grades"))
+    proc = course("book", "--run", str(run), timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    page = run / "_build" / "html" / "book" / "executed" / "orientation.html"
+    assert "MARKER-OF-THIS-RUN" in page.read_text()
+
+    nb.cells[-1] = nbformat.v4.new_code_cell("1/0", outputs=[nbformat.v4.new_output(
+        "error", ename="ZeroDivisionError", evalue="division by zero", traceback=[])])
+    nbformat.write(nb, run / "executed" / "orientation.ipynb")
+    proc = course("book", "--run", str(run), timeout=600)
+    assert proc.returncode == 2 and "orientation.ipynb holds an error output" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) <= 2
