@@ -304,3 +304,40 @@ def test_book_of_a_run_folder_and_refusal_of_an_error_page(tmp_path, unchanged):
     proc = course("book", "--run", str(run), timeout=600)
     assert proc.returncode == 2 and "orientation.ipynb holds an error output" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) <= 2
+
+
+def test_publish_copies_a_full_run_into_the_reference(tmp_path):
+    """The maintainer step, on a copy of the checkout: a small run is refused (the chapters quote the full
+    job), a full run's notebook and record replace the reference and the generated pages are rewritten."""
+    import shutil
+
+    from tools import UsageError
+    from tools.publish import publish
+
+    root = tmp_path / "repo"
+    files = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO,
+                           capture_output=True, text=True, check=True).stdout.split("\0")
+    for name in filter(None, files):
+        if (REPO / name).is_file() and name.split("/")[0] in ("book", "results", "benchmarks", "_config.yml",
+                                                              "curriculum.yml", "_toc.yml"):
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, root / name)
+    run = tmp_path / "run"
+    (run / "executed").mkdir(parents=True)
+    (run / "results").mkdir()
+    nb = nbformat.read(REPO / "book" / "executed" / "orientation.ipynb", as_version=4)
+    nb.metadata.setdefault("papermill", {}).setdefault("parameters", {})["size"] = "small"
+    nbformat.write(nb, run / "executed" / "orientation.ipynb")
+    rec = json.loads((REPO / "results" / "orientation-offline-full.json").read_text())
+    rec["wall_seconds"] = 17.0
+    (run / "results" / "orientation-offline-full.json").write_text(json.dumps(rec))
+    with pytest.raises(UsageError, match="--size small run"):
+        publish(run, root=root)
+    assert (root / "book" / "executed" / "orientation.ipynb").read_bytes() == \
+        (REPO / "book" / "executed" / "orientation.ipynb").read_bytes()
+    nb.metadata["papermill"]["parameters"]["size"] = "full"
+    nbformat.write(nb, run / "executed" / "orientation.ipynb")
+    written = {p.relative_to(root).as_posix() for p in publish(run, root=root)}
+    assert {"book/executed/orientation.ipynb", "results/orientation-offline-full.json",
+            "book/benchmarks.md"} <= written
+    assert "| orientation | offline-full | 17 |" in (root / "book" / "benchmarks.md").read_text()
