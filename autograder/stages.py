@@ -104,3 +104,34 @@ def get_stage(name: str) -> Stage:
         return STAGES[name]
     except KeyError:
         raise KeyError(f"unknown stage {name!r}; known stages: {', '.join(STAGES)}") from None
+
+
+# ------------------------------------------------------------------------- report wording (issue 14, point 7)
+# Stages whose target the offline profile cannot reach by design: offline, the published checkpoint is not
+# available and the notebook evaluates a stand-in classifier through the same code.
+OFFLINE_CANNOT_PASS = frozenset({"reproduce"})
+
+
+def profile_note(stage: Stage, profile) -> str:
+    """One line for a report naming the submission's profile; for an offline submission to a stage that
+    offline runs cannot pass, says so plainly (so "NOT PASSED" is not read as a bug in the learner's code)."""
+    if not profile:
+        return "profile: not stated in the submission"
+    if str(profile).startswith("offline") and stage.name in OFFLINE_CANNOT_PASS:
+        return (f"profile: {profile}. Offline, stage {stage.name!r} cannot pass by design: the published model is "
+                "not available offline, so the notebook evaluates a stand-in classifier through the same code. "
+                "This report checks the plumbing; run the online profile to grade the reproduction.")
+    return f"profile: {profile}"
+
+
+def mismatch_message(field: str, got, stage: Stage) -> str:
+    """What to do when a submission's ``stage``/``dataset``/``split`` is not the one ``stage`` grades."""
+    if field == "stage":
+        other = STAGES.get(got) if isinstance(got, str) else None
+        return (f"this submission was made for stage {got!r}, but it is being graded as stage {stage.name!r}. "
+                + (f"Grade it with --stage {got}, or make " if other else "Make ")
+                + f"a {stage.name!r} submission: predict {stage.dataset}/{stage.split} and pass "
+                  f"stage={stage.name!r} to make_submission(...).")
+    return (f"stage {stage.name!r} grades {stage.dataset}/{stage.split}, but this submission's {field} is {got!r}: "
+            f"predict {stage.dataset}/{stage.split} for every example and set {field}="
+            f"{getattr(stage, field)!r} in make_submission(...).")

@@ -11,8 +11,8 @@
 #   --skip-notebooks          do not execute notebooks   --skip-book   do not build the book
 #   --dry-run                 print the commands, run nothing
 #
-# Outputs: book/executed/*.ipynb, results/*.json, _build/runs/<level>/submission.json, _build/ci/grades/*.json,
-# _build/html (the book). The workflow uploads book/executed, results and _build/ci as artifacts.
+# Outputs (nothing tracked changes): _build/runs/{executed,results}/, _build/runs/<level>/submission.json,
+# _build/ci/grades/*.json, the book in _build/runs/_build/html. The workflow uploads _build/runs and _build/ci.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,7 +39,6 @@ if [ "$mode" = cpu ]; then size=small device=cpu; else size=full device=cuda; fi
 
 VENV=${TEXTCLASS_VENV:-.venv}
 PY="$VENV/bin/python"
-if [ -z "${TEXTCLASS_DATA_DIR:-}" ] && [ -d ../shared/data ]; then export TEXTCLASS_DATA_DIR=$(cd ../shared/data && pwd); fi
 
 run() {  # print a step, then run it unless --dry-run
   echo "+ $*"
@@ -48,6 +47,7 @@ run() {  # print a step, then run it unless --dry-run
 
 run ./course setup
 [ -x "$PY" ] || PY=python3  # --dry-run before any setup
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 if [ "$mode" = gpu ] && [ "$dry" = 0 ]; then
   # fail fast, before any notebook: a CPU-only torch or a runner without a visible GPU
   if ! "$PY" -c "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)"; then
@@ -65,47 +65,42 @@ MSG
   fi
 fi
 if [ "$levels" = cheapest ]; then
-  levels=$("$PY" -c "from tools.curriculum import levels; print(min(levels(), key=lambda l: l.minutes).id)")
+  levels=$("$PY" -m tools levels --ids --cheapest)
 fi
-ids=$("$PY" - "$levels" <<'PY'
-import sys
-from tools.curriculum import get_level, levels
-wanted = [x for x in sys.argv[1].split(",") if x]
-print(" ".join(get_level(i).id for i in wanted) if wanted else " ".join(l.id for l in levels()))
-PY
-)
-echo "ci: mode=$mode size=$size device=$device profile=$profile levels: $ids"
+ids=${levels//,/ }
+echo "ci: mode=$mode size=$size device=$device profile=$profile levels: ${ids:-all}"
 
 status=0
 if [ "$tests" = 1 ]; then
   run ./course test -q
 fi
 
+RUN=_build/runs
 if [ "$notebooks" = 1 ]; then
-  for id in $ids; do
-    # papermill via tools.curriculum.execute: the level's small/full parameters, the profile, the device
-    run "$PY" -c "import sys; from tools.curriculum import get_level, execute; lv = get_level(sys.argv[1]); \
-execute(lv, lv.executed, size='$size', profile='$profile', extra={'device': '$device'})" "$id"
-  done
+  # the runner: each level's small/full parameters, the profile, the device; into the run folder $RUN
+  run ./course run $ids --size "$size" --profile "$profile" --device "$device" --out "$RUN" --no-progress || status=1
 fi
 
 if [ "$mode" = gpu ]; then
-  # the autograder grades each level's submission.json against the stage it names; any miss fails the job
+  # the autograder grades each level's submission.json against that level's stage (autograder/stages.py:
+  # the stage whose `level` is the level, or the stage named like it); any miss fails the job
   mkdir -p _build/ci/grades
-  for id in $ids; do
-    sub=_build/runs/$id/submission.json
+  stages=$("$PY" -m tools levels --stages)  # "level stage" lines, from autograder/stages.py
+  for id in ${ids:-$("$PY" -m tools levels --ids)}; do
+    sub=$RUN/$id/submission.json
     if [ "$dry" = 0 ] && [ ! -f "$sub" ]; then echo "ci: level $id wrote no submission.json: nothing to grade"; continue; fi
-    stage=$([ "$dry" = 1 ] && echo '<its stage>' || "$PY" -c "import json,sys; print(json.load(open(sys.argv[1]))['stage'])" "$sub")
+    stage=$(awk -v l="$id" '$1 == l {print $2}' <<<"$stages")
+    [ -n "$stage" ] || { echo "ci: level $id has no stage in autograder/stages.py: nothing to grade"; continue; }
     # exit 0: passed; 1: graded, below target; 2: invalid submission
-    run "$PY" -m autograder grade "$sub" --stage "$stage" --json "_build/ci/grades/$id.json" || {
+    run ./course grade "$sub" --stage "$stage" --json "_build/ci/grades/$id.json" || {
       echo "ci: level $id missed the target of stage $stage (or its submission is invalid)" >&2; status=1; }
   done
 fi
 
 if [ "$bookb" = 1 ]; then
-  run "$PY" -m tools.book
-  run "$VENV/bin/jupyter-book" build . --path-output . -W -n --keep-going
-  run "$PY" -m tools.book --check-links _build/html
+  if [ "$notebooks" = 1 ]; then run ./course book --run "$RUN" --strict; html=$RUN/_build/html
+  else run ./course book --strict; html=_build/html; fi
+  run ./course book --check-links "$html"
 fi
 
 [ "$status" = 0 ] && echo "ci: $mode passed" || echo "ci: $mode FAILED (see above)" >&2

@@ -32,7 +32,7 @@ def test_smoke_run_with_tiny_sizes(tmp_path, data_dir):
     res = json.loads(out.read_text())
     for key in ("command", "commit", "machine", "date"):
         assert res[key]
-    assert res["command"].startswith("python -m tools.benchmark --n 12")
+    assert res["command"].startswith("python -m tools benchmark --n 12")
     ev = res["evaluator"]
     assert ev["n"] == 12 and ev["batched_seconds"] > 0 and ev["per_sentence_seconds"] > 0
     assert ev["same_predictions"] == 12  # same model, same sentences: batching must not change predictions
@@ -56,8 +56,11 @@ def test_unknown_model_is_refused(tmp_path):
 def test_committed_benchmark_page_is_generated_from_the_committed_results():
     results = REPO / "benchmarks" / "results.json"
     assert results.exists(), "run `python -m tools.benchmark` and commit benchmarks/results.json"
-    assert (REPO / "book" / "benchmarks.md").read_text() == benchmarks_page(results), \
-        "book/benchmarks.md is stale: run `python -m tools.book`"
+    assert (REPO / "book" / "benchmarks.md").read_text() == benchmarks_page(results, REPO / "results"), \
+        "book/benchmarks.md is stale: run `python -m tools book --generate` (or `python -m tools publish`)"
+    page = (REPO / "book" / "benchmarks.md").read_text()
+    for record in (REPO / "results").glob("*.json"):  # every notebook's wall time, from the current records
+        assert f"`results/{record.name}`" in page, record.name
     res = json.loads(results.read_text())
     assert res["evaluator"]["n"] == 872 and res["evaluator"]["same_predictions"] == 872
     assert {m["model"] for m in res["latency"]["models"]} == {

@@ -194,7 +194,7 @@ def test_missing_chapter_page_fails_clearly(tmp_path):
     with pytest.raises(book.BookError, match=r"book/alpha\.md is missing"):
         book.generate(root)
     assert not (root / "_toc.yml").exists()
-    proc = subprocess.run([sys.executable, "-m", "tools.book", "--root", str(root)], capture_output=True,
+    proc = subprocess.run([sys.executable, "-m", "tools.book", "--generate", "--root", str(root)], capture_output=True,
                           text=True)
     assert proc.returncode == 2 and "book/alpha.md is missing" in proc.stderr
 

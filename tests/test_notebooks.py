@@ -45,6 +45,10 @@ def test_solution_notebook_executes_offline(executed):
     level, out, params, results_dir = executed
     nb = nbformat.read(out, as_version=4)
     assert not _errors(nb)
+    warned = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells if c.cell_type == "code"
+              for o in c.get("outputs", []) if o.output_type == "stream" and o.name == "stderr"
+              and ("FutureWarning" in o.text or "without encryption" in o.text)]
+    assert not warned, f"warning boxes in the executed page (filter them at the source): {warned}"
 
     graded = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
     for cell in graded:  # the solution earns every point in its own autograded cells (nbgrader partial credit)

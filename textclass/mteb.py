@@ -26,6 +26,16 @@ SEED = 42
 MAX_ITER = 100
 
 
+def _sklearn_n_jobs() -> dict:
+    """MTEB's ``n_jobs=-1``, where scikit-learn still takes it: from 1.8 it has no effect on
+    LogisticRegression and passing it only raises a FutureWarning in every executed page."""
+    import sklearn
+
+    major, minor = (int(x) for x in sklearn.__version__.split(".")[:2])
+    return {} if (major, minor) >= (1, 8) else {"n_jobs": -1}
+
+
+
 def undersample(labels, samples_per_label: int, idxs: np.ndarray | None, rng: np.random.RandomState):
     """One MTEB experiment's training indices: shuffle ``idxs`` in place with ``rng`` (created once per task),
     then keep the first ``samples_per_label`` indices of each label. Returns ``(sampled_indices, idxs)``."""
@@ -95,10 +105,11 @@ def run_protocol(train_embeddings, train_labels, test_embeddings, test_labels, *
     train_labels, test_labels = np.asarray(train_labels), np.asarray(test_labels)
     experiments = experiments or experiment_indices(train_labels, n_experiments=n_experiments,
                                                     samples_per_label=samples_per_label, seed=seed)
+    n_jobs = _sklearn_n_jobs()
     result = ProtocolResult()
     for sampled in tqdm(experiments, desc=desc, disable=not progress):
         X = np.stack([train_embeddings[i] for i in sampled])
-        clf = LogisticRegression(random_state=seed, n_jobs=-1, max_iter=max_iter)
+        clf = LogisticRegression(random_state=seed, max_iter=max_iter, **n_jobs)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)  # MTEB keeps max_iter=100 and ignores this too
             clf.fit(X, train_labels[sampled])

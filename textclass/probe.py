@@ -6,6 +6,7 @@ returns logits, so it is evaluated by exactly the same code as any Hugging Face 
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 
 import numpy as np
@@ -66,7 +67,9 @@ def encode(loaded, texts, *, batch_size: int = 64, normalize: bool = True, max_l
     return out
 
 
+@functools.lru_cache(maxsize=None)
 def _torch_module():
+    """The ProbeClassifier class, defined once (torch is imported only when it is first needed)."""
     import torch
 
     class ProbeClassifier(torch.nn.Module):
@@ -97,8 +100,11 @@ def _torch_module():
     return ProbeClassifier
 
 
-def ProbeClassifier(encoder, coef, intercept, normalize: bool = True):  # noqa: N802 (a class, built lazily)
-    return _torch_module()(encoder, coef, intercept, normalize)
+def __getattr__(name: str):
+    # ``textclass.probe.ProbeClassifier`` is one class (so isinstance works), built on first use
+    if name == "ProbeClassifier":
+        return _torch_module()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def fit_probe(loaded, texts, labels, *, C: float = 1.0, max_iter: int = 1000, batch_size: int = 64,
@@ -109,7 +115,7 @@ def fit_probe(loaded, texts, labels, *, C: float = 1.0, max_iter: int = 1000, ba
     X = encode(loaded, texts, batch_size=batch_size, device=device, progress=progress)
     lr = LogisticRegression(C=C, max_iter=max_iter)
     lr.fit(X, np.asarray(labels))
-    return ProbeClassifier(loaded.model, lr.coef_, lr.intercept_), lr
+    return _torch_module()(loaded.model, lr.coef_, lr.intercept_), lr
 
 
 def train_subset(n_rows: int, pool: int | None, seed: int = 0) -> np.ndarray:

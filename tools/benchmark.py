@@ -25,8 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+from tools import REPO_ROOT as REPO
 
 MODELS = ("minilm", "mpnet", "onnx-int8", "onnx-l3")
 
@@ -151,18 +150,8 @@ def latency(args, sentences) -> dict:
             "skipped": skipped}
 
 
-def notebook_walls(results_dir: Path) -> list[dict]:
-    walls = []
-    for path in sorted(Path(results_dir).glob("*.json")):
-        rec = json.loads(path.read_text(encoding="utf-8"))
-        if "seconds" in rec:
-            walls.append({"notebook": rec["notebook"], "profile": rec["profile"], "seconds": rec["seconds"],
-                          "machine": rec.get("machine", "?"), "record": f"results/{path.name}"})
-    return walls
-
-
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m tools benchmark", description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results.json"))
     ap.add_argument("--page", default=str(REPO / "book" / "benchmarks.md"), help="the book page to write")
     ap.add_argument("--results-dir", default=str(REPO / "results"), help="result records (notebook wall times)")
@@ -184,12 +173,12 @@ def main(argv=None) -> int:
     if unknown:
         ap.error(f"unknown models {sorted(unknown)}; known: {', '.join(MODELS)}")
 
-    from tools.book import benchmarks_page
+    from tools.book import benchmarks_page, notebook_walls
     from textclass.results import git_commit, machine
     from textclass.submission import atomic_write_text
 
     val_texts, _ = _sst2("validation", args.n, args.data_dir)
-    res = {"command": "python -m tools.benchmark" + "".join(" " + shlex.quote(a) for a in (argv if argv is not None
+    res = {"command": "python -m tools benchmark" + "".join(" " + shlex.quote(a) for a in (argv if argv is not None
                                                                                          else sys.argv[1:])),
            "commit": git_commit(), "machine": machine(),
            "date": __import__("datetime").datetime.now(__import__("datetime").timezone.utc).isoformat(
@@ -204,7 +193,7 @@ def main(argv=None) -> int:
     res["seconds"] = round(time.perf_counter() - start, 1)
     res["machine"] = machine()  # after the runs: torch's thread count is restored
     atomic_write_text(Path(args.out), json.dumps(res, indent=1) + "\n")
-    atomic_write_text(Path(args.page), benchmarks_page(Path(args.out)))
+    atomic_write_text(Path(args.page), benchmarks_page(Path(args.out), Path(args.results_dir)))
     print(f"wrote {args.out} and {args.page} in {res['seconds']:.0f} s")
     return 0
 

