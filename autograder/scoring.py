@@ -2,13 +2,16 @@
 accuracy recomputed from a submission's predictions (``claimed_accuracy`` is never trusted), and reports."""
 from __future__ import annotations
 
+import contextlib
+import sys
+
 import json
 import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder.stages import Stage
+from autograder.stages import OFFLINE_CANNOT_PASS, Stage, mismatch_message, profile_note
 from textclass.evaluate import wilson_interval
 from textclass.submission import SubmissionError, atomic_write_text, load_submission
 
@@ -59,8 +62,10 @@ def load_gold(stage: Stage, answer_key=None, data_dir=None) -> Gold:
         labels, public, source = tuple(mapping[i] for i in range(len(mapping))), False, str(key)
     else:
         # the data directory when there is one, else the Hub (Colab); a clear ResourceError when neither
-        labels = tuple(load_gold_labels(stage.dataset, stage.split, data_dir=directory,
-                                        profile="offline" if directory else "auto"))
+        # (the data layer names its source on stdout; a grader's stdout may be its JSON report: stderr instead)
+        with contextlib.redirect_stdout(sys.stderr):
+            labels = tuple(load_gold_labels(stage.dataset, stage.split, data_dir=directory,
+                                            profile="offline" if directory else "auto"))
         public, source = True, f"{stage.dataset}/{stage.split} public labels"
         if any(y < 0 for y in labels):
             raise SubmissionError(f"{stage.dataset}/{stage.split} has no public labels; pass --answer-key KEY.tsv")
@@ -80,9 +85,9 @@ def check_predictions(sub: dict, stage: Stage, gold: Gold) -> list[int]:
     """The predictions as ints, or :class:`SubmissionError` saying what is wrong and what to do."""
     for field, want in (("stage", stage.name), ("dataset", stage.dataset), ("split", stage.split)):
         if sub.get(field) != want:
-            raise SubmissionError(f"{field} is {_describe(sub.get(field))} but stage {stage.name!r} grades "
-                                  f"{field} {want!r}: predict {stage.dataset}/{stage.split} and set {field}={want!r} "
-                                  f"in make_submission(...), or grade with the matching --stage")
+            got = sub.get(field)
+            raise SubmissionError(mismatch_message(field, got if isinstance(got, str) and len(got) <= 40
+                                                   else _describe(got), stage))
     preds, n = sub["predictions"], len(gold.labels)
     if not isinstance(preds, list):
         raise SubmissionError(f"predictions must be a list of {n} integer labels, not {type(preds).__name__}")
@@ -128,6 +133,13 @@ def score(sub: dict, stage: Stage, gold: Gold) -> dict:
               "passed": passed, "flagged": flagged, "score": points, "max_score": float(stage.points),
               "how_to_improve": "Flagged: no score until reviewed." if flagged else stage.advice(accuracy, n),
               "gold": gold.source, "messages": messages}
+    profile = sub.get("profile")
+    note = profile_note(stage, _describe(profile) if profile is not None and not isinstance(profile, str)
+                        else (profile or "")[:40])
+    messages.insert(0, note)
+    if not passed and not flagged and isinstance(profile, str) and profile.startswith("offline") \
+            and stage.name in OFFLINE_CANNOT_PASS:
+        report["how_to_improve"] = note
     report.update({k: sub[k] if isinstance(sub[k], (int, float)) and not isinstance(sub[k], bool)
                    and math.isfinite(sub[k]) else str(sub[k])[:200] for k in _SHOWN_FIELDS if sub.get(k) is not None})
     report["exit_code"] = EXIT_PASSED if passed else EXIT_FAILED

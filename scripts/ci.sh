@@ -48,8 +48,8 @@ run() {  # print a step, then run it unless --dry-run
 run ./course setup
 [ -x "$PY" ] || PY=python3  # --dry-run before any setup
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
-if [ "$mode" = gpu ] && [ "$dry" = 0 ]; then
-  # fail fast, before any notebook: a CPU-only torch or a runner without a visible GPU
+if [ "$mode" = gpu ] && [ "$dry" = 0 ] && [ "$notebooks" = 1 ]; then
+  # fail fast, before any notebook (only when notebooks run on the GPU): a CPU-only torch or a runner without a visible GPU
   if ! "$PY" -c "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)"; then
     "$PY" -c "import torch; print(f'ci gpu: torch {torch.__version__} (CUDA build: {torch.version.cuda or \"none, a CPU-only wheel\"}) sees no CUDA GPU.')" >&2 || true
     cat >&2 <<'MSG'

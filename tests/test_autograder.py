@@ -131,9 +131,9 @@ def _bad(labels, **changes):
     ("float", "predictions[3] = 1.5"),
     ("bool", "predictions[0] = true"),
     ("string", 'predictions[1] = "1"'),
-    ("stage", "stage is \"improve\""),
-    ("split", "split is \"test\""),
-    ("dataset", "dataset is \"imdb\""),
+    ("stage", "made for stage 'improve', but it is being graded as stage 'reproduce'"),
+    ("split", "split is 'test'"),
+    ("dataset", "dataset is 'imdb'"),
     ("not_list", "predictions must be a list"),
 ])
 def test_invalid_predictions_exit_2_with_a_message(tmp_path, labels, gold, case, expect):

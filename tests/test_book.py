@@ -253,7 +253,7 @@ def test_generate_on_a_made_up_curriculum(tmp_path):
     assert changed == [root / "book" / "rendered" / "b.ipynb"]
     instructor = (root / "book" / "rendered" / "b.ipynb").read_text()
     assert "SECRET_SOLUTION_LINE" in instructor and "HIDDEN_CASE" in instructor and "Learner edition" not in instructor
-    proc = subprocess.run([sys.executable, "-m", "tools.book", "--root", str(root), "--edition", "learner"],
+    proc = subprocess.run([sys.executable, "-m", "tools.book", "--root", str(root), "--generate", "--edition", "learner"],
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert "SECRET_SOLUTION_LINE" not in (root / "book" / "rendered" / "b.ipynb").read_text()

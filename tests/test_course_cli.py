@@ -320,7 +320,7 @@ def test_publish_copies_a_full_run_into_the_reference(tmp_path):
     files = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO,
                            capture_output=True, text=True, check=True).stdout.split("\0")
     for name in filter(None, files):
-        if (REPO / name).is_file() and name.split("/")[0] in ("book", "results", "benchmarks", "_config.yml",
+        if (REPO / name).is_file() and name.split("/")[0] in ("book", "results", "benchmarks", "notebooks", "_config.yml",
                                                               "curriculum.yml", "_toc.yml"):
             (root / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO / name, root / name)
