@@ -328,14 +328,7 @@ def test_every_graded_cell_names_one_check_the_trusted_grader_can_call(level):
         assert "BEGIN HIDDEN TESTS" not in cell.student_source
 
 
-# grade_id vs check name still differ here (notebooks/checks owned by the checks helpers): test_my_label_descriptions
-# -> check_label_descriptions (zeroshot), test_abstain -> check_abstention (reproduce)
-_ONE_ID_PENDING = {"zeroshot", "reproduce"}
-
-
-@pytest.mark.parametrize("level", [pytest.param(lv, marks=pytest.mark.xfail(reason="grade_id and check name differ"))
-                                   if lv in _ONE_ID_PENDING else lv
-                                   for lv in __import__("autograder.notebook", fromlist=["level_ids"]).level_ids()])
+@pytest.mark.parametrize("level", __import__("autograder.notebook", fromlist=["level_ids"]).level_ids())
 def test_one_id_per_exercise(level):
     """MiniTorch-style: a graded cell's grade_id is test_<id> and its check is check_<id>."""
     import nbformat

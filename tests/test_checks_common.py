@@ -67,7 +67,7 @@ for _level, _module in LEVELS.items():
 
 
 def _fake_encoder(texts):
-    """A deterministic bag-of-words 'encoder' (cheap): enough to run check_label_descriptions' plumbing."""
+    """A deterministic bag-of-words 'encoder' (cheap): enough to run check_my_label_descriptions' plumbing."""
     out = np.zeros((len(texts), 32))
     for i, t in enumerate(texts):
         for w in str(t).lower().split():
@@ -77,7 +77,7 @@ def _fake_encoder(texts):
 
 _FAKE_SST2 = dict(encode=_fake_encoder, sentences=["a great film", "a bad film", "boring", "wonderful acting"],
                   labels=[1, 0, 0, 1], baseline=-10.0)
-EXTRA = {"check_label_descriptions": _FAKE_SST2}  # tests only: the grader loads the real encoder and data
+EXTRA = {"check_my_label_descriptions": _FAKE_SST2}  # tests only: the grader loads the real encoder and data
 
 
 def _run(module, check, fns) -> CheckResult:
@@ -213,7 +213,7 @@ class HardCoded:
         return copy.deepcopy(out)
 
 
-SECRET_CASES = [c for c in CASES if c.values[1] != "check_label_descriptions"]  # it takes no input to vary
+SECRET_CASES = [c for c in CASES if c.values[1] != "check_my_label_descriptions"]  # it takes no input to vary
 
 
 @pytest.mark.parametrize("module,check,fns", SECRET_CASES)

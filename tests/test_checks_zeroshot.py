@@ -41,7 +41,7 @@ def minilm_sst2(data_dir):
 
 def test_b_label_descriptions(ex, minilm_sst2):
     encode, sentences, labels = minilm_sst2
-    assert_full_marks_and_blank_zero(checks.check_label_descriptions, ex["my_label_descriptions"],
+    assert_full_marks_and_blank_zero(checks.check_my_label_descriptions, ex["my_label_descriptions"],
                                      ("my_label_descriptions",), encode, sentences, labels)
 
 
@@ -51,7 +51,7 @@ def test_b_label_descriptions(ex, minilm_sst2):
 ])
 def test_b_wrong_answers_lose_points(wrong, minilm_sst2):
     encode, sentences, labels = minilm_sst2
-    r = checks.check_label_descriptions(wrong, encode, sentences, labels)
+    r = checks.check_my_label_descriptions(wrong, encode, sentences, labels)
     assert r.score < r.max_score, r.report()
 
 
@@ -59,12 +59,12 @@ def test_b_copied_validation_sentences_get_no_accuracy_points(minilm_sst2):
     encode, sentences, labels = minilm_sst2
     neg = [s for s, y in zip(sentences, labels) if y == 0][:3]
     pos = [s for s, y in zip(sentences, labels) if y == 1][:3]
-    r = checks.check_label_descriptions(lambda: [neg, pos], encode, sentences, labels)
+    r = checks.check_my_label_descriptions(lambda: [neg, pos], encode, sentences, labels)
     assert r.score <= 2, r.report()
 
 
 def test_c_probabilities_and_coverage(ex):
-    assert_full_marks_and_blank_zero(checks.check_probabilities_and_coverage, ex["softmax_with_temperature"],
+    assert_full_marks_and_blank_zero(checks.check_softmax_with_temperature, ex["softmax_with_temperature"],
                                      ("softmax_with_temperature", "coverage_curve"))
 
 
@@ -85,9 +85,9 @@ def _strict_curve(probabilities, labels, thresholds):
 
 def test_c_wrong_answers_lose_points(ex):
     sol = ex["softmax_with_temperature"][0]
-    r = checks.check_probabilities_and_coverage(_unstable_softmax, sol["coverage_curve"])
+    r = checks.check_softmax_with_temperature(_unstable_softmax, sol["coverage_curve"])
     assert 0 < r.score < r.max_score, r.report()
-    r = checks.check_probabilities_and_coverage(sol["softmax_with_temperature"], _strict_curve)
+    r = checks.check_softmax_with_temperature(sol["softmax_with_temperature"], _strict_curve)
     assert 0 < r.score < r.max_score, r.report()
 
 
@@ -135,7 +135,7 @@ def _descriptions_picked_by_training_labels():
 @pytest.mark.parametrize("wrong", [_descriptions_from_labelled_train, _descriptions_picked_by_training_labels])
 def test_b_zero_shot_must_not_use_labelled_training_data(wrong, minilm_sst2):
     encode, sentences, labels = minilm_sst2
-    r = checks.check_label_descriptions(wrong, encode, sentences, labels)
+    r = checks.check_my_label_descriptions(wrong, encode, sentences, labels)
     assert r.score <= 2, r.report()
     assert "labelled" in r.report()
 
@@ -153,5 +153,5 @@ def _fixed_temperature(scores, temperature):  # ignores the temperature: probabi
 
 @pytest.mark.parametrize("wrong", [_overflowing_softmax, _fixed_temperature])
 def test_c_probabilities_must_be_probabilities(ex, wrong):
-    r = checks.check_probabilities_and_coverage(wrong, ex["softmax_with_temperature"][0]["coverage_curve"])
+    r = checks.check_softmax_with_temperature(wrong, ex["softmax_with_temperature"][0]["coverage_curve"])
     assert r.score < r.max_score, r.report()

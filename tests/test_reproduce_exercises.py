@@ -107,13 +107,13 @@ def test_b_wrong_answers_lose_points(wrong, max_expected):
 
 @pytest.mark.task_c
 def test_c_solution_full_marks(ex_c):
-    r = checks.check_abstention(ex_c[0]["abstain"], ex_c[0]["coverage_and_accuracy"])
+    r = checks.check_abstain(ex_c[0]["abstain"], ex_c[0]["coverage_and_accuracy"])
     assert r.score == r.max_score == 10, r.report()
 
 
 @pytest.mark.task_c
 def test_c_blank_student_scores_zero(ex_c):
-    assert checks.check_abstention(ex_c[1]["abstain"], ex_c[1]["coverage_and_accuracy"]).score == 0
+    assert checks.check_abstain(ex_c[1]["abstain"], ex_c[1]["coverage_and_accuracy"]).score == 0
 
 
 def _strict_abstain(probabilities, threshold):
@@ -129,7 +129,7 @@ def _accuracy_over_all(probabilities, labels, threshold):
 
 @pytest.mark.task_c
 def test_c_wrong_answer_loses_points():
-    r = checks.check_abstention(_strict_abstain, _accuracy_over_all)
+    r = checks.check_abstain(_strict_abstain, _accuracy_over_all)
     assert 0 < r.score < r.max_score, r.report()
 
 
@@ -154,10 +154,10 @@ def test_b_wald_interval_loses_points():
 
 
 def test_c_strict_threshold_loses_points(ex_c):
-    r = checks.check_abstention(_strict_threshold, ex_c[0]["coverage_and_accuracy"])
+    r = checks.check_abstain(_strict_threshold, ex_c[0]["coverage_and_accuracy"])
     assert r.score < r.max_score, r.report()
 
 
 def test_c_none_answers_are_scored_not_raised():
-    r = checks.check_abstention(lambda p, t: None, lambda p, y, t: None)
+    r = checks.check_abstain(lambda p, t: None, lambda p, y, t: None)
     assert r.score == 0, r.report()

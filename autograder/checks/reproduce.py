@@ -194,7 +194,7 @@ def _answers(out, n):
 
 
 @scored("abstaining below a confidence threshold (abstain, coverage_and_accuracy)")
-def check_abstention(r, abstain, coverage_and_accuracy):
+def check_abstain(r, abstain, coverage_and_accuracy):
     """(c) answer only when confident: labels or "UNCERTAIN", then coverage and accuracy on the answered."""
     probs = np.array([[0.9, 0.1], [0.4, 0.6], [0.2, 0.8], [0.55, 0.45], [0.3, 0.7], [0.7, 0.3], [0.05, 0.95]])
     labels = np.array([0, 1, 0, 1, 1, 1, 1])
@@ -226,7 +226,7 @@ def check_abstention(r, abstain, coverage_and_accuracy):
         cov, acc = (as_float(pair[0]), as_float(pair[1])) if pair else (None, None)
         r.add(d, close(cov, 0.0) and acc is not None and math.isnan(acc), 1, f"got {short(out)}")
     d = "hidden cases with three classes (drawn from the instructor's secret)"
-    srng = secret_rng("check_abstention")
+    srng = secret_rng("check_abstain")
     good = True
     for _ in range(2):
         n = int(srng.integers(4, 20))

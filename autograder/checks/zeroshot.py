@@ -119,7 +119,7 @@ def _sst2_train_sentences() -> frozenset:
 
 
 @scored("engineered label descriptions (my_label_descriptions)")
-def check_label_descriptions(r, my_label_descriptions, encode=None, sentences=None, labels=None,
+def check_my_label_descriptions(r, my_label_descriptions, encode=None, sentences=None, labels=None,
                              baseline: float = BASELINE):
     """(b) several descriptions per class, averaged (the reference ``class_embeddings``), beat the baseline.
 
@@ -159,7 +159,7 @@ def check_label_descriptions(r, my_label_descriptions, encode=None, sentences=No
         r.add(acc_desc, False, 8, f"{len(leaked)} description(s) are SST-2 sentences (e.g. {short(leaked[0], 60)}); "
               "zero-shot describes the classes, it does not copy labelled data")
         return
-    seed = int(secret_rng("check_label_descriptions").integers(0, 2**31 - 1))
+    seed = int(secret_rng("check_my_label_descriptions").integers(0, 2**31 - 1))
     ok, again = safe_call(r, "the same descriptions when the training labels are shuffled", 0,
                           run_in_harness, my_label_descriptions, harnesses.descriptions_with_permuted_labels,
                           seed=seed)
@@ -181,7 +181,7 @@ def check_label_descriptions(r, my_label_descriptions, encode=None, sentences=No
 
 # ------------------------------------------------------------------------------------------------ (c)
 @scored("probabilities and abstention (softmax_with_temperature, coverage_curve)")
-def check_probabilities_and_coverage(r, softmax_with_temperature, coverage_curve):
+def check_softmax_with_temperature(r, softmax_with_temperature, coverage_curve):
     """(c) temperature softmax (stable, rows are probabilities), and coverage / accuracy on the answered."""
     scores = np.array([[0.30, 0.10], [0.20, 0.25], [0.50, 0.48], [0.05, 0.40]])
     d = "rows are probabilities: softmax(scores / temperature)"
@@ -206,7 +206,7 @@ def check_probabilities_and_coverage(r, softmax_with_temperature, coverage_curve
                                                                                      atol=1e-6), 1,
               "subtract each row's maximum before exp")
     d = "hidden cases: probabilities in [0, 1], rows sum to 1 (drawn from the instructor's secret)"
-    srng = secret_rng("check_probabilities_and_coverage")
+    srng = secret_rng("check_softmax_with_temperature")
     good = True
     for _ in range(3):
         n, k = int(srng.integers(1, 9)), int(srng.integers(2, 6))
