@@ -13,8 +13,8 @@ regenerates them in the checkout itself:
   hidden tests and the graded cells' outputs, so no solution or hidden test reaches the HTML or the
   downloadable ``.ipynb``; ``--edition instructor`` renders the executed solutions as they are::
 
-      python -m tools.book && jupyter-book build . --path-output .                         # learner edition
-      python -m tools.book --edition instructor && jupyter-book build . --path-output .    # instructor edition
+      ./course book                          # learner edition (python -m tools book) -> _build/html
+      ./course book --edition instructor     # instructor edition: build it where you do not publish
 
 * ``book/learning-path.md``: every level's objectives, prerequisites and time (curriculum.yml);
 * the generated part of ``book/reference-numbers.md``: every metric in ``results/*.json`` with the command,
@@ -340,7 +340,7 @@ LEADERBOARD_EMPTY = """# Leaderboard
 No graded submissions yet. The autograder writes this page from its results folder:
 
 ```bash
-python -m autograder grade-all submissions/ --out graded/ --stage reproduce
+python -m autograder grade submissions/ --out graded/ --stage reproduce
 python -m autograder leaderboard graded/ --out book/leaderboard.md
 ```
 
