@@ -297,7 +297,7 @@ def test_book_of_a_run_folder_and_refusal_of_an_error_page(tmp_path, unchanged):
     shutil.copytree(REPO / "results", run / "results", ignore=shutil.ignore_patterns("grades"))
     proc = course("book", "--run", str(run), timeout=600)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    page = run / "_build" / "html" / "book" / "executed" / "orientation.html"
+    page = run / "_build" / "html" / "book" / "rendered" / "orientation.html"
     assert "MARKER-OF-THIS-RUN" in page.read_text()
 
     nb.cells[-1] = nbformat.v4.new_code_cell("1/0", outputs=[nbformat.v4.new_output(
