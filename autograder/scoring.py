@@ -136,10 +136,12 @@ def score(sub: dict, stage: Stage, gold: Gold) -> dict:
     profile = sub.get("profile")
     note = profile_note(stage, _describe(profile) if profile is not None and not isinstance(profile, str)
                         else (profile or "")[:40])
-    messages.insert(0, note)
     if not passed and not flagged and isinstance(profile, str) and profile.startswith("offline") \
             and stage.name in OFFLINE_CANNOT_PASS:
-        report["how_to_improve"] = note
+        report["how_to_improve"] = note  # the report says it once, where the advice would stand
+        messages.insert(0, f"profile: {profile[:40]}")
+    else:
+        messages.insert(0, note)
     report.update({k: sub[k] if isinstance(sub[k], (int, float)) and not isinstance(sub[k], bool)
                    and math.isfinite(sub[k]) else str(sub[k])[:200] for k in _SHOWN_FIELDS if sub.get(k) is not None})
     report["exit_code"] = EXIT_PASSED if passed else EXIT_FAILED
