@@ -166,6 +166,29 @@ def train_loop(model, tokenizer, texts, labels, *, heldout_texts=None, heldout_l
             return False
         state["bad"] += 1
         return state["bad"] >= patience and step >= min_steps
+    def _builtin_step(model, enc, idx) -> float:
+        """The course's own step: (distillation or cross-entropy) loss, mixed precision on CUDA."""
+        with _autocast(device):
+            logits = model(enc["input_ids"], enc["attention_mask"]).float()
+        if soft_targets is not None:
+            target = torch.as_tensor(np.asarray(soft_targets)[idx], dtype=torch.float32, device=device)
+            if temperature != 1.0:
+                target = torch.softmax(torch.log(target.clamp_min(1e-8)) / temperature, -1)
+            loss = torch.nn.functional.kl_div(torch.log_softmax(logits / temperature, -1), target,
+                                              reduction="batchmean") * temperature ** 2
+        else:
+            loss = torch.nn.functional.cross_entropy(logits, torch.as_tensor(labels[idx], device=device))
+        opt.zero_grad()
+        if scaler is not None:
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
+        else:
+            loss.backward()
+            opt.step()
+        sched.step()
+        return float(loss.detach())
+
     with tqdm(total=steps, desc="fine-tuning", disable=not progress) as bar:
         for epoch in range(epochs):
             order = rng.permutation(len(texts))
@@ -178,37 +201,11 @@ def train_loop(model, tokenizer, texts, labels, *, heldout_texts=None, heldout_l
                              "labels": torch.as_tensor(labels[idx], device=device)}
                     for name, values in (extras or {}).items():
                         batch[name] = torch.as_tensor(np.asarray(values)[idx], device=device)
-                    loss = step_fn(model, batch, opt, sched)
-                    step += 1
-                    losses.append(float(loss))
-                    bar.update(1)
-                    last = step == steps
-                    if heldout_texts is not None and (step % eval_every == 0 or last):
-                        stop = evaluate(epoch)
-                        if stop:
-                            break
-                    continue
-                with _autocast(device):
-                    logits = model(enc["input_ids"], enc["attention_mask"]).float()
-                if soft_targets is not None:
-                    target = torch.as_tensor(np.asarray(soft_targets)[idx], dtype=torch.float32, device=device)
-                    if temperature != 1.0:
-                        target = torch.softmax(torch.log(target.clamp_min(1e-8)) / temperature, -1)
-                    loss = torch.nn.functional.kl_div(torch.log_softmax(logits / temperature, -1), target,
-                                                      reduction="batchmean") * temperature ** 2
+                    loss_value = float(step_fn(model, batch, opt, sched))
                 else:
-                    loss = torch.nn.functional.cross_entropy(logits, torch.as_tensor(labels[idx], device=device))
-                opt.zero_grad()
-                if scaler is not None:
-                    scaler.scale(loss).backward()
-                    scaler.step(opt)
-                    scaler.update()
-                else:
-                    loss.backward()
-                    opt.step()
-                sched.step()
+                    loss_value = _builtin_step(model, enc, idx)
                 step += 1
-                losses.append(float(loss.detach()))
+                losses.append(loss_value)
                 bar.update(1)
                 last = step == steps
                 if heldout_texts is not None and (step % eval_every == 0 or last):

@@ -176,3 +176,16 @@ def error_outputs(notebook: str | os.PathLike) -> list[str]:
             if out.get("output_type") == "error":
                 found.append(f"cell {cell.get('execution_count') or i}: {out.get('ename')}: {out.get('evalue')}")
     return found
+
+
+def stage_of_levels() -> dict[str, str]:
+    """level id -> the stage that grades its submission.json: the stage named like the level, else the first
+    stage whose ``level`` is it (levels without a stage are left out)."""
+    from autograder.stages import STAGES
+
+    out = {}
+    for lv in levels():
+        name = lv.id if lv.id in STAGES else next((s.name for s in STAGES.values() if s.level == lv.id), "")
+        if name:
+            out[lv.id] = name
+    return out

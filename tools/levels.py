@@ -6,6 +6,7 @@ import json
 import sys
 
 from tools import REPO_ROOT
+from tools.curriculum import stage_of_levels
 
 
 def rows(results=None) -> list[dict]:
@@ -19,20 +20,6 @@ def rows(results=None) -> list[dict]:
                     "small_seconds": small if small_rec.endswith("-small.json") else None,
                     "full_seconds": full if full_rec.endswith("-full.json") else None,
                     "full_record": f"results/{full_rec}" if full_rec.endswith("-full.json") else ""})
-    return out
-
-
-def stage_of_levels() -> dict[str, str]:
-    """level id -> the stage that grades its submission.json: the stage named like the level, else the first
-    stage whose ``level`` is it (levels without a stage are left out)."""
-    from autograder.stages import STAGES
-    from tools.curriculum import levels
-
-    out = {}
-    for lv in levels():
-        name = lv.id if lv.id in STAGES else next((s.name for s in STAGES.values() if s.level == lv.id), "")
-        if name:
-            out[lv.id] = name
     return out
 
 

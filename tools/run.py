@@ -145,9 +145,15 @@ def _run(args) -> int:
         note_wall_time(out / "results", lv.notebook, f"{profile}-{args.size}", wall)
         print(f"    {lv.id}: done in {wall:.0f} s -> {_show(target)}", flush=True)
     shown = _show(out)
-    print(f"run folder: {shown} (executed/, results/, <level>/submission.json). Grade a submission: "
-          f"./course grade {shown}/reproduce/submission.json --stage reproduce. Book of this run: ./course book "
-          f"--run {shown}." + ("" if args.size == "full" else " The full job: ./course run --size full."))
+    from tools.curriculum import stage_of_levels
+
+    stages = stage_of_levels()
+    graded = [lv.id for lv in chosen if stages.get(lv.id) and (out / lv.id / "submission.json").exists()]
+    example = "reproduce" if "reproduce" in graded else (graded[0] if graded else None)
+    hint = (f" Grade a submission: ./course grade {shown}/{example}/submission.json --stage {stages[example]}."
+            if example else "")
+    print(f"run folder: {shown} (executed/, results/, <level>/submission.json).{hint} Book of this run: "
+          f"./course book --run {shown}." + ("" if args.size == "full" else " The full job: ./course run --size full."))
     return 0
 
 
