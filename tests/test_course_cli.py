@@ -84,6 +84,24 @@ def test_run_unknown_level_is_short(unchanged):
     assert "Traceback" not in proc.stderr and not proc.stdout
 
 
+@pytest.mark.parametrize("pair, says", [("1bad=2", "write NAME=VALUE"), ("profile=online", "use --profile")])
+def test_run_bad_parameter_is_short(unchanged, pair, says):
+    proc = course("run", "orientation", "-p", pair)
+    assert proc.returncode == 2 and says in proc.stderr and len(proc.stderr.strip().splitlines()) <= 2
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.notebook
+def test_run_parameters_reach_the_notebook(tmp_path, data_dir, unchanged):
+    """``./course run LEVEL -p NAME=VALUE`` (e.g. Level 4's teacher run) is a papermill parameter of the run."""
+    proc = course("run", "orientation", "--profile", "offline", "--no-progress", "--out", str(tmp_path / "run"),
+                  "-p", "limit=100", env={"TEXTCLASS_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1"}, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "parameters: limit=100" in proc.stdout
+    nb = nbformat.read(tmp_path / "run" / "executed" / "orientation.ipynb", as_version=4)
+    assert nb.metadata["papermill"]["parameters"]["limit"] == 100
+
+
 def test_run_missing_data_dir_is_short(unchanged):
     proc = course("run", "reproduce", env={"TEXTCLASS_DATA_DIR": "/nonexistent"})
     assert proc.returncode == 2

