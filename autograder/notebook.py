@@ -16,9 +16,8 @@ from pathlib import Path
 import nbformat
 
 from autograder.scoring import MAX_BYTES
+from textclass.config import REPO_ROOT
 from textclass.submission import SubmissionError
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
 _HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS(.*?)### END HIDDEN TESTS\n?", re.S)
 
 

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from textclass.config import REPO_ROOT
 WORKER = Path(__file__).resolve().parent / "worker.py"
 
 

@@ -5,16 +5,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
-import subprocess
 import sys
 import tempfile
 import zipfile
 from pathlib import Path
 
-from tools.regenerate import generate  # noqa: F401 -- the one nbgrader step (release builds on it)
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from tools import REPO_ROOT
+from tools.regenerate import generate  # the one nbgrader step (release builds on it)
 
 
 def leaks(text: str) -> list[str]:
