@@ -232,3 +232,22 @@ def test_reference_answers_score_full_marks_after_a_json_round_trip():
 
     assert checks.check_choose_by_heldout(through_json(choose)).score == 10
     assert checks.check_count_padding(through_json(checks.reference_count_padding)).score == 10
+
+
+def test_length_grouped_order_keeps_every_row_once_and_removes_most_padding():
+    """train_loop's batches (and Trainer's, group_by_length=True): every row once per epoch, seeded, and most
+    of the padding of shuffled batches gone, which is what makes a full epoch affordable on a CPU."""
+    from textclass import finetune as ft
+
+    lengths = np.random.default_rng(1).integers(3, 60, size=5003)
+    order = ft.length_grouped_order(lengths, 16, np.random.default_rng(0))
+    assert sorted(order.tolist()) == list(range(5003))
+    assert order.tolist() == ft.length_grouped_order(lengths, 16, np.random.default_rng(0)).tolist()
+    shuffled = np.random.default_rng(0).permutation(5003)
+
+    def pads(o):
+        return sum(int(lengths[o[i:i + 16]].max() * len(o[i:i + 16]) - lengths[o[i:i + 16]].sum())
+                   for i in range(0, len(o), 16))
+    assert pads(order) < 0.1 * pads(shuffled)
+    firsts = [int(order[i]) for i in range(0, 400, 16)]
+    assert firsts != sorted(firsts, key=lambda r: -lengths[r])   # batches are shuffled, not longest first

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -361,3 +362,36 @@ def test_publish_copies_a_full_run_into_the_reference(tmp_path):
     assert {"book/executed/orientation.ipynb", "results/orientation-offline-full.json",
             "book/benchmarks.md"} <= written
     assert "| orientation | offline-full | 17 |" in (root / "book" / "benchmarks.md").read_text()
+
+
+def test_the_recorded_command_names_every_parameter_and_threads_reach_the_notebook(tmp_path):
+    """A record's command must reproduce the run: `-p` parameters, --threads and --seed are in it (the teacher
+    run of Level 4 is Level 4 with five `-p`), and --threads reaches a notebook that has its own `threads`."""
+    from autograder.grade import parse_parameters
+    from tools.curriculum import Level, execute
+
+    source = tmp_path / "echo.ipynb"
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("profile = 'auto'\nsize = 'small'\nthreads = 2\nencoder_name = None\n"
+                                          "learning_rates = [1]", metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell("import json, os\nopen('seen.json', 'w').write(json.dumps("
+                                          "{'command': os.environ['TEXTCLASS_COMMAND'], 'threads': threads, "
+                                          "'encoder_name': encoder_name, 'learning_rates': learning_rates}))")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, source)
+
+    class Echo(Level):
+        @property
+        def solution(self):
+            return source
+
+    level = Echo(id="echo", title="Echo", notebook="echo", minutes=1, level=0)
+    extra = {"encoder_name": "sentence-transformers/all-mpnet-base-v2", "learning_rates": [3e-05]}
+    execute(level, tmp_path / "out.ipynb", size="full", profile="offline", cwd=tmp_path, extra=extra, threads=1,
+            seed=3)
+    seen = json.loads((tmp_path / "seen.json").read_text())
+    assert seen["threads"] == 1 and seen["encoder_name"] == extra["encoder_name"]
+    words = shlex.split(seen["command"])
+    assert words[words.index("--threads") + 1] == "1" and words[words.index("--seed") + 1] == "3"
+    pairs = [words[i + 1] for i, w in enumerate(words) if w == "-p"]
+    assert parse_parameters(pairs) == extra

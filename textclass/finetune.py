@@ -119,10 +119,29 @@ def predict_proba(model, tokenizer, texts, *, batch_size: int = 64, device: str 
     return out
 
 
+def length_grouped_order(lengths, batch_size: int, rng, mega: int = 50) -> np.ndarray:
+    """A shuffled order in which each run of ``batch_size`` rows has similar lengths (``Trainer``'s
+    ``group_by_length``): shuffle, cut into mega-batches of ``mega * batch_size`` rows, sort each by length, cut
+    it into batches and shuffle the batches. Every row appears once; padding falls to a few percent."""
+    lengths = np.asarray(lengths)
+    order = rng.permutation(len(lengths))
+    size = mega * batch_size
+    batches = []
+    for i in range(0, len(order), size):
+        chunk = order[i:i + size]
+        chunk = chunk[np.argsort(-lengths[chunk], kind="stable")]
+        batches += [chunk[j:j + batch_size] for j in range(0, len(chunk), batch_size)]
+    full = [b for b in batches if len(b) == batch_size]
+    short = [b for b in batches if len(b) < batch_size]   # at most one per mega-batch: they go last
+    full = [full[k] for k in rng.permutation(len(full))]
+    return np.concatenate(full + short) if batches else order
+
+
 def train_loop(model, tokenizer, texts, labels, *, heldout_texts=None, heldout_labels=None, epochs: int = 1,
                lr: float = 5e-5, batch_size: int = 16, max_length: int = 64, eval_every: int = 50,
                patience: int = 3, seed: int = 0, device: str = "cpu", soft_targets=None, temperature: float = 1.0,
-               step=None, extras: dict | None = None, min_steps: int = 0, progress: bool = True) -> dict:
+               step=None, extras: dict | None = None, min_steps: int = 0, progress: bool = True,
+               group_by_length: bool = True) -> dict:
     """Plain PyTorch fine-tuning with AdamW, linear warm-up/decay, early stopping on the held-out slice.
 
     ``step(model, batch, optimizer, scheduler) -> loss`` is one training step (the learner writes it in Level 4;
@@ -130,7 +149,8 @@ def train_loop(model, tokenizer, texts, labels, *, heldout_texts=None, heldout_l
     array, its rows for the batch). Without ``step`` the built-in step is used (mixed precision on CUDA).
     ``soft_targets`` (rows of teacher probabilities) switches the built-in loss to distillation: KL divergence
     to the teacher's distribution at ``temperature``. Early stopping never ends the run before ``min_steps``
-    steps (e.g. one epoch). The history holds, per evaluation, the mean training loss since the previous one
+    steps (e.g. one epoch). ``group_by_length`` batches phrases of similar length together (see
+    :func:`length_grouped_order`), so that little of each batch is padding. The history holds, per evaluation, the mean training loss since the previous one
     and the held-out accuracy. Returns the history and restores the best held-out weights.
     """
     import torch
@@ -149,6 +169,8 @@ def train_loop(model, tokenizer, texts, labels, *, heldout_texts=None, heldout_l
     history, losses, step = [], [], 0
     state = {"best": -1.0, "best_state": None, "bad": 0}
     rng = np.random.default_rng(seed)
+    token_lengths = (np.array([len(ids) for ids in tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]])
+                     if group_by_length and texts else None)
     start = time.perf_counter()
     stop = False
 
@@ -191,7 +213,8 @@ def train_loop(model, tokenizer, texts, labels, *, heldout_texts=None, heldout_l
 
     with tqdm(total=steps, desc="fine-tuning", disable=not progress) as bar:
         for epoch in range(epochs):
-            order = rng.permutation(len(texts))
+            order = (length_grouped_order(token_lengths, batch_size, rng) if group_by_length
+                     else rng.permutation(len(texts)))
             for i in range(0, len(order), batch_size):
                 idx = order[i:i + batch_size]
                 enc = tokenizer([texts[j] for j in idx], padding=True, truncation=True, max_length=max_length,
@@ -227,6 +250,8 @@ def train_with_trainer(model, tokenizer, texts, labels, *, heldout_texts, heldou
                        eval_steps: int = 50, patience: int = 3, seed: int = 0):
     """The same fine-tuning with ``transformers.Trainer``: evaluation on the held-out slice, early stopping,
     best checkpoint restored, mixed precision only on CUDA."""
+    import inspect
+
     import datasets
     import torch
     import transformers as tf
@@ -244,16 +269,23 @@ def train_with_trainer(model, tokenizer, texts, labels, *, heldout_texts, heldou
         return {"accuracy": 100 * float((logits.argmax(-1) == pred.label_ids).mean())}
 
     cuda = torch.cuda.is_available()
+
+    # like train_loop: batches of similar length, little padding (transformers >= 5 names it a sampling strategy)
+    grouping = ({"train_sampling_strategy": "group_by_length"}
+                if "train_sampling_strategy" in inspect.signature(tf.TrainingArguments).parameters
+                else {"group_by_length": True})
     args = tf.TrainingArguments(
         output_dir=output_dir, num_train_epochs=epochs, learning_rate=lr, per_device_train_batch_size=batch_size,
         per_device_eval_batch_size=64, eval_strategy="steps", eval_steps=eval_steps, save_strategy="steps",
         save_steps=eval_steps, save_total_limit=1, load_best_model_at_end=True, metric_for_best_model="accuracy",
         warmup_steps=0.1, weight_decay=0.01, seed=seed, report_to=[], logging_steps=eval_steps,
+        **grouping,
         bf16=cuda and real_bf16(), fp16=cuda and not real_bf16(),
         disable_tqdm=True, use_cpu=not cuda)
     trainer = tf.Trainer(model=model, args=args, train_dataset=train_ds, eval_dataset=held_ds,
                          data_collator=tf.DataCollatorWithPadding(tokenizer), compute_metrics=metrics,
                          callbacks=[tf.EarlyStoppingCallback(early_stopping_patience=patience)])
+    trainer.remove_callback(tf.PrinterCallback)  # no raw log dicts in the notebook (disable_tqdm adds it)
     trainer.train()
     model.eval()
     return trainer

@@ -114,6 +114,19 @@ class ExecutionFailed(RuntimeError):
         super().__init__(f"level {level}: {ename}: {evalue} (cell {cell}); see {failed}")
 
 
+def _literal(value) -> str:
+    """A ``-p NAME=VALUE`` value that parses back to ``value`` (YAML, as :func:`autograder.grade.parse_parameters`)."""
+    import yaml
+
+    if isinstance(value, str):
+        try:
+            if yaml.safe_load(value) == value:
+                return value
+        except yaml.YAMLError:
+            pass
+    return json.dumps(value)
+
+
 def execute(level: Level, output: str | os.PathLike, *, size: str = "full", profile: str = "auto",
             extra: dict | None = None, cwd: str | os.PathLike | None = None, results_dir=None,
             timeout: int = 3600, progress: bool = False, seed: int = 0, threads: int = 2) -> dict:
@@ -135,10 +148,15 @@ def execute(level: Level, output: str | os.PathLike, *, size: str = "full", prof
     cwd = Path(cwd or RUN_DIR / level.id)
     cwd.mkdir(parents=True, exist_ok=True)
     params = {"profile": resolved, "size": size, **level.params(size), **(extra or {})}
+    if "threads" in pm.inspect_notebook(str(level.solution)) and "threads" not in (extra or {}):
+        params["threads"] = threads  # a notebook with its own `threads` parameter gets --threads too
     python = os.path.relpath(sys.executable, REPO_ROOT) if sys.executable.startswith(str(REPO_ROOT)) else "python"
     command = f"{shlex.quote(python)} -m tools run {level.id} --size {size} --profile {resolved}"
     if params.get("device"):
         command += f" --device {params['device']}"
+    command += (f" --seed {seed}" if seed != 0 else "") + (f" --threads {threads}" if threads != 2 else "")
+    command += "".join(f" -p {shlex.quote(f'{name}={_literal(value)}')}" for name, value in (extra or {}).items()
+                       if name != "device")
     env = {"TEXTCLASS_COMMAND": command, "TEXTCLASS_SEED": seed, "TEXTCLASS_THREADS": threads,
            "PYTHONHASHSEED": seed, "TOKENIZERS_PARALLELISM": "false"}
     if results_dir is not None:
