@@ -24,6 +24,7 @@ ALLOWED = {
     93.0: "published SST-2 accuracy of larger encoders quoted as context",
     92.6: "published SST-2 accuracy quoted as context",
     92.0: "issue 11's goal for the MPNet teacher",
+    90.37: "issue 11's reference point: one full epoch of all-MiniLM-L6-v2 (batch 32) on this machine, measured by the maintainers",
     81.86: "all-mpnet-base-v2 on MTEB Banking77Classification, accuracy (MTEB leaderboard / model card)",
     81.28: "all-mpnet-base-v2 on MTEB Banking77Classification, macro-F1 (MTEB leaderboard)",
     80.04: "all-MiniLM-L6-v2 on MTEB Banking77Classification, accuracy (MTEB leaderboard / model card)",
@@ -127,7 +128,7 @@ def test_every_number_in_a_notebooks_markdown_has_a_record(notebook, values):
 
 def test_the_test_can_fail(values):
     """An invented number is caught; a recorded one, and a recorded fraction shown in percent, pass."""
-    invented = "The student reaches 93.57% on validation, 90.4% in one epoch."
+    invented = "The student reaches 93.57% on validation, 97.3% in one epoch."
     assert [has_record(v, d, values) for _, v, d in quoted_numbers(invented)] == [False, False]
     real = "Level 4 reached 85.44% (record)."
     assert all(has_record(v, d, values) for _, v, d in quoted_numbers(real))
