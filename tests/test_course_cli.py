@@ -373,7 +373,7 @@ def test_the_recorded_command_names_every_parameter_and_threads_reach_the_notebo
     source = tmp_path / "echo.ipynb"
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell("profile = 'auto'\nsize = 'small'\nthreads = 2\nencoder_name = None\n"
-                                          "learning_rates = [1]", metadata={"tags": ["parameters"]}),
+                                          "learning_rates = [1]\nrun_name = None", metadata={"tags": ["parameters"]}),
                 nbformat.v4.new_code_cell("import json, os\nopen('seen.json', 'w').write(json.dumps("
                                           "{'command': os.environ['TEXTCLASS_COMMAND'], 'threads': threads, "
                                           "'encoder_name': encoder_name, 'learning_rates': learning_rates}))")]
@@ -386,7 +386,8 @@ def test_the_recorded_command_names_every_parameter_and_threads_reach_the_notebo
             return source
 
     level = Echo(id="echo", title="Echo", notebook="echo", minutes=1, level=0)
-    extra = {"encoder_name": "sentence-transformers/all-mpnet-base-v2", "learning_rates": [3e-05]}
+    extra = {"encoder_name": "sentence-transformers/all-mpnet-base-v2", "learning_rates": [3e-05],
+             "run_name": "1e-4"}   # a string the parser would read as a number unless quoted
     execute(level, tmp_path / "out.ipynb", size="full", profile="offline", cwd=tmp_path, extra=extra, threads=1,
             seed=3)
     seen = json.loads((tmp_path / "seen.json").read_text())

@@ -150,8 +150,9 @@ def train_loop(model, tokenizer, texts, labels, *, heldout_texts=None, heldout_l
     ``soft_targets`` (rows of teacher probabilities) switches the built-in loss to distillation: KL divergence
     to the teacher's distribution at ``temperature``. Early stopping never ends the run before ``min_steps``
     steps (e.g. one epoch). ``group_by_length`` batches phrases of similar length together (see
-    :func:`length_grouped_order`), so that little of each batch is padding. The history holds, per evaluation, the mean training loss since the previous one
-    and the held-out accuracy. Returns the history and restores the best held-out weights.
+    :func:`length_grouped_order`), so that little of each batch is padding. The history holds, per evaluation,
+    the mean training loss since the previous one and the held-out accuracy. Returns the history and restores the
+    best held-out weights.
     """
     import torch
     from tqdm.auto import tqdm

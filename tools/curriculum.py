@@ -115,14 +115,15 @@ class ExecutionFailed(RuntimeError):
 
 
 def _literal(value) -> str:
-    """A ``-p NAME=VALUE`` value that parses back to ``value`` (YAML, as :func:`autograder.grade.parse_parameters`)."""
-    import yaml
+    """A ``-p NAME=VALUE`` value that :func:`autograder.grade.parse_parameters` (the parser ``./course run -p``
+    uses) reads back as ``value``: a plain string when it survives the round trip, else JSON."""
+    from autograder.grade import parse_parameters
 
     if isinstance(value, str):
         try:
-            if yaml.safe_load(value) == value:
+            if parse_parameters([f"value={value}"])["value"] == value:
                 return value
-        except yaml.YAMLError:
+        except ValueError:
             pass
     return json.dumps(value)
 
