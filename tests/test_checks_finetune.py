@@ -251,3 +251,24 @@ def test_length_grouped_order_keeps_every_row_once_and_removes_most_padding():
     assert pads(order) < 0.1 * pads(shuffled)
     firsts = [int(order[i]) for i in range(0, 400, 16)]
     assert firsts != sorted(firsts, key=lambda r: -lengths[r])   # batches are shuffled, not longest first
+
+
+def test_pad_batch_equals_the_tokenizers_own_padding():
+    """train_loop tokenises the train set once and pads each batch from those ids (pad_batch): the tensors are
+    exactly what ``tokenizer(texts, padding=True, truncation=True)`` gives, on either padding side."""
+    import torch
+
+    from textclass import finetune as ft
+    from textclass.models import MINILM, load_encoder
+
+    tok = load_encoder(MINILM, profile="offline").tokenizer
+    texts = ["a", "an utterly charming and hilarious film , though the ending drags", "not good .",
+             "word " * 100]
+    for side in ("right", "left"):
+        tok.padding_side = side
+        ids = tok(texts, truncation=True, max_length=16)["input_ids"]
+        mine = ft.pad_batch(ids, tok)
+        ref = tok(texts, padding=True, truncation=True, max_length=16, return_tensors="pt")
+        assert torch.equal(mine["input_ids"], ref["input_ids"]), side
+        assert torch.equal(mine["attention_mask"], ref["attention_mask"]), side
+    tok.padding_side = "right"

@@ -137,6 +137,21 @@ def length_grouped_order(lengths, batch_size: int, rng, mega: int = 50) -> np.nd
     return np.concatenate(full + short) if batches else order
 
 
+def pad_batch(rows, tokenizer, device: str = "cpu") -> dict:
+    """Token id lists -> ``input_ids`` and ``attention_mask`` tensors padded to the longest row (dynamic
+    padding), on the tokenizer's padding side: what ``tokenizer(texts, padding=True)`` gives for the same texts."""
+    import torch
+
+    width = max(len(r) for r in rows)
+    ids = torch.full((len(rows), width), tokenizer.pad_token_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for k, r in enumerate(rows):
+        cols = slice(width - len(r), width) if tokenizer.padding_side == "left" else slice(0, len(r))
+        ids[k, cols] = torch.as_tensor(r, dtype=torch.long)
+        mask[k, cols] = 1
+    return {"input_ids": ids.to(device), "attention_mask": mask.to(device)}
+
+
 def train_loop(model, tokenizer, texts, labels, *, heldout_texts=None, heldout_labels=None, epochs: int = 1,
                lr: float = 5e-5, batch_size: int = 16, max_length: int = 64, eval_every: int = 50,
                patience: int = 3, seed: int = 0, device: str = "cpu", soft_targets=None, temperature: float = 1.0,
@@ -170,8 +185,9 @@ def train_loop(model, tokenizer, texts, labels, *, heldout_texts=None, heldout_l
     history, losses, step = [], [], 0
     state = {"best": -1.0, "best_state": None, "bad": 0}
     rng = np.random.default_rng(seed)
-    token_lengths = (np.array([len(ids) for ids in tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]])
-                     if group_by_length and texts else None)
+    # Tokenised once: the lengths group the batches and each batch is padded from these ids.
+    encoded = tokenizer(texts, truncation=True, max_length=max_length)["input_ids"] if texts else []
+    token_lengths = np.array([len(ids) for ids in encoded])
     start = time.perf_counter()
     stop = False
 
@@ -218,8 +234,7 @@ def train_loop(model, tokenizer, texts, labels, *, heldout_texts=None, heldout_l
                      else rng.permutation(len(texts)))
             for i in range(0, len(order), batch_size):
                 idx = order[i:i + batch_size]
-                enc = tokenizer([texts[j] for j in idx], padding=True, truncation=True, max_length=max_length,
-                                return_tensors="pt").to(device)
+                enc = pad_batch([encoded[j] for j in idx], tokenizer, device)
                 if step_fn is not None:
                     batch = {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"],
                              "labels": torch.as_tensor(labels[idx], device=device)}

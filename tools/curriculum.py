@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from textclass.seed import DEFAULT_SEED, DEFAULT_THREADS
 from tools import REPO_ROOT, RUN_DIR
 
 SIZES = ("small", "full")
@@ -130,7 +131,8 @@ def _literal(value) -> str:
 
 def execute(level: Level, output: str | os.PathLike, *, size: str = "full", profile: str = "auto",
             extra: dict | None = None, cwd: str | os.PathLike | None = None, results_dir=None,
-            timeout: int = 3600, progress: bool = False, seed: int = 0, threads: int = 2) -> dict:
+            timeout: int = 3600, progress: bool = False, seed: int = DEFAULT_SEED,
+            threads: int = DEFAULT_THREADS) -> dict:
     """Execute ``level``'s solution notebook with papermill into ``output``; return the parameters used.
 
     Atomic: the notebook executes into a temporary file beside ``output`` that replaces it only on success;
@@ -155,7 +157,8 @@ def execute(level: Level, output: str | os.PathLike, *, size: str = "full", prof
     command = f"{shlex.quote(python)} -m tools run {level.id} --size {size} --profile {resolved}"
     if params.get("device"):
         command += f" --device {params['device']}"
-    command += (f" --seed {seed}" if seed != 0 else "") + (f" --threads {threads}" if threads != 2 else "")
+    command += (f" --seed {seed}" if seed != DEFAULT_SEED else "") + (f" --threads {threads}" if threads != DEFAULT_THREADS
+                                                                              else "")
     command += "".join(f" -p {shlex.quote(f'{name}={_literal(value)}')}" for name, value in (extra or {}).items()
                        if name != "device")
     env = {"TEXTCLASS_COMMAND": command, "TEXTCLASS_SEED": seed, "TEXTCLASS_THREADS": threads,

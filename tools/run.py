@@ -13,6 +13,7 @@ import time
 import traceback
 from pathlib import Path
 
+from textclass.seed import DEFAULT_SEED, DEFAULT_THREADS
 from tools import DEFAULT_SIZE, RUN_DIR, UsageError
 
 
@@ -33,8 +34,10 @@ def parser() -> argparse.ArgumentParser:
                     help="where data and models come from (default auto: online when the Hub answers)")
     ap.add_argument("--device", default=None, help="cuda, mps or cpu (default: the notebook's own, auto)")
     ap.add_argument("--out", default=str(RUN_DIR), help="the run folder (default _build/runs)")
-    ap.add_argument("--seed", type=int, default=0, help="seed for random, numpy and torch (default 0)")
-    ap.add_argument("--threads", type=int, default=2, help="torch CPU threads in the notebooks (default 2)")
+    ap.add_argument("--seed", type=int, default=DEFAULT_SEED,
+                    help=f"seed for random, numpy and torch (default {DEFAULT_SEED})")
+    ap.add_argument("--threads", type=int, default=DEFAULT_THREADS,
+                    help=f"torch CPU threads in the notebooks (default {DEFAULT_THREADS})")
     ap.add_argument("--no-progress", action="store_true", help="no progress bars")
     ap.add_argument("--plan", action="store_true", help="print the plan (levels and recorded times) and stop")
     ap.add_argument("-p", "--parameter", action="append", default=[], metavar="NAME=VALUE",
