@@ -103,3 +103,29 @@ def test_level6_rotten_tomatoes_unseen_rows_are_not_sst2_train_phrases(sst2):
     assert not any(_norm(t) in train for t, keep in zip(texts, unseen) if keep)
     source = "".join(c.source for c in nbformat.read(REPO / "solutions/beyond/beyond.ipynb", 4).cells)
     assert "ft.outside_evaluation(list(ds[text_col]), sst2_train_seen)" in source
+
+
+def test_a_phrase_heldout_slice_is_mostly_parts_of_training_rows_and_a_sentence_slice_is_not(sst2, evaluation):
+    """Why Level 5's held-out choice can be wrong (book/improve.md): SST-2 train holds every phrase of its
+    sentences, so most phrases of the random 2,000-phrase slice are part of, or contain, a training row. The
+    sentence-grouped slice (train_heldout_rows(by_sentence=True)) holds out whole sentences with their phrases:
+    no held-out row is equal to, part of or contains a training row (long rows; independent normalisation),
+    and no evaluation sentence is on either side."""
+    train = sst2["train"]
+    ev = ft.evaluation_sentences("offline")
+    rows, held, _ = ft.train_heldout_rows(train, 2000, seed=0, evaluation=ev)
+    leaky = ~ft.outside_evaluation([train[i] for i in held], [ft.normalize_text(train[i]) for i in rows])
+    assert leaky.mean() > 0.5
+
+    rows, held, _ = ft.train_heldout_rows(train, 2000, seed=0, evaluation=ev, by_sentence=True)
+    assert 1900 <= len(held) <= 2100 and not set(rows) & set(held)
+    assert len(rows) + len(held) > 0.99 * len(train) - 100        # almost nothing is dropped
+    joined = "\n".join(_norm(train[i]) for i in rows)
+    held_norm = [_norm(train[i]) for i in held]
+    assert all(len(h) >= 20 for h in held_norm)
+    assert not any(h in joined for h in held_norm)                    # no held-out row inside a training row
+    held_joined = "\n".join(held_norm)
+    assert not any(len(t) >= 20 and t in held_joined for t in (_norm(train[i]) for i in rows))
+    assert not {_norm(train[i]) for i in held} & evaluation
+    again = ft.train_heldout_rows(train, 2000, seed=0, evaluation=ev, by_sentence=True)
+    assert again[1].tolist() == held.tolist()                         # seeded

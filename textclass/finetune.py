@@ -423,10 +423,50 @@ def augmentation_pool(profile: str | None = None, data_dir=None, *, limit: int |
     return [texts[i] for i in order[:limit]]
 
 
-def train_heldout_rows(train_sentences, heldout: int, *, evaluation: list[str], seed: int = 0):
-    """Levels 4 and 5's split of SST-2 train: :func:`heldout_split`, then every row that is an SST-2 validation or
-    test sentence (:func:`outside_evaluation`, ``fragments=False``) dropped from both sides. Returns the row
-    indices (train, held-out) and how many rows were dropped."""
-    train_idx, held_idx = heldout_split(len(train_sentences), heldout, seed=seed)
+def heldout_sentences_split(train_sentences, heldout: int, *, seed: int = 0, min_chars: int = 20):
+    """A held-out slice of SST-2 train cut by *sentence*, not by phrase. SST-2 train holds every phrase of its
+    sentences, so a random phrase slice (:func:`heldout_split`) is mostly parts of phrases the model trains on,
+    and its accuracy flatters models that trained on more of train. Here whole sentences are held out: in a
+    seeded random order, rows that are not part of any longer row (a sentence, not one of its phrases) are taken
+    with every row contained in them, until ``heldout`` rows are held out. Rows of at least ``min_chars``
+    normalised characters that are part of a held-out sentence and also of a training row are dropped from both
+    sides (shared fragments). Shorter rows ("good", "the film") are too common to attribute and stay in train
+    unless they are a held-out sentence themselves. Returns ``(train, held-out, dropped)`` row indices (sorted)."""
+    norm = [normalize_text(t) for t in train_sentences]
+    joined = "\n".join(norm)
+    rows_of: dict[str, list[int]] = {}
+    for i, t in enumerate(norm):
+        rows_of.setdefault(t, []).append(i)
+    long_rows = [i for i, t in enumerate(norm) if len(t) >= min_chars]
+    held: set[int] = set()
+    for i in np.random.default_rng(seed).permutation(len(norm)):
+        t = norm[i]
+        if i in held or len(t) < min_chars or joined.count(t) != len(rows_of[t]):
+            continue                        # taken already, too short to attribute, or part of a longer row
+        held.update(j for j in long_rows if norm[j] in t)
+        held.update(rows_of[t])
+        if len(held) >= heldout:
+            break
+    held_text = "\n".join(norm[i] for i in held)
+    rest = [i for i in range(len(norm)) if i not in held]
+    train_text = "\n".join(norm[i] for i in rest)
+    # a long training row inside a held-out sentence, or a held-out row inside a training row: shared, dropped
+    dropped = {i for i in rest if len(norm[i]) >= min_chars and norm[i] in held_text}
+    dropped |= {i for i in held if norm[i] in train_text}
+    train = np.array(sorted(set(rest) - dropped), dtype=int)
+    held_out = np.array(sorted(held - dropped), dtype=int)
+    return train, held_out, np.array(sorted(dropped), dtype=int)
+
+
+def train_heldout_rows(train_sentences, heldout: int, *, evaluation: list[str], seed: int = 0,
+                       by_sentence: bool = False):
+    """Levels 4 and 5's split of SST-2 train: :func:`heldout_split` (or, with ``by_sentence``,
+    :func:`heldout_sentences_split`), then every row that is an SST-2 validation or test sentence
+    (:func:`outside_evaluation`, ``fragments=False``) dropped from both sides. Returns the row indices (train,
+    held-out) and how many rows were dropped as evaluation sentences."""
+    if by_sentence:
+        train_idx, held_idx, _ = heldout_sentences_split(train_sentences, heldout, seed=seed)
+    else:
+        train_idx, held_idx = heldout_split(len(train_sentences), heldout, seed=seed)
     keep = outside_evaluation(list(train_sentences), evaluation, fragments=False)
     return train_idx[keep[train_idx]], held_idx[keep[held_idx]], int((~keep).sum())
