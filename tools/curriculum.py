@@ -157,8 +157,8 @@ def execute(level: Level, output: str | os.PathLike, *, size: str = "full", prof
     command = f"{shlex.quote(python)} -m tools run {level.id} --size {size} --profile {resolved}"
     if params.get("device"):
         command += f" --device {params['device']}"
-    command += (f" --seed {seed}" if seed != DEFAULT_SEED else "") + (f" --threads {threads}" if threads != DEFAULT_THREADS
-                                                                              else "")
+    command += f" --seed {seed}" if seed != DEFAULT_SEED else ""
+    command += f" --threads {threads}" if threads != DEFAULT_THREADS else ""
     command += "".join(f" -p {shlex.quote(f'{name}={_literal(value)}')}" for name, value in (extra or {}).items()
                        if name != "device")
     env = {"TEXTCLASS_COMMAND": command, "TEXTCLASS_SEED": seed, "TEXTCLASS_THREADS": threads,
