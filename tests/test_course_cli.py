@@ -300,6 +300,9 @@ def test_run_plan_prints_recorded_times_and_runs_nothing(tmp_path, unchanged):
         seconds, record = lv.recorded_seconds("small")
         assert any(line.split()[0] == lv.id and record in line for line in lines[1:]), lv.id
     assert lines[-1].split()[0] == "total" and not (tmp_path / "run").exists()
+    # the threads shown are the notebooks' (--threads), not the runner's own
+    three = course("run", "--plan", "--threads", "3", "--out", str(tmp_path / "run"))
+    assert "torch" not in three.stdout or " 3 threads" in three.stdout.splitlines()[-1], three.stdout
 
 
 @pytest.mark.book

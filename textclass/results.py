@@ -48,8 +48,9 @@ def _current_commit() -> str:
         return "unknown"
 
 
-def machine() -> str:
-    """CPU model, cores, torch threads and GPU, e.g. ``x86_64 Intel Xeon ..., 2 cores, torch 2 threads, no GPU``."""
+def machine(threads: int | None = None) -> str:
+    """CPU model, cores, torch threads and GPU, e.g. ``x86_64 Intel Xeon ..., 2 cores, torch 2 threads, no GPU``.
+    ``threads``: the count to report instead of this process's own (a runner describing its notebooks' runs)."""
     cpu = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -62,7 +63,7 @@ def machine() -> str:
     try:
         import torch
 
-        parts.append(f"torch {torch.__version__} {torch.get_num_threads()} threads")
+        parts.append(f"torch {torch.__version__} {threads or torch.get_num_threads()} threads")
         parts.append(torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU")
     except ImportError:
         pass

@@ -57,7 +57,7 @@ def check_data_dir() -> None:
                          "../shared/data (offline) or the Hugging Face Hub (online). Nothing was run.")
 
 
-def plan(chosen, size: str) -> str:
+def plan(chosen, size: str, threads: int | None = None) -> str:
     from textclass.results import machine
 
     lines = [f"plan: {len(chosen)} level(s), --size {size}; recorded times (results/*.json 'seconds'):"]
@@ -68,7 +68,7 @@ def plan(chosen, size: str) -> str:
                                                        else "; full size, a small run is quicker)")
         lines.append(f"  {lv.id:12s} {_fmt_seconds(seconds):>12s}{note}")
         total += seconds or 0
-    lines.append(f"  {'total':12s} {_fmt_seconds(total):>12s}   this machine: {machine()}")
+    lines.append(f"  {'total':12s} {_fmt_seconds(total):>12s}   this machine: {machine(threads)}")
     return "\n".join(lines)
 
 
@@ -136,7 +136,7 @@ def _run(args) -> int:
         raise UsageError(str(exc)) from None
     profile = resolve_profile(args.profile)
     out = Path(args.out)
-    print(plan(chosen, args.size))
+    print(plan(chosen, args.size, args.threads))
     if parameters:
         print("parameters: " + ", ".join(f"{k}={v!r}" for k, v in parameters.items()))
     if args.plan:
