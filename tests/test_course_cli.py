@@ -365,6 +365,15 @@ def test_publish_copies_a_full_run_into_the_reference(tmp_path):
     assert {"book/executed/orientation.ipynb", "results/orientation-offline-full.json",
             "book/benchmarks.md"} <= written
     assert "| orientation | offline-full | 17 |" in (root / "book" / "benchmarks.md").read_text()
+    # a side run (run_name, e.g. Level 5's teacher) brings its record and artifact, never its notebook
+    page = (root / "book" / "executed" / "orientation.ipynb").read_bytes()
+    nb.metadata["papermill"]["parameters"]["run_name"] = "teacher-x"
+    nb.cells[0].source += "\n\nside run"
+    nbformat.write(nb, run / "executed" / "orientation.ipynb")
+    (run / "results" / "teacher-x.npz").write_bytes(b"npz")
+    written = {p.relative_to(root).as_posix() for p in publish(run, root=root)}
+    assert "results/teacher-x.npz" in written and "book/executed/orientation.ipynb" not in written
+    assert (root / "book" / "executed" / "orientation.ipynb").read_bytes() == page
 
 
 def test_the_recorded_command_names_every_parameter_and_threads_reach_the_notebook(tmp_path):

@@ -1,6 +1,9 @@
 """``python -m tools publish [RUN_DIR]``: maintainer step: a run folder becomes the course's committed reference.
 
-Copies the run's executed notebooks into ``book/executed/`` and its result records into ``results/``,
+Copies the run's executed notebooks into ``book/executed/`` and its result records (and ``.npz`` artifacts, such
+as Level 5's teacher soft labels) into ``results/``. A side run -- a notebook run with a ``run_name`` parameter,
+such as Level 4 run as Level 5's teacher -- publishes its records and artifacts, never its notebook: the
+level's page stays the level's own run.
 regenerates the book's generated pages (``python -m tools book --generate``), then re-checks that the README
 and the chapters still quote the recorded numbers (``tests/test_readme.py``, ``tests/test_book.py``).
 Nothing else changes tracked files: ``./course run`` only writes its run folder. Review ``git diff``, then commit.
@@ -19,10 +22,19 @@ from tools import REPO_ROOT, RUN_DIR, UsageError
 CHECKS = ["tests/test_readme.py", "tests/test_book.py"]
 
 
+def _parameters(notebook: Path) -> dict:
+    meta = json.loads(notebook.read_text(encoding="utf-8")).get("metadata", {})
+    return (meta.get("papermill") or {}).get("parameters", {})
+
+
 def run_size(notebook: Path) -> str:
     """The ``size`` papermill ran an executed notebook with ("" when unknown)."""
-    meta = json.loads(notebook.read_text(encoding="utf-8")).get("metadata", {})
-    return str((meta.get("papermill") or {}).get("parameters", {}).get("size", ""))
+    return str(_parameters(notebook).get("size", ""))
+
+
+def side_run(notebook: Path) -> str:
+    """The ``run_name`` papermill ran an executed notebook with ("" for the level's own run)."""
+    return str(_parameters(notebook).get("run_name") or "")
 
 
 def publish(run: Path, *, root: Path = REPO_ROOT, allow_small: bool = False) -> list[Path]:
@@ -33,7 +45,7 @@ def publish(run: Path, *, root: Path = REPO_ROOT, allow_small: bool = False) -> 
     run = Path(run)
     executed = [p for p in sorted((run / "executed").glob("*.ipynb"))
                 if not p.name.endswith((".partial.ipynb", ".failed.ipynb"))]
-    records = sorted((run / "results").glob("*.json"))
+    records = sorted((run / "results").glob("*.json")) + sorted((run / "results").glob("*.npz"))
     if not executed and not records:
         raise UsageError(f"{run} holds no executed notebooks or records: run `./course run --size full` first")
     for nb in executed:
@@ -45,6 +57,10 @@ def publish(run: Path, *, root: Path = REPO_ROOT, allow_small: bool = False) -> 
                              "job. Publish a `./course run --size full` run (or pass --allow-small).")
     written = []
     for nb in executed:
+        if side_run(nb):
+            print(f"kept out of the book: {nb.name} is a side run (run_name={side_run(nb)!r}); its records and "
+                  "artifacts are published")
+            continue
         dest = Path(root) / "book" / "executed" / nb.name
         shutil.copy2(nb, dest)
         written.append(dest)
