@@ -408,3 +408,23 @@ def test_the_recorded_command_names_every_parameter_and_threads_reach_the_notebo
     assert words[words.index("--threads") + 1] == "1" and words[words.index("--seed") + 1] == "3"
     pairs = [words[i + 1] for i, w in enumerate(words) if w == "-p"]
     assert parse_parameters(pairs) == extra
+
+
+def test_wall_time_reaches_a_side_runs_record_and_no_older_one(tmp_path):
+    """A side run (Level 4 run as the teacher) writes ``finetune-offline-full-teacher-mpnet.json``: its wall time
+    is noted there; a record of the same level left by an earlier run is not touched."""
+    import os
+    import time
+
+    from tools.run import note_wall_time
+
+    old = tmp_path / "finetune-offline-full-old.json"
+    old.write_text(json.dumps({"seconds": 5}))
+    os.utime(old, (time.time() - 3600, time.time() - 3600))
+    since = time.time() - 1
+    side = tmp_path / "finetune-offline-full-teacher-mpnet.json"
+    side.write_text(json.dumps({"seconds": 10}))
+    note_wall_time(tmp_path, "finetune", "offline-full", 12.34, since=since)
+    assert json.loads(side.read_text())["wall_seconds"] == 12.3
+    assert "wall_seconds" not in json.loads(old.read_text())
+    note_wall_time(tmp_path, "finetune", "offline-small", 1.0, since=since)  # nothing of that profile: no error

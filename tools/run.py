@@ -79,18 +79,23 @@ def _show(path: Path) -> str:
     return str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path)
 
 
-def note_wall_time(results: Path, notebook: str, profile: str, seconds: float) -> None:
-    """Add the level's wall time (kernel start to last cell) to the record it wrote, as ``wall_seconds``."""
+def note_wall_time(results: Path, notebook: str, profile: str, seconds: float, *, since: float | None = None) -> None:
+    """Add the level's wall time (kernel start to last cell) to the record it wrote, as ``wall_seconds``: the
+    ``<notebook>-<profile>.json`` record, and with ``since`` (a ``time.time()``) every ``<notebook>-<profile>-*.json``
+    written since then too (a side run's record, e.g. ``finetune-offline-full-teacher-mpnet.json``)."""
     import json
 
     from textclass.submission import atomic_write_text
 
-    path = Path(results) / f"{notebook}-{profile}.json"
-    if not path.exists():
-        return
-    rec = json.loads(path.read_text(encoding="utf-8"))
-    rec["wall_seconds"] = round(seconds, 1)
-    atomic_write_text(path, json.dumps(rec, indent=1) + "\n")
+    paths = [Path(results) / f"{notebook}-{profile}.json"]
+    if since is not None:
+        paths += [p for p in sorted(Path(results).glob(f"{notebook}-{profile}-*.json")) if p.stat().st_mtime >= since]
+    for path in paths:
+        if not path.exists():
+            continue
+        rec = json.loads(path.read_text(encoding="utf-8"))
+        rec["wall_seconds"] = round(seconds, 1)
+        atomic_write_text(path, json.dumps(rec, indent=1) + "\n")
 
 
 def main(argv=None) -> int:
@@ -145,7 +150,7 @@ def _run(args) -> int:
           f"; run folder: {_show(out)}", flush=True)
     extra = {**parameters, **({"device": args.device} if args.device else {})} or None
     for lv in chosen:
-        start = time.perf_counter()
+        start, started = time.perf_counter(), time.time()
         target = out / "executed" / f"{lv.notebook}.ipynb"
         try:
             execute(lv, target, size=args.size, profile=profile, extra=extra, cwd=out / lv.id,
@@ -159,7 +164,7 @@ def _run(args) -> int:
                 raise
             return 1
         wall = time.perf_counter() - start
-        note_wall_time(out / "results", lv.notebook, f"{profile}-{args.size}", wall)
+        note_wall_time(out / "results", lv.notebook, f"{profile}-{args.size}", wall, since=started)
         print(f"    {lv.id}: done in {wall:.0f} s -> {_show(target)}", flush=True)
     shown = _show(out)
     from tools.curriculum import stage_of_levels
