@@ -19,7 +19,7 @@ def test_readme_numbers_come_from_records():
     rows = [line for line in text.splitlines() if line.startswith("|") and re.search(r"`results/[^`]+\.json`", line)]
     assert rows
     for row in rows:
-        record = json.loads((REPO / re.search(r"`(results/[^`]+)`", row).group(1)).read_text())
+        record = json.loads((REPO / re.search(r"`(results/[^`]+\.json)`", row).group(1)).read_text())  # the row's record
         metrics = record.get("metrics") or {"accuracy": record["accuracy"]}   # a result record, or a grade report
         values = {round(v, 2) for v in metrics.values()} | {round(v, 1) for v in metrics.values()}
         quoted = [float(x) for x in re.findall(r"(\d+\.\d+)(?:%|×| )", row.split("|")[2])]
