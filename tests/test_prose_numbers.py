@@ -42,7 +42,7 @@ ALLOWED = {
 }
 
 # "85.44", "85.44%", "−4.13", "90%" -- not version numbers (2.13.0), not parts of file names or commits.
-NUMBER = re.compile(r"(?<![\w.\-/])[−-]?(\d{1,3}(?:\.\d+)?)(%?)(?![\w.]*\.(?:json|md|ipynb|py)\b)(?![\d.]*\d)")
+NUMBER = re.compile(r"(?<![\w.\-/])[−-]?(\d{1,3}(?:\.\d+)?(?:e[-+]?\d+)?)(%?)(?![\w.]*\.(?:json|md|ipynb|py)\b)(?![\d.]*\d)")
 
 
 def _leaves(obj):
@@ -81,7 +81,8 @@ def quoted_numbers(text: str):
         digits, percent = m.group(1), m.group(2)
         if "." not in digits and not percent:
             continue
-        decimals = len(digits.split(".")[1]) if "." in digits else 0
+        mantissa, _, exponent = digits.partition("e")       # 1.215e-05: four decimals of the mantissa, then 1e-05
+        decimals = (len(mantissa.split(".")[1]) if "." in mantissa else 0) - int(exponent or 0)
         yield m.group(0), float(digits), decimals
 
 
@@ -134,6 +135,9 @@ def test_the_test_can_fail(values):
     level4 = json.loads((REPO / "results/finetune-offline-full.json").read_text())["metrics"]["sst2_validation_accuracy"]
     real = f"Level 4 reached {level4:.2f}% (record)."
     assert all(has_record(v, d, values) for _, v, d in quoted_numbers(real))
+    # a p-value in scientific notation is read whole (1.215e-05 is not "1.215")
+    p = json.loads((REPO / "results/improve-offline-full.json").read_text())["metrics"]["best_mcnemar_p"]
+    assert [has_record(v, d, values) for _, v, d in quoted_numbers(f"p = {p:.3e}, and p = 3.21e-05")] == [True, False]
 
 
 def test_the_extractor_skips_code_paths_versions_and_commits():
