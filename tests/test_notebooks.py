@@ -49,6 +49,9 @@ def test_solution_notebook_executes_offline(executed):
               for o in c.get("outputs", []) if o.output_type == "stream" and o.name == "stderr"
               and ("FutureWarning" in o.text or "without encryption" in o.text)]
     assert not warned, f"warning boxes in the executed page (filter them at the source): {warned}"
+    bars = [c.get("id") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+            if "Loading weights" in json.dumps(o)]
+    assert not bars, f"transformers' weight-loading bars on the executed page (cells {bars})"
 
     graded = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
     for cell in graded:  # the solution earns every point in its own autograded cells (nbgrader partial credit)

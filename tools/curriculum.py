@@ -140,7 +140,7 @@ def execute(level: Level, output: str | os.PathLike, *, size: str = "full", prof
     :class:`ExecutionFailed` is raised. The notebook runs in ``cwd`` (default ``_build/runs/<level>/``),
     where it writes its submission.json; its result record goes to ``results_dir`` (default: the notebook's
     own default, ``results/``). Seeds (``TEXTCLASS_SEED``, ``PYTHONHASHSEED``) and the thread count
-    (``TEXTCLASS_THREADS``) are fixed for the kernel.
+    (``TEXTCLASS_THREADS``) are fixed for the kernel, and the Hugging Face libraries' progress bars are off.
     """
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
@@ -162,7 +162,10 @@ def execute(level: Level, output: str | os.PathLike, *, size: str = "full", prof
     command += "".join(f" -p {shlex.quote(f'{name}={_literal(value)}')}" for name, value in (extra or {}).items()
                        if name != "device")
     env = {"TEXTCLASS_COMMAND": command, "TEXTCLASS_SEED": seed, "TEXTCLASS_THREADS": threads,
-           "PYTHONHASHSEED": seed, "TOKENIZERS_PARALLELISM": "false"}
+           "PYTHONHASHSEED": seed, "TOKENIZERS_PARALLELISM": "false",
+           # transformers' "Loading weights 0/103" bars are live widgets in Jupyter and a stalled-looking line
+           # on an executed page; the notebooks' own tqdm bars (tqdm.auto) are not affected
+           "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
     if results_dir is not None:
         Path(results_dir).mkdir(parents=True, exist_ok=True)
         env["TEXTCLASS_RESULTS_DIR"] = str(Path(results_dir).resolve())
