@@ -419,12 +419,18 @@ def test_wall_time_reaches_a_side_runs_record_and_no_older_one(tmp_path):
     from tools.run import note_wall_time
 
     old = tmp_path / "finetune-offline-full-old.json"
-    old.write_text(json.dumps({"seconds": 5}))
-    os.utime(old, (time.time() - 3600, time.time() - 3600))
+    level = tmp_path / "finetune-offline-full.json"          # Level 4's own record from an earlier run
+    for path in (old, level):
+        path.write_text(json.dumps({"seconds": 5}))
+        os.utime(path, (time.time() - 3600, time.time() - 3600))
     since = time.time() - 1
     side = tmp_path / "finetune-offline-full-teacher-mpnet.json"
     side.write_text(json.dumps({"seconds": 10}))
     note_wall_time(tmp_path, "finetune", "offline-full", 12.34, since=since)
     assert json.loads(side.read_text())["wall_seconds"] == 12.3
     assert "wall_seconds" not in json.loads(old.read_text())
+    assert "wall_seconds" not in json.loads(level.read_text())
+    level.write_text(json.dumps({"seconds": 7}))                 # the level's own run writes its record: noted
+    note_wall_time(tmp_path, "finetune", "offline-full", 8.0, since=since)
+    assert json.loads(level.read_text())["wall_seconds"] == 8.0
     note_wall_time(tmp_path, "finetune", "offline-small", 1.0, since=since)  # nothing of that profile: no error

@@ -79,19 +79,19 @@ def _show(path: Path) -> str:
     return str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path)
 
 
-def note_wall_time(results: Path, notebook: str, profile: str, seconds: float, *, since: float | None = None) -> None:
-    """Add the level's wall time (kernel start to last cell) to the record it wrote, as ``wall_seconds``: the
-    ``<notebook>-<profile>.json`` record, and with ``since`` (a ``time.time()``) every ``<notebook>-<profile>-*.json``
-    written since then too (a side run's record, e.g. ``finetune-offline-full-teacher-mpnet.json``)."""
+def note_wall_time(results: Path, notebook: str, profile: str, seconds: float, *, since: float) -> None:
+    """Add the level's wall time (kernel start to last cell), as ``wall_seconds``, to the records it wrote: every
+    ``<notebook>-<profile>.json`` or ``<notebook>-<profile>-*.json`` (a side run's, e.g.
+    ``finetune-offline-full-teacher-mpnet.json``) written since ``since`` (a ``time.time()``). An older record in
+    the run folder is another run's and keeps its own time."""
     import json
 
     from textclass.submission import atomic_write_text
 
-    paths = [Path(results) / f"{notebook}-{profile}.json"]
-    if since is not None:
-        paths += [p for p in sorted(Path(results).glob(f"{notebook}-{profile}-*.json")) if p.stat().st_mtime >= since]
+    results = Path(results)
+    paths = [results / f"{notebook}-{profile}.json", *sorted(results.glob(f"{notebook}-{profile}-*.json"))]
     for path in paths:
-        if not path.exists():
+        if not path.exists() or path.stat().st_mtime < since:
             continue
         rec = json.loads(path.read_text(encoding="utf-8"))
         rec["wall_seconds"] = round(seconds, 1)
