@@ -57,8 +57,9 @@ def publish(run: Path, *, root: Path = REPO_ROOT, allow_small: bool = False) -> 
                              "job. Publish a `./course run --size full` run (or pass --allow-small).")
     written = []
     for nb in executed:
-        if side_run(nb):
-            print(f"kept out of the book: {nb.name} is a side run (run_name={side_run(nb)!r}); its records and "
+        name = side_run(nb)
+        if name:
+            print(f"kept out of the book: {nb.name} is a side run (run_name={name!r}); its records and "
                   "artifacts are published")
             continue
         dest = Path(root) / "book" / "executed" / nb.name
