@@ -22,19 +22,10 @@ from tools import REPO_ROOT, RUN_DIR, UsageError
 CHECKS = ["tests/test_readme.py", "tests/test_book.py"]
 
 
-def _parameters(notebook: Path) -> dict:
+def papermill_parameters(notebook: Path) -> dict:
+    """The parameters papermill ran an executed notebook with (``size``; ``run_name`` for a side run)."""
     meta = json.loads(notebook.read_text(encoding="utf-8")).get("metadata", {})
     return (meta.get("papermill") or {}).get("parameters", {})
-
-
-def run_size(notebook: Path) -> str:
-    """The ``size`` papermill ran an executed notebook with ("" when unknown)."""
-    return str(_parameters(notebook).get("size", ""))
-
-
-def side_run(notebook: Path) -> str:
-    """The ``run_name`` papermill ran an executed notebook with ("" for the level's own run)."""
-    return str(_parameters(notebook).get("run_name") or "")
 
 
 def publish(run: Path, *, root: Path = REPO_ROOT, allow_small: bool = False) -> list[Path]:
@@ -48,16 +39,18 @@ def publish(run: Path, *, root: Path = REPO_ROOT, allow_small: bool = False) -> 
     records = sorted((run / "results").glob("*.json")) + sorted((run / "results").glob("*.npz"))
     if not executed and not records:
         raise UsageError(f"{run} holds no executed notebooks or records: run `./course run --size full` first")
+    parameters = {nb: papermill_parameters(nb) for nb in executed}   # read once per notebook
     for nb in executed:
         errors = error_outputs(nb)
         if errors:
             raise UsageError(f"{nb} holds an error output ({errors[0]}): re-run that level before publishing")
-        if run_size(nb) != "full" and not allow_small:
-            raise UsageError(f"{nb} is a --size {run_size(nb) or '?'} run; the book's chapters quote the full "
+        size = str(parameters[nb].get("size", ""))
+        if size != "full" and not allow_small:
+            raise UsageError(f"{nb} is a --size {size or '?'} run; the book's chapters quote the full "
                              "job. Publish a `./course run --size full` run (or pass --allow-small).")
     written = []
     for nb in executed:
-        name = side_run(nb)
+        name = parameters[nb].get("run_name")   # a side run: its records and artifacts, not its notebook
         if name:
             print(f"kept out of the book: {nb.name} is a side run (run_name={name!r}); its records and "
                   "artifacts are published")
