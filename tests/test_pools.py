@@ -87,6 +87,15 @@ def test_the_notebooks_build_their_pools_from_the_filtered_sources():
     assert "clean[rows]" in _source("improve", "probes") and "clean[rows]" in augment
 
 
+def test_level5_cuts_level4s_slice_with_level4s_seed():
+    """Level 5 trains students on every row outside Level 4's held-out slice: a slice recomputed from Level 5's
+    own seed would differ from Level 4's when the learner changed it there (and leak its training rows into
+    held-out). The seed comes from the saved model's info.json (`seed`, written by Level 4)."""
+    load = _source("improve", "load_data")
+    assert 'split_seed = ft_info.get("seed", seed)' in load and "seed=split_seed" in load
+    assert '"seed": seed' in _source("finetune", "final")
+
+
 def test_level6_rotten_tomatoes_unseen_rows_are_not_sst2_train_phrases(sst2):
     """Level 6 transfers the SST-2 models to rotten_tomatoes test, built from the same reviews: most of its
     sentences are SST-2 train phrases. The 'unseen' rows it reports (textclass.finetune.outside_evaluation
@@ -129,3 +138,5 @@ def test_a_phrase_heldout_slice_is_mostly_parts_of_training_rows_and_a_sentence_
     assert not {_norm(train[i]) for i in held} & evaluation
     again = ft.train_heldout_rows(train, 2000, seed=0, evaluation=ev, by_sentence=True)
     assert again[1].tolist() == held.tolist()                         # seeded
+    split = ft.heldout_sentences_split(train, 2000, seed=0)           # before the evaluation filter
+    assert len(split) == 2 and not set(split[0]) & set(split[1]) and len(split[0]) + len(split[1]) < len(train)

@@ -431,7 +431,8 @@ def heldout_sentences_split(train_sentences, heldout: int, *, seed: int = 0, min
     with every row contained in them, until ``heldout`` rows are held out. Rows of at least ``min_chars``
     normalised characters that are part of a held-out sentence and also of a training row are dropped from both
     sides (shared fragments). Shorter rows ("good", "the film") are too common to attribute and stay in train
-    unless they are a held-out sentence themselves. Returns ``(train, held-out, dropped)`` row indices (sorted)."""
+    unless they are a held-out sentence themselves. Returns ``(train, held-out)`` row indices (sorted); the
+    shared fragments are in neither."""
     norm = [normalize_text(t) for t in train_sentences]
     joined = "\n".join(norm)
     rows_of: dict[str, list[int]] = {}
@@ -455,7 +456,7 @@ def heldout_sentences_split(train_sentences, heldout: int, *, seed: int = 0, min
     dropped |= {i for i in held if norm[i] in train_text}
     train = np.array(sorted(set(rest) - dropped), dtype=int)
     held_out = np.array(sorted(held - dropped), dtype=int)
-    return train, held_out, np.array(sorted(dropped), dtype=int)
+    return train, held_out
 
 
 def train_heldout_rows(train_sentences, heldout: int, *, evaluation: list[str], seed: int = 0,
@@ -465,7 +466,7 @@ def train_heldout_rows(train_sentences, heldout: int, *, evaluation: list[str], 
     (:func:`outside_evaluation`, ``fragments=False``) dropped from both sides. Returns the row indices (train,
     held-out) and how many rows were dropped as evaluation sentences."""
     if by_sentence:
-        train_idx, held_idx, _ = heldout_sentences_split(train_sentences, heldout, seed=seed)
+        train_idx, held_idx = heldout_sentences_split(train_sentences, heldout, seed=seed)
     else:
         train_idx, held_idx = heldout_split(len(train_sentences), heldout, seed=seed)
     keep = outside_evaluation(list(train_sentences), evaluation, fragments=False)
