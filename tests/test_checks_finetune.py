@@ -253,6 +253,29 @@ def test_length_grouped_order_keeps_every_row_once_and_removes_most_padding():
     assert firsts != sorted(firsts, key=lambda r: -lengths[r])   # batches are shuffled, not longest first
 
 
+@pytest.mark.parametrize("grouped", [True, False])
+def test_trainer_groups_batches_by_length_as_the_loop_does(tmp_path, grouped):
+    """Level 4's Trainer run sees the batches the plain loop sees: grouped by length, or shuffled when the
+    notebook's ``group_by_length`` is False (real Trainer, tiny random BERT, the offline MiniLM tokenizer)."""
+    import transformers
+
+    from textclass import finetune as ft
+    from textclass.models import MINILM, load_encoder
+
+    tok = load_encoder(MINILM, profile="offline").tokenizer
+    config = transformers.BertConfig(vocab_size=tok.vocab_size, hidden_size=16, num_hidden_layers=1,
+                                     num_attention_heads=2, intermediate_size=32)
+    model = ft.PooledClassifier(transformers.BertModel(config))
+    texts = ["good", "a bad , bad film", "fine .", "not good at all , and long"] * 4
+    labels = [1, 0, 1, 0] * 4
+    trainer = ft.train_with_trainer(model, tok, texts, labels, heldout_texts=texts[:4], heldout_labels=labels[:4],
+                                    output_dir=str(tmp_path), batch_size=4, eval_steps=2, group_by_length=grouped)
+    strategy = getattr(trainer.args, "train_sampling_strategy", None)
+    grouping = strategy == "group_by_length" if strategy is not None else trainer.args.group_by_length
+    assert grouping is grouped
+    assert trainer.state.global_step == 4
+
+
 def test_pad_batch_equals_the_tokenizers_own_padding():
     """train_loop tokenises the train set once and pads each batch from those ids (pad_batch): the tensors are
     exactly what ``tokenizer(texts, padding=True, truncation=True)`` gives, on either padding side."""

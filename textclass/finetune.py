@@ -263,9 +263,10 @@ def train_loop(model, tokenizer, texts, labels, *, heldout_texts=None, heldout_l
 
 def train_with_trainer(model, tokenizer, texts, labels, *, heldout_texts, heldout_labels, output_dir: str,
                        epochs: int = 1, lr: float = 5e-5, batch_size: int = 16, max_length: int = 64,
-                       eval_steps: int = 50, patience: int = 3, seed: int = 0):
+                       eval_steps: int = 50, patience: int = 3, seed: int = 0, group_by_length: bool = True):
     """The same fine-tuning with ``transformers.Trainer``: evaluation on the held-out slice, early stopping,
-    best checkpoint restored, mixed precision only on CUDA."""
+    best checkpoint restored, mixed precision only on CUDA; batches grouped by length as in :func:`train_loop`
+    (``group_by_length=False``: shuffled batches)."""
     import inspect
 
     import datasets
@@ -287,7 +288,7 @@ def train_with_trainer(model, tokenizer, texts, labels, *, heldout_texts, heldou
     cuda = torch.cuda.is_available()
 
     # like train_loop: batches of similar length, little padding (transformers >= 5 names it a sampling strategy)
-    grouping = ({"train_sampling_strategy": "group_by_length"}
+    grouping = ({} if not group_by_length else {"train_sampling_strategy": "group_by_length"}
                 if "train_sampling_strategy" in inspect.signature(tf.TrainingArguments).parameters
                 else {"group_by_length": True})
     args = tf.TrainingArguments(
