@@ -288,9 +288,12 @@ def train_with_trainer(model, tokenizer, texts, labels, *, heldout_texts, heldou
     cuda = torch.cuda.is_available()
 
     # like train_loop: batches of similar length, little padding (transformers >= 5 names it a sampling strategy)
-    grouping = ({} if not group_by_length else {"train_sampling_strategy": "group_by_length"}
-                if "train_sampling_strategy" in inspect.signature(tf.TrainingArguments).parameters
-                else {"group_by_length": True})
+    if not group_by_length:
+        grouping = {}
+    elif "train_sampling_strategy" in inspect.signature(tf.TrainingArguments).parameters:
+        grouping = {"train_sampling_strategy": "group_by_length"}
+    else:
+        grouping = {"group_by_length": True}
     args = tf.TrainingArguments(
         output_dir=output_dir, num_train_epochs=epochs, learning_rate=lr, per_device_train_batch_size=batch_size,
         per_device_eval_batch_size=64, eval_strategy="steps", eval_steps=eval_steps, save_strategy="steps",
