@@ -2,6 +2,8 @@
 and an interrupted save never replaces a good model with half of one."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -35,3 +37,24 @@ def test_checkpoint_dir_is_per_profile_and_size(monkeypatch, tmp_path):
     monkeypatch.setenv("TEXTCLASS_CACHE", str(tmp_path))
     assert ft.checkpoint_dir("offline", "full") == tmp_path / "finetuned" / "offline-full"
     assert ft.checkpoint_dir("offline", "small") != ft.checkpoint_dir("offline", "full")
+
+
+def test_textbook_recipe_script_writes_a_record_that_rescores(tmp_path, data_dir):
+    """scripts/finetune_recipe.py (the comparison the Level 4 chapter quotes) runs for real on a few rows: its
+    record has every field, says it is a plumbing check, and its accuracy re-scores from its predictions."""
+    import json
+    import subprocess
+    import sys
+
+    from autograder.rescore import rescore
+
+    repo = Path(__file__).resolve().parent.parent
+    proc = subprocess.run([sys.executable, str(repo / "scripts" / "finetune_recipe.py"), "--profile", "offline",
+                           "--limit", "16", "--threads", "1", "--results-dir", str(tmp_path)],
+                          capture_output=True, text=True, timeout=600, cwd=repo)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "PLUMBING CHECK, NOT A RESULT: 16 rows only" in proc.stdout
+    rec = json.loads((tmp_path / "finetune-offline-small-recipe.json").read_text())
+    assert rec["command"].startswith("python scripts/finetune_recipe.py --profile offline --limit 16")
+    assert rec["metrics"]["train_examples"] == 16 and len(rec["predictions"]["sst2_validation_accuracy"]["predictions"]) == 872
+    assert rescore(rec) == {"sst2_validation_accuracy": pytest.approx(rec["metrics"]["sst2_validation_accuracy"], abs=1e-3)}
