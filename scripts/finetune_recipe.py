@@ -40,7 +40,7 @@ def main(argv=None) -> int:
     import datasets
     import transformers as tf
 
-    from textclass import config, data, models, results
+    from textclass import config, data, finetune, models, results
 
     torch.set_num_threads(args.threads)
     profile = config.resolve_profile(args.profile)
@@ -54,16 +54,10 @@ def main(argv=None) -> int:
     validation = data.load_sst2("validation", profile=profile)
     rows = len(train) if args.limit is None else min(args.limit, len(train))
 
-    def tok(batch):
-        return tokenizer(batch["sentence"], truncation=True, max_length=128)
-
     datasets.disable_progress_bars()
-    train_ds = datasets.Dataset.from_dict({"sentence": list(train["sentence"])[:rows],
-                                           "labels": [int(x) for x in train["label"]][:rows]}).map(
-        tok, batched=True, remove_columns=["sentence"])
-    val_ds = datasets.Dataset.from_dict({"sentence": list(validation["sentence"]),
-                                         "labels": [int(x) for x in validation["label"]]}).map(
-        tok, batched=True, remove_columns=["sentence"])
+    train_ds = finetune.tokenized_dataset(list(train["sentence"])[:rows], list(train["label"])[:rows], tokenizer,
+                                          max_length=128)
+    val_ds = finetune.tokenized_dataset(validation["sentence"], validation["label"], tokenizer, max_length=128)
     cuda = torch.cuda.is_available()
     out_dir = REPO / "_build" / "recipe-trainer"
     targs = tf.TrainingArguments(output_dir=str(out_dir), num_train_epochs=1, learning_rate=args.lr,

@@ -261,6 +261,18 @@ def train_loop(model, tokenizer, texts, labels, *, heldout_texts=None, heldout_l
             "seconds": time.perf_counter() - start, "examples_per_second": step * batch_size / max(1e-9, time.perf_counter() - start)}
 
 
+def tokenized_dataset(texts, labels, tokenizer, *, max_length: int = 64):
+    """A ``datasets.Dataset`` of token ids and ``labels`` (unpadded: ``DataCollatorWithPadding`` pads each batch),
+    what ``transformers.Trainer`` takes."""
+    import datasets
+
+    def tok(batch):
+        return tokenizer(batch["text"], truncation=True, max_length=max_length)
+
+    return datasets.Dataset.from_dict({"text": list(texts), "labels": [int(x) for x in labels]}).map(
+        tok, batched=True, remove_columns=["text"])
+
+
 def train_with_trainer(model, tokenizer, texts, labels, *, heldout_texts, heldout_labels, output_dir: str,
                        epochs: int = 1, lr: float = 5e-5, batch_size: int = 16, max_length: int = 64,
                        eval_steps: int = 50, patience: int = 3, seed: int = 0, group_by_length: bool = True):
@@ -273,13 +285,8 @@ def train_with_trainer(model, tokenizer, texts, labels, *, heldout_texts, heldou
     import torch
     import transformers as tf
 
-    def tok(batch):
-        return tokenizer(batch["text"], truncation=True, max_length=max_length)
-
-    train_ds = datasets.Dataset.from_dict({"text": list(texts), "labels": [int(x) for x in labels]}).map(
-        tok, batched=True, remove_columns=["text"])
-    held_ds = datasets.Dataset.from_dict({"text": list(heldout_texts), "labels": [int(x) for x in heldout_labels]}).map(
-        tok, batched=True, remove_columns=["text"])
+    train_ds = tokenized_dataset(texts, labels, tokenizer, max_length=max_length)
+    held_ds = tokenized_dataset(heldout_texts, heldout_labels, tokenizer, max_length=max_length)
 
     def metrics(pred):
         logits = pred.predictions[0] if isinstance(pred.predictions, tuple) else pred.predictions
