@@ -58,3 +58,48 @@ def test_textbook_recipe_script_writes_a_record_that_rescores(tmp_path, data_dir
     assert rec["command"].startswith("python scripts/finetune_recipe.py --profile offline --limit 16")
     assert rec["metrics"]["train_examples"] == 16 and len(rec["predictions"]["sst2_validation_accuracy"]["predictions"]) == 872
     assert rescore(rec) == {"sst2_validation_accuracy": pytest.approx(rec["metrics"]["sst2_validation_accuracy"], abs=1e-3)}
+
+
+def test_mpnet_student_script_writes_a_record_that_rescores(tmp_path, data_dir):
+    """scripts/distil_student.py (the DistilBERT-sized student the Level 5 chapter quotes) runs for real on a few
+    phrases with one MPNet layer: its record says it is a plumbing check, holds the latencies of the student and
+    the DistilBERT architecture timed in the same run, both accuracies re-score from their predictions, and the
+    student is saved where the course cache says."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from autograder.rescore import rescore
+
+    repo = Path(__file__).resolve().parent.parent
+    proc = subprocess.run([sys.executable, str(repo / "scripts" / "distil_student.py"), "--profile", "offline",
+                           "--size", "small", "--layers", "1", "--limit", "16", "--latency-sentences", "3",
+                           "--threads", "1", "--results-dir", str(tmp_path)],
+                          capture_output=True, text=True, timeout=600, cwd=repo,
+                          env=os.environ | {"TEXTCLASS_CACHE": str(tmp_path / "cache")})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "PLUMBING CHECK, NOT A RESULT: student (1 MPNet layers, 16 phrases" in proc.stdout
+    rec = json.loads((tmp_path / "improve-offline-small-student-mpnet1.json").read_text())
+    assert rec["command"].startswith("python scripts/distil_student.py --profile offline --size small")
+    m = rec["metrics"]
+    assert m["train_examples"] == 16
+    assert m["student_latency_ms_1threads"] > 0 and m["distilbert_int8_latency_ms_1threads"] > 0
+    assert m["student_latency_ratio_to_distilbert"] == pytest.approx(
+        m["student_latency_ms_1threads"] / m["distilbert_latency_ms_1threads"], rel=1e-3)
+    assert rescore(rec) == {k: pytest.approx(m[k], abs=1e-3) for k in
+                            ("student_sst2_validation_accuracy", "student_int8_sst2_validation_accuracy")}
+    assert (tmp_path / "cache" / "finetuned" / "offline-small-student-mpnet1").is_dir()
+
+
+def test_mpnet_student_script_without_a_teacher_says_what_to_do(tmp_path):
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parent.parent
+    proc = subprocess.run([sys.executable, str(repo / "scripts" / "distil_student.py"), "--profile", "offline",
+                           "--teacher", str(tmp_path / "missing.npz"), "--results-dir", str(tmp_path)],
+                          capture_output=True, text=True, timeout=300, cwd=repo)
+    assert proc.returncode == 2
+    assert "no teacher soft labels" in proc.stderr and "run the MPNet teacher first" in proc.stderr
+    assert not list(tmp_path.glob("*.json"))

@@ -1,0 +1,150 @@
+"""A DistilBERT-sized student for the Level 5 challenge: the first layers of all-mpnet-base-v2, distilled.
+
+    python scripts/distil_student.py [--layers 6] [--limit 20000] [--lr 5e-5] [--threads 2] [--size full]
+
+Level 5's students are all-MiniLM-L6-v2 (384 wide). This one keeps the first ``--layers`` transformer layers of
+all-mpnet-base-v2 (768 wide, the teacher's own encoder; six layers is DistilBERT's shape) with a linear head on
+the mean-pooled output, and trains it (all weights, AdamW, linear warm-up and decay, batches of 32 grouped by
+length) on ``--limit`` SST-2 train phrases against the MPNet teacher's soft labels in ``results/teacher-*.npz``
+(KL divergence to the teacher's distribution); Level 4's sentence-cut held-out slice (the teacher's own) is
+evaluated every 125 steps and the best weights are kept. Then SST-2 validation, once, fp32 and int8 (dynamic
+quantization of the linear layers), and batch-1 latency (median, tokenisation included) of both next to the
+DistilBERT architecture (random weights, fp32 and int8) timed in the same run.
+
+The record (``results/improve-<profile>-<size>-student-mpnet<layers>.json``) carries the validation predictions of
+both, so each accuracy re-scores; the student is saved to the course cache. ``--size small`` marks a plumbing
+check (use it with a small ``--limit``).
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import glob
+import json
+import os
+import shlex
+import sys
+import time
+import warnings
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--profile", default="auto", help="online, offline or auto (as the notebooks)")
+    ap.add_argument("--size", default="full", choices=["small", "full"], help="small: a plumbing check")
+    ap.add_argument("--layers", type=int, default=6, help="transformer layers of all-mpnet-base-v2 kept (default 6)")
+    ap.add_argument("--limit", type=int, default=20000, help="train phrases distilled (default 20,000)")
+    ap.add_argument("--lr", type=float, default=5e-5)
+    ap.add_argument("--eval-every", type=int, default=125, help="steps between held-out evaluations")
+    ap.add_argument("--teacher", default=None, help="teacher soft labels (default: the newest results/teacher-*.npz)")
+    ap.add_argument("--latency-sentences", type=int, default=100)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--results-dir", default=None, help="where the record goes (default: results/)")
+    args = ap.parse_args(argv)
+
+    import numpy as np
+    import torch
+    import transformers
+
+    from textclass import config, data, finetune as ft, results, stats
+    from textclass.models import MINILM, MPNET, load_encoder
+
+    torch.set_num_threads(args.threads)
+    profile = config.resolve_profile(args.profile)
+    found = sorted(glob.glob(str(REPO / "results" / "teacher-*.npz")))
+    teacher_path = Path(args.teacher) if args.teacher else Path(found[-1]) if found else None
+    if teacher_path is None or not teacher_path.exists():
+        print(f"error: no teacher soft labels ({teacher_path or 'results/teacher-*.npz'}): run the MPNet teacher "
+              "first (book/improve.md says how)", file=sys.stderr)
+        return 2
+    saved = np.load(teacher_path, allow_pickle=False)
+    provenance = json.loads(str(saved["provenance"]))
+    soft_by_row = dict(zip(saved["rows"].tolist(), saved["probs"].astype(np.float32)))
+
+    train = data.load_sst2("train", profile=profile)
+    validation = data.load_sst2("validation", profile=profile)
+    sents, labs = list(train["sentence"]), np.array(train["label"])
+    val_texts, val_labels = list(validation["sentence"]), np.array(validation["label"])
+    evaluation = ft.evaluation_sentences(profile)
+    # the teacher's own held-out slice (Level 4's split with its seed): the student never trains on it
+    train_rows, held_idx, _ = ft.train_heldout_rows(sents, provenance["heldout_size"], seed=provenance["seed"],
+                                                    evaluation=evaluation,
+                                                    by_sentence=provenance["heldout_by_sentence"])
+    if sorted(held_idx.tolist()) != sorted(provenance["heldout_rows"]):
+        print(f"error: the held-out slice differs from the one {teacher_path.name} was made with", file=sys.stderr)
+        return 2
+    rng = np.random.default_rng(args.seed)
+    rows = np.array([r for r in rng.permutation(train_rows) if r in soft_by_row][:args.limit])
+
+    enc = load_encoder(MPNET, profile=profile)
+    student = ft.PooledClassifier(enc.model, layers=args.layers)
+    run = ft.train_loop(student, enc.tokenizer, [sents[i] for i in rows], labs[rows],
+                        heldout_texts=[sents[i] for i in held_idx], heldout_labels=labs[held_idx],
+                        soft_targets=np.stack([soft_by_row[r] for r in rows]), epochs=1, lr=args.lr, batch_size=32,
+                        eval_every=args.eval_every, patience=float("inf"), seed=args.seed, progress=False)
+    student.cpu().eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.ao.quantization announces its move to torchao
+        quantized = torch.ao.quantization.quantize_dynamic(copy.deepcopy(student), {torch.nn.Linear},
+                                                           dtype=torch.qint8)
+        transformers.set_seed(args.seed)
+        distilbert = transformers.DistilBertForSequenceClassification(
+            transformers.DistilBertConfig(num_labels=2)).eval()
+        distilbert_int8 = torch.ao.quantization.quantize_dynamic(copy.deepcopy(distilbert), {torch.nn.Linear},
+                                                                 dtype=torch.qint8)
+    pred = ft.predict_proba(student, enc.tokenizer, val_texts).argmax(1)
+    pred_int8 = ft.predict_proba(quantized, enc.tokenizer, val_texts).argmax(1)
+    wordpiece = load_encoder(MINILM, profile=profile).tokenizer  # DistilBERT's vocabulary (what its latency needs)
+    lat_texts = val_texts[:args.latency_sentences]
+    latency = {name: stats.latency_ms(stats.batch1(model, tok), lat_texts, threads=args.threads)["median_ms"]
+               for name, model, tok in [("student", student, enc.tokenizer), ("student_int8", quantized, enc.tokenizer),
+                                        ("distilbert", distilbert, wordpiece),
+                                        ("distilbert_int8", distilbert_int8, wordpiece)]}
+    acc, acc_int8 = 100 * float((pred == val_labels).mean()), 100 * float((pred_int8 == val_labels).mean())
+    tag = f"student-mpnet{args.layers}"
+    checkpoint = ft.checkpoint_dir(profile, args.size).with_name(f"{profile}-{args.size}-{tag}")
+    ft.save_finetuned(student, enc.tokenizer, checkpoint,
+                      {"encoder": MPNET, "layers": args.layers, "teacher": teacher_path.name, "seed": args.seed,
+                       "heldout_size": provenance["heldout_size"],
+                       "heldout_by_sentence": provenance["heldout_by_sentence"], "lr": args.lr,
+                       "train_examples": len(rows), "sst2_validation_accuracy": acc})
+    os.environ.setdefault("TEXTCLASS_COMMAND", " ".join(shlex.quote(a) for a in
+                                                        ["python", "scripts/distil_student.py", *sys.argv[1:]]))
+    metrics = {"student_sst2_validation_accuracy": acc, "student_int8_sst2_validation_accuracy": acc_int8,
+               "student_best_heldout_accuracy": run["best_heldout_accuracy"],
+               "train_examples": len(rows), "train_seconds": run["seconds"],
+               "train_examples_per_second": run["examples_per_second"]}
+    metrics |= {f"{name}_latency_ms_{args.threads}threads": ms for name, ms in latency.items()}
+    metrics |= {f"{name}_latency_ratio_to_distilbert": latency[name] / latency["distilbert"]
+                for name in ("student", "student_int8")}
+    split = {"dataset": "sst2", "split": "validation"}
+    record = results.record(
+        "improve", f"{profile}-{args.size}-{tag}", metrics, seconds=time.perf_counter() - START,
+        directory=args.results_dir,
+        details={"student": f"first {args.layers} layers of {MPNET}, mean pooling, linear head",
+                 "loss": "KL divergence to the teacher's probabilities (T = 1)", "teacher": teacher_path.name,
+                 "teacher_validation_accuracy": provenance.get("sst2_validation_accuracy"),
+                 "lr": args.lr, "batch_size": 32, "epochs": 1, "eval_every": args.eval_every, "threads": args.threads,
+                 "seed": args.seed, "latency_sentences": len(lat_texts), "checkpoint": str(checkpoint),
+                 "history": [[r["step"], round(r["heldout_accuracy"], 2)] for r in run["history"]]},
+        predictions={"student_sst2_validation_accuracy": split | {"predictions": pred.tolist()},
+                     "student_int8_sst2_validation_accuracy": split | {"predictions": pred_int8.tolist()}})
+    plumbing = "PLUMBING CHECK, NOT A RESULT: " if args.size == "small" else ""
+    print(f"{plumbing}student ({args.layers} MPNet layers, {len(rows):,} phrases, {run['seconds']:.0f} s): "
+          f"validation {acc:.2f}% ({int((pred == val_labels).sum())}/{len(val_labels)}) at {latency['student']:.1f} ms, "
+          f"int8 {acc_int8:.2f}% ({int((pred_int8 == val_labels).sum())}/{len(val_labels)}) at "
+          f"{latency['student_int8']:.1f} ms; DistilBERT architecture {latency['distilbert']:.1f} ms "
+          f"(int8 {latency['distilbert_int8']:.1f} ms), {args.threads} threads; record {record}")
+    return 0
+
+
+START = time.perf_counter()
+
+if __name__ == "__main__":
+    raise SystemExit(main())
