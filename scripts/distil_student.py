@@ -9,10 +9,11 @@ length) on ``--limit`` SST-2 train phrases against the MPNet teacher's soft labe
 (KL divergence to the teacher's distribution); Level 4's sentence-cut held-out slice (the teacher's own) is
 evaluated every 125 steps and the best weights are kept. Then SST-2 validation, once, fp32 and int8 (dynamic
 quantization of the linear layers), and batch-1 latency (median, tokenisation included) of both next to the
-DistilBERT architecture (random weights, fp32 and int8) timed in the same run.
+DistilBERT architecture (random weights, fp32 and int8) timed in the same run; and the same again in onnxruntime
+(the models exported to ONNX, int8 by onnxruntime's dynamic quantization), whose int8 keeps more of the accuracy.
 
 The record (``results/improve-<profile>-<size>-student-mpnet<layers>.json``) carries the validation predictions of
-both, so each accuracy re-scores; the student is saved to the course cache. ``--size small`` marks a plumbing
+every student copy, so each accuracy re-scores; the student and its ONNX files are saved to the course cache. ``--size small`` marks a plumbing
 check (use it with a small ``--limit``).
 """
 from __future__ import annotations
@@ -52,7 +53,7 @@ def main(argv=None) -> int:
     import torch
     import transformers
 
-    from textclass import config, data, finetune as ft, results, stats
+    from textclass import config, data, finetune as ft, onnx, results, stats
     from textclass.models import MINILM, MPNET, load_encoder
 
     torch.set_num_threads(args.threads)
@@ -98,31 +99,39 @@ def main(argv=None) -> int:
             transformers.DistilBertConfig(num_labels=2)).eval()
         distilbert_int8 = torch.ao.quantization.quantize_dynamic(copy.deepcopy(distilbert), {torch.nn.Linear},
                                                                  dtype=torch.qint8)
-    pred = ft.predict_proba(student, enc.tokenizer, val_texts).argmax(1)
-    pred_int8 = ft.predict_proba(quantized, enc.tokenizer, val_texts).argmax(1)
     wordpiece = load_encoder(MINILM, profile=profile).tokenizer  # DistilBERT's vocabulary (what its latency needs)
-    lat_texts = val_texts[:args.latency_sentences]
-    latency = {name: stats.latency_ms(stats.batch1(model, tok), lat_texts, threads=args.threads)["median_ms"]
-               for name, model, tok in [("student", student, enc.tokenizer), ("student_int8", quantized, enc.tokenizer),
-                                        ("distilbert", distilbert, wordpiece),
-                                        ("distilbert_int8", distilbert_int8, wordpiece)]}
-    acc, acc_int8 = 100 * float((pred == val_labels).mean()), 100 * float((pred_int8 == val_labels).mean())
     tag = f"student-mpnet{args.layers}"
     checkpoint = ft.checkpoint_dir(profile, args.size).with_name(f"{profile}-{args.size}-{tag}")
+    pred = ft.predict_proba(student, enc.tokenizer, val_texts).argmax(1)
     ft.save_finetuned(student, enc.tokenizer, checkpoint,
                       {"encoder": MPNET, "layers": args.layers, "teacher": teacher_path.name, "seed": args.seed,
                        "heldout_size": provenance["heldout_size"],
                        "heldout_by_sentence": provenance["heldout_by_sentence"], "lr": args.lr,
-                       "train_examples": len(rows), "sst2_validation_accuracy": acc})
+                       "train_examples": len(rows), "sst2_validation_accuracy": 100 * float((pred == val_labels).mean())})
+    # the same models in onnxruntime (fp32, and int8 by its own dynamic quantization), beside the checkpoint
+    runtimes = {}
+    for name, model, tok in [("student", student, enc.tokenizer), ("distilbert", distilbert, wordpiece)]:
+        path = onnx.export_classifier(model, tok, checkpoint.with_name(f"{checkpoint.name}-{name}.onnx"))
+        runtimes[f"{name}_onnx"] = (onnx.OnnxClassifier(path, threads=args.threads), tok)
+        runtimes[f"{name}_onnx_int8"] = (onnx.OnnxClassifier(onnx.quantize_int8(path, path[:-5] + "-int8.onnx"),
+                                                             threads=args.threads), tok)
+    runs = {"student": (student, enc.tokenizer), "student_int8": (quantized, enc.tokenizer),
+            "distilbert": (distilbert, wordpiece), "distilbert_int8": (distilbert_int8, wordpiece)} | runtimes
+    students = [name for name in runs if name.startswith("student")]
+    preds = {"student": pred} | {name: ft.predict_proba(runs[name][0], enc.tokenizer, val_texts).argmax(1)
+                                 for name in students[1:]}
+    lat_texts = val_texts[:args.latency_sentences]
+    latency = {name: stats.latency_ms(stats.batch1(model, tok), lat_texts, threads=args.threads)["median_ms"]
+               for name, (model, tok) in runs.items()}
+    acc = {name: 100 * float((p == val_labels).mean()) for name, p in preds.items()}
     os.environ.setdefault("TEXTCLASS_COMMAND", " ".join(shlex.quote(a) for a in
                                                         ["python", "scripts/distil_student.py", *sys.argv[1:]]))
-    metrics = {"student_sst2_validation_accuracy": acc, "student_int8_sst2_validation_accuracy": acc_int8,
-               "student_best_heldout_accuracy": run["best_heldout_accuracy"],
+    metrics = {f"{name}_sst2_validation_accuracy": acc[name] for name in students}
+    metrics |= {"student_best_heldout_accuracy": run["best_heldout_accuracy"],
                "train_examples": len(rows), "train_seconds": run["seconds"],
                "train_examples_per_second": run["examples_per_second"]}
     metrics |= {f"{name}_latency_ms_{args.threads}threads": ms for name, ms in latency.items()}
-    metrics |= {f"{name}_latency_ratio_to_distilbert": latency[name] / latency["distilbert"]
-                for name in ("student", "student_int8")}
+    metrics |= {f"{name}_latency_ratio_to_distilbert": latency[name] / latency["distilbert"] for name in students}
     split = {"dataset": "sst2", "split": "validation"}
     record = results.record(
         "improve", f"{profile}-{args.size}-{tag}", metrics, seconds=time.perf_counter() - START,
@@ -133,14 +142,16 @@ def main(argv=None) -> int:
                  "lr": args.lr, "batch_size": 32, "epochs": 1, "eval_every": args.eval_every, "threads": args.threads,
                  "seed": args.seed, "latency_sentences": len(lat_texts), "checkpoint": str(checkpoint),
                  "history": [[r["step"], round(r["heldout_accuracy"], 2)] for r in run["history"]]},
-        predictions={"student_sst2_validation_accuracy": split | {"predictions": pred.tolist()},
-                     "student_int8_sst2_validation_accuracy": split | {"predictions": pred_int8.tolist()}})
+        predictions={f"{name}_sst2_validation_accuracy": split | {"predictions": preds[name].tolist()}
+                     for name in students})
     plumbing = "PLUMBING CHECK, NOT A RESULT: " if args.size == "small" else ""
-    print(f"{plumbing}student ({args.layers} MPNet layers, {len(rows):,} phrases, {run['seconds']:.0f} s): "
-          f"validation {acc:.2f}% ({int((pred == val_labels).sum())}/{len(val_labels)}) at {latency['student']:.1f} ms, "
-          f"int8 {acc_int8:.2f}% ({int((pred_int8 == val_labels).sum())}/{len(val_labels)}) at "
-          f"{latency['student_int8']:.1f} ms; DistilBERT architecture {latency['distilbert']:.1f} ms "
-          f"(int8 {latency['distilbert_int8']:.1f} ms), {args.threads} threads; record {record}")
+    print(f"{plumbing}student ({args.layers} MPNet layers, {len(rows):,} phrases, {run['seconds']:.0f} s), "
+          f"SST-2 validation and batch-1 latency ({args.threads} threads):")
+    for name in runs:
+        scored = (f"{acc[name]:6.2f}% ({int((preds[name] == val_labels).sum())}/{len(val_labels)})"
+                  if name in preds else "  (latency only)")
+        print(f"  {name:22s} {scored}  {latency[name]:6.1f} ms  x{latency[name] / latency['distilbert']:.2f} DistilBERT")
+    print(f"record {record}")
     return 0
 
 

