@@ -12,7 +12,7 @@ quantization of the linear layers), and batch-1 latency (median, tokenisation in
 DistilBERT architecture (random weights, fp32 and int8) timed in the same run; and the same again in onnxruntime
 (the models exported to ONNX, int8 by onnxruntime's dynamic quantization), whose int8 keeps more of the accuracy.
 
-The record (``results/improve-<profile>-<size>-student-mpnet<layers>.json``) carries the validation predictions of
+The record (``results/improve-<profile>-<size>-student-mpnet<layers>[-seed<seed>].json``) carries the validation predictions of
 every student copy, so each accuracy re-scores; the student and its ONNX files are saved to the course cache. ``--size small`` marks a plumbing
 check (use it with a small ``--limit``).
 """
@@ -84,6 +84,7 @@ def main(argv=None) -> int:
     rows = np.array([r for r in rng.permutation(train_rows) if r in soft_by_row][:args.limit])
 
     enc = load_encoder(MPNET, profile=profile)
+    ft.set_seed(args.seed)  # the new head's initial weights too
     student = ft.PooledClassifier(enc.model, layers=args.layers)
     run = ft.train_loop(student, enc.tokenizer, [sents[i] for i in rows], labs[rows],
                         heldout_texts=[sents[i] for i in held_idx], heldout_labels=labs[held_idx],
@@ -100,7 +101,7 @@ def main(argv=None) -> int:
         distilbert_int8 = torch.ao.quantization.quantize_dynamic(copy.deepcopy(distilbert), {torch.nn.Linear},
                                                                  dtype=torch.qint8)
     wordpiece = load_encoder(MINILM, profile=profile).tokenizer  # DistilBERT's vocabulary (what its latency needs)
-    tag = f"student-mpnet{args.layers}"
+    tag = f"student-mpnet{args.layers}" + (f"-seed{args.seed}" if args.seed else "")
     checkpoint = ft.checkpoint_dir(profile, args.size).with_name(f"{profile}-{args.size}-{tag}")
     pred = ft.predict_proba(student, enc.tokenizer, val_texts).argmax(1)
     ft.save_finetuned(student, enc.tokenizer, checkpoint,
