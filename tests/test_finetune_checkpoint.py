@@ -75,7 +75,7 @@ def test_mpnet_student_script_writes_a_record_that_rescores(tmp_path, data_dir):
     repo = Path(__file__).resolve().parent.parent
     proc = subprocess.run([sys.executable, str(repo / "scripts" / "distil_student.py"), "--profile", "offline",
                            "--size", "small", "--layers", "1", "--limit", "16", "--latency-sentences", "3",
-                           "--threads", "1", "--results-dir", str(tmp_path)],
+                           "--threads", "1", "--budget-ms", "1000", "--results-dir", str(tmp_path)],
                           capture_output=True, text=True, timeout=600, cwd=repo,
                           env=os.environ | {"TEXTCLASS_CACHE": str(tmp_path / "cache")})
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -87,8 +87,16 @@ def test_mpnet_student_script_writes_a_record_that_rescores(tmp_path, data_dir):
     assert m["student_latency_ms_1threads"] > 0 and m["distilbert_int8_latency_ms_1threads"] > 0
     assert m["student_latency_ratio_to_distilbert"] == pytest.approx(
         m["student_latency_ms_1threads"] / m["distilbert_latency_ms_1threads"], rel=1e-3)
-    scored = [f"student{copy}_sst2_validation_accuracy" for copy in ("", "_int8", "_onnx", "_onnx_int8")]
+    copies = [f"student{copy}" for copy in ("", "_int8", "_onnx", "_onnx_int8", "_onnx_int8_per_channel")]
+    scored = [f"{name}_sst2_validation_accuracy" for name in copies + ["chosen"]]
     assert rescore(rec) == {k: pytest.approx(m[k], abs=1e-3) for k in scored}
+    # the run chooses on held-out, never on validation: the best held-out copy within the budget (all, here)
+    chosen = rec["details"]["chosen"]
+    assert chosen in copies and rec["details"]["budget_ms"] == 1000
+    assert m[f"{chosen}_heldout_accuracy"] == max(m[f"{name}_heldout_accuracy"] for name in copies)
+    assert m["chosen_sst2_validation_accuracy"] == m[f"{chosen}_sst2_validation_accuracy"]
+    assert m["chosen_latency_ms_1threads"] == m[f"{chosen}_latency_ms_1threads"]
+    assert f"chosen on held-out within 1000 ms: {chosen}" in proc.stdout
     # onnxruntime runs the same network: its fp32 copy agrees with torch's on (almost) every sentence
     assert abs(m["student_onnx_sst2_validation_accuracy"] - m["student_sst2_validation_accuracy"]) <= 0.35
     for name in ("student", "distilbert"):
@@ -96,6 +104,7 @@ def test_mpnet_student_script_writes_a_record_that_rescores(tmp_path, data_dir):
     cache = tmp_path / "cache" / "finetuned"
     assert (cache / "offline-small-student-mpnet1").is_dir()
     assert (cache / "offline-small-student-mpnet1-student-int8.onnx").is_file()
+    assert (cache / "offline-small-student-mpnet1-student-int8-per-channel.onnx").is_file()
 
 
 def test_mpnet_student_script_without_a_teacher_says_what_to_do(tmp_path):

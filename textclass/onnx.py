@@ -134,8 +134,9 @@ def export_classifier(model, tokenizer, path) -> str:
     return str(path)
 
 
-def quantize_int8(source, target) -> str:
-    """Dynamic int8 quantization of an ONNX model (onnxruntime: int8 weights, activations quantized on the fly)."""
+def quantize_int8(source, target, per_channel: bool = False) -> str:
+    """Dynamic int8 quantization of an ONNX model (onnxruntime: int8 weights, activations quantized on the fly);
+    ``per_channel`` gives each output column of a weight matrix its own scale instead of one per matrix."""
     import logging
 
     from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -144,7 +145,7 @@ def quantize_int8(source, target) -> str:
     level = root.level
     root.setLevel(logging.ERROR)  # its advice to pre-process the graph first is for static quantization
     try:
-        quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8)
+        quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, per_channel=per_channel)
     finally:
         root.setLevel(level)
     return str(target)
