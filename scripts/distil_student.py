@@ -15,7 +15,7 @@ column). Every student copy is also scored on the held-out slice, and the copy w
 among those within ``--budget-ms`` (10 ms, the seed's challenge) is the one the run *chooses*: validation is
 looked at once per copy and never picks anything.
 
-The record (``results/improve-<profile>-<size>-student-mpnet<layers>[-seed<seed>].json``) carries the validation predictions of
+The record (``results/improve-<profile>-<size>-student-mpnet<layers>[-limit<N>|-allphrases][-seed<seed>].json``) carries the validation predictions of
 every student copy, so each accuracy re-scores; the student and its ONNX files are saved to the course cache. ``--size small`` marks a plumbing
 check (use it with a small ``--limit``).
 """
@@ -42,7 +42,8 @@ def main(argv=None) -> int:
     ap.add_argument("--profile", default="auto", help="online, offline or auto (as the notebooks)")
     ap.add_argument("--size", default="full", choices=["small", "full"], help="small: a plumbing check")
     ap.add_argument("--layers", type=int, default=6, help="transformer layers of all-mpnet-base-v2 kept (default 6)")
-    ap.add_argument("--limit", type=int, default=20000, help="train phrases distilled (default 20,000)")
+    ap.add_argument("--limit", type=int, default=20000,
+                    help="train phrases distilled (default 20,000; 0: every phrase outside the held-out slice)")
     ap.add_argument("--lr", type=float, default=5e-5)
     ap.add_argument("--eval-every", type=int, default=125, help="steps between held-out evaluations")
     ap.add_argument("--teacher", default=None, help="teacher soft labels (default: the newest results/teacher-*.npz)")
@@ -86,7 +87,7 @@ def main(argv=None) -> int:
         print(f"error: the held-out slice differs from the one {teacher_path.name} was made with", file=sys.stderr)
         return 2
     rng = np.random.default_rng(args.seed)
-    rows = np.array([r for r in rng.permutation(train_rows) if r in soft_by_row][:args.limit])
+    rows = np.array([r for r in rng.permutation(train_rows) if r in soft_by_row][:args.limit or None])
 
     enc = load_encoder(MPNET, profile=profile)
     ft.set_seed(args.seed)  # the new head's initial weights too
@@ -106,7 +107,8 @@ def main(argv=None) -> int:
         distilbert_int8 = torch.ao.quantization.quantize_dynamic(copy.deepcopy(distilbert), {torch.nn.Linear},
                                                                  dtype=torch.qint8)
     wordpiece = load_encoder(MINILM, profile=profile).tokenizer  # DistilBERT's vocabulary (what its latency needs)
-    tag = f"student-mpnet{args.layers}" + (f"-seed{args.seed}" if args.seed else "")
+    phrases = "" if args.limit == 20000 else f"-limit{args.limit}" if args.limit else "-allphrases"
+    tag = f"student-mpnet{args.layers}{phrases}" + (f"-seed{args.seed}" if args.seed else "")
     checkpoint = ft.checkpoint_dir(profile, args.size).with_name(f"{profile}-{args.size}-{tag}")
     pred = ft.predict_proba(student, enc.tokenizer, val_texts).argmax(1)
     ft.save_finetuned(student, enc.tokenizer, checkpoint,

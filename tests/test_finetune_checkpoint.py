@@ -80,7 +80,7 @@ def test_mpnet_student_script_writes_a_record_that_rescores(tmp_path, data_dir):
                           env=os.environ | {"TEXTCLASS_CACHE": str(tmp_path / "cache")})
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "PLUMBING CHECK, NOT A RESULT: student (1 MPNet layers, 16 phrases" in proc.stdout
-    rec = json.loads((tmp_path / "improve-offline-small-student-mpnet1.json").read_text())
+    rec = json.loads((tmp_path / "improve-offline-small-student-mpnet1-limit16.json").read_text())
     assert rec["command"].startswith("python scripts/distil_student.py --profile offline --size small")
     m = rec["metrics"]
     assert m["train_examples"] == 16
@@ -102,23 +102,23 @@ def test_mpnet_student_script_writes_a_record_that_rescores(tmp_path, data_dir):
     for name in ("student", "distilbert"):
         assert m[f"{name}_onnx_int8_latency_ms_1threads"] > 0
     cache = tmp_path / "cache" / "finetuned"
-    assert (cache / "offline-small-student-mpnet1").is_dir()
-    assert (cache / "offline-small-student-mpnet1-student-int8.onnx").is_file()
-    assert (cache / "offline-small-student-mpnet1-student-int8-per-channel.onnx").is_file()
+    assert (cache / "offline-small-student-mpnet1-limit16").is_dir()
+    assert (cache / "offline-small-student-mpnet1-limit16-student-int8.onnx").is_file()
+    assert (cache / "offline-small-student-mpnet1-limit16-student-int8-per-channel.onnx").is_file()
 
     # scripts/submit_student.py submits the chosen copy to improve and improve-test, graded by the autograder
     env = os.environ | {"TEXTCLASS_CACHE": str(tmp_path / "cache")}
     submit = [sys.executable, str(repo / "scripts" / "submit_student.py")]
-    record = tmp_path / "improve-offline-small-student-mpnet1.json"
+    record = tmp_path / "improve-offline-small-student-mpnet1-limit16.json"
     proc = subprocess.run(submit + [str(record), "--out", str(tmp_path / "grades"), "--threads", "1"],
                           capture_output=True, text=True, timeout=600, cwd=repo, env=env)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    val = json.loads((tmp_path / "grades" / "improve-student-mpnet1.json").read_text())
-    test = json.loads((tmp_path / "grades" / "improve-test-student-mpnet1.json").read_text())
+    val = json.loads((tmp_path / "grades" / "improve-student-mpnet1-limit16.json").read_text())
+    test = json.loads((tmp_path / "grades" / "improve-test-student-mpnet1-limit16.json").read_text())
     assert val["stage"] == "improve" and val["n"] == 872 and test["stage"] == "improve-test" and test["n"] == 1821
     assert val["accuracy"] == pytest.approx(m["chosen_sst2_validation_accuracy"], abs=1e-3)  # the recorded model
     assert test["gold"] != val["gold"] and chosen in val["model"]
-    sub = json.loads((tmp_path / "grades" / "improve-test-student-mpnet1-submission.json").read_text())
+    sub = json.loads((tmp_path / "grades" / "improve-test-student-mpnet1-limit16-submission.json").read_text())
     assert sub["split"] == "test" and len(sub["predictions"]) == 1821 and sub["claimed_accuracy"] is None
     # a record whose chosen predictions are not the saved model's is refused, and nothing is written
     forged = json.loads(record.read_text())
