@@ -37,6 +37,22 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 
+def onnx_file(checkpoint: Path, copy_name: str) -> Path:
+    """Where a run saves the ONNX file of a copy (``student_onnx``, ``distilbert_onnx_int8``, ...): beside the
+    checkpoint, ``<checkpoint>-<model>[-int8[-per-channel]].onnx``. scripts/submit_student.py finds them here."""
+    model, variant = copy_name.split("_onnx")
+    return checkpoint.with_name(f"{checkpoint.name}-{model}{variant.replace('_', '-')}.onnx")
+
+
+def torch_int8(model):
+    """The torch int8 copy: dynamic quantization of the linear layers (scripts/submit_student.py rebuilds it so)."""
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.ao.quantization announces its move to torchao
+        return torch.ao.quantization.quantize_dynamic(copy.deepcopy(model), {torch.nn.Linear}, dtype=torch.qint8)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--profile", default="auto", help="online, offline or auto (as the notebooks)")
@@ -97,15 +113,10 @@ def main(argv=None) -> int:
                         soft_targets=np.stack([soft_by_row[r] for r in rows]), epochs=1, lr=args.lr, batch_size=32,
                         eval_every=args.eval_every, patience=float("inf"), seed=args.seed, progress=False)
     student.cpu().eval()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # torch.ao.quantization announces its move to torchao
-        quantized = torch.ao.quantization.quantize_dynamic(copy.deepcopy(student), {torch.nn.Linear},
-                                                           dtype=torch.qint8)
-        transformers.set_seed(args.seed)
-        distilbert = transformers.DistilBertForSequenceClassification(
-            transformers.DistilBertConfig(num_labels=2)).eval()
-        distilbert_int8 = torch.ao.quantization.quantize_dynamic(copy.deepcopy(distilbert), {torch.nn.Linear},
-                                                                 dtype=torch.qint8)
+    quantized = torch_int8(student)
+    transformers.set_seed(args.seed)
+    distilbert = transformers.DistilBertForSequenceClassification(transformers.DistilBertConfig(num_labels=2)).eval()
+    distilbert_int8 = torch_int8(distilbert)
     wordpiece = load_encoder(MINILM, profile=profile).tokenizer  # DistilBERT's vocabulary (what its latency needs)
     phrases = "" if args.limit == 20000 else f"-limit{args.limit}" if args.limit else "-allphrases"
     tag = f"student-mpnet{args.layers}{phrases}" + (f"-seed{args.seed}" if args.seed else "")
@@ -119,13 +130,13 @@ def main(argv=None) -> int:
     # the same models in onnxruntime (fp32, and int8 by its own dynamic quantization), beside the checkpoint
     runtimes = {}
     for name, model, tok in [("student", student, enc.tokenizer), ("distilbert", distilbert, wordpiece)]:
-        path = onnx.export_classifier(model, tok, checkpoint.with_name(f"{checkpoint.name}-{name}.onnx"))
+        path = onnx.export_classifier(model, tok, onnx_file(checkpoint, f"{name}_onnx"))
         runtimes[f"{name}_onnx"] = (onnx.OnnxClassifier(path, threads=args.threads), tok)
-        runtimes[f"{name}_onnx_int8"] = (onnx.OnnxClassifier(onnx.quantize_int8(path, path[:-5] + "-int8.onnx"),
-                                                             threads=args.threads), tok)
+        runtimes[f"{name}_onnx_int8"] = (onnx.OnnxClassifier(
+            onnx.quantize_int8(path, onnx_file(checkpoint, f"{name}_onnx_int8")), threads=args.threads), tok)
         if name == "student":  # one scale per weight column: a second int8 candidate, chosen on held-out or not
             runtimes["student_onnx_int8_per_channel"] = (onnx.OnnxClassifier(
-                onnx.quantize_int8(path, path[:-5] + "-int8-per-channel.onnx", per_channel=True),
+                onnx.quantize_int8(path, onnx_file(checkpoint, "student_onnx_int8_per_channel"), per_channel=True),
                 threads=args.threads), tok)
     runs = {"student": (student, enc.tokenizer), "student_int8": (quantized, enc.tokenizer),
             "distilbert": (distilbert, wordpiece), "distilbert_int8": (distilbert_int8, wordpiece)} | runtimes

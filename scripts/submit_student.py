@@ -15,20 +15,16 @@ Exit 0 when both were graded (passed or not), 2 when something is missing or doe
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import subprocess
 import sys
-import warnings
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-# the ONNX files distil_student.py writes beside the checkpoint, by copy name
-ONNX_SUFFIX = {"student_onnx": "-student.onnx", "student_onnx_int8": "-student-int8.onnx",
-               "student_onnx_int8_per_channel": "-student-int8-per-channel.onnx"}
+from distil_student import onnx_file, torch_int8  # noqa: E402  (the same copies, made and named in one place)
 
 
 def load_copy(chosen: str, checkpoint: Path, threads: int):
@@ -40,16 +36,11 @@ def load_copy(chosen: str, checkpoint: Path, threads: int):
     if chosen == "student":
         return model, tokenizer
     if chosen == "student_int8":
-        import torch
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # torch.ao.quantization announces its move to torchao
-            return torch.ao.quantization.quantize_dynamic(copy.deepcopy(model), {torch.nn.Linear},
-                                                          dtype=torch.qint8), tokenizer
-    if chosen in ONNX_SUFFIX:
+        return torch_int8(model), tokenizer
+    if chosen.startswith("student_onnx"):
         from textclass.onnx import OnnxClassifier
 
-        path = checkpoint.with_name(checkpoint.name + ONNX_SUFFIX[chosen])
+        path = onnx_file(checkpoint, chosen)
         if not path.is_file():
             raise ResourceError(f"{path} is missing: rerun scripts/distil_student.py (it saves the ONNX copies "
                                 "beside the checkpoint)")
