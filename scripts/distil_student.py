@@ -39,8 +39,11 @@ if str(REPO) not in sys.path:
 
 def onnx_file(checkpoint: Path, copy_name: str) -> Path:
     """Where a run saves the ONNX file of a copy (``student_onnx``, ``distilbert_onnx_int8``, ...): beside the
-    checkpoint, ``<checkpoint>-<model>[-int8[-per-channel]].onnx``. scripts/submit_student.py finds them here."""
-    model, variant = copy_name.split("_onnx")
+    checkpoint, ``<checkpoint>-<model>[-int8[-per-channel]].onnx``. scripts/submit_student.py finds them here.
+    A name no run saves (another variant, no ``_onnx``) is a ValueError."""
+    model, _, variant = copy_name.partition("_onnx")
+    if not model or not _ or variant not in ("", "_int8", "_int8_per_channel"):
+        raise ValueError(f"no ONNX copy is named {copy_name!r}")
     return checkpoint.with_name(f"{checkpoint.name}-{model}{variant.replace('_', '-')}.onnx")
 
 

@@ -37,10 +37,13 @@ def load_copy(chosen: str, checkpoint: Path, threads: int):
         return model, tokenizer
     if chosen == "student_int8":
         return torch_int8(model), tokenizer
-    if chosen.startswith("student_onnx"):
+    try:
+        path = onnx_file(checkpoint, chosen) if chosen.startswith("student_onnx") else None
+    except ValueError:
+        path = None  # an ONNX variant no run of distil_student.py makes
+    if path is not None:
         from textclass.onnx import OnnxClassifier
 
-        path = onnx_file(checkpoint, chosen)
         if not path.is_file():
             raise ResourceError(f"{path} is missing: rerun scripts/distil_student.py (it saves the ONNX copies "
                                 "beside the checkpoint)")

@@ -128,6 +128,14 @@ def test_mpnet_student_script_writes_a_record_that_rescores(tmp_path, data_dir):
                           capture_output=True, text=True, timeout=600, cwd=repo, env=env)
     assert proc.returncode == 2 and "differ on 1 sentence(s)" in proc.stderr, proc.stderr[-2000:]
     assert not (tmp_path / "forged").exists()
+    # a copy no run makes is refused as unknown, not reported as a missing file
+    forged = json.loads(record.read_text())
+    forged["details"]["chosen"] = "student_onnx_int4"
+    (tmp_path / "unknown.json").write_text(json.dumps(forged))
+    proc = subprocess.run(submit + [str(tmp_path / "unknown.json"), "--out", str(tmp_path / "unknown")],
+                          capture_output=True, text=True, timeout=600, cwd=repo, env=env)
+    assert proc.returncode == 2 and "does not know how to load" in proc.stderr, proc.stderr[-2000:]
+    assert not (tmp_path / "unknown").exists()
 
 
 def test_mpnet_student_script_without_a_teacher_says_what_to_do(tmp_path):
