@@ -22,14 +22,12 @@ check (use it with a small ``--limit``).
 from __future__ import annotations
 
 import argparse
-import copy
 import glob
 import json
 import os
 import shlex
 import sys
 import time
-import warnings
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -45,15 +43,6 @@ def onnx_file(checkpoint: Path, copy_name: str) -> Path:
     if not model or not _ or variant not in ("", "_int8", "_int8_per_channel"):
         raise ValueError(f"no ONNX copy is named {copy_name!r}")
     return checkpoint.with_name(f"{checkpoint.name}-{model}{variant.replace('_', '-')}.onnx")
-
-
-def torch_int8(model):
-    """The torch int8 copy: dynamic quantization of the linear layers (scripts/submit_student.py rebuilds it so)."""
-    import torch
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # torch.ao.quantization announces its move to torchao
-        return torch.ao.quantization.quantize_dynamic(copy.deepcopy(model), {torch.nn.Linear}, dtype=torch.qint8)
 
 
 def main(argv=None) -> int:
@@ -116,10 +105,10 @@ def main(argv=None) -> int:
                         soft_targets=np.stack([soft_by_row[r] for r in rows]), epochs=1, lr=args.lr, batch_size=32,
                         eval_every=args.eval_every, patience=float("inf"), seed=args.seed, progress=False)
     student.cpu().eval()
-    quantized = torch_int8(student)
+    quantized = ft.int8_copy(student)
     transformers.set_seed(args.seed)
     distilbert = transformers.DistilBertForSequenceClassification(transformers.DistilBertConfig(num_labels=2)).eval()
-    distilbert_int8 = torch_int8(distilbert)
+    distilbert_int8 = ft.int8_copy(distilbert)
     wordpiece = load_encoder(MINILM, profile=profile).tokenizer  # DistilBERT's vocabulary (what its latency needs)
     phrases = "" if args.limit == 20000 else f"-limit{args.limit}" if args.limit else "-allphrases"
     tag = f"student-mpnet{args.layers}{phrases}" + (f"-seed{args.seed}" if args.seed else "")

@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from distil_student import onnx_file, torch_int8  # noqa: E402  (the same copies, made and named in one place)
+from distil_student import onnx_file  # noqa: E402  (the ONNX copies' file names, made in one place)
 
 
 def load_copy(chosen: str, checkpoint: Path, threads: int):
@@ -36,7 +36,7 @@ def load_copy(chosen: str, checkpoint: Path, threads: int):
     if chosen == "student":
         return model, tokenizer
     if chosen == "student_int8":
-        return torch_int8(model), tokenizer
+        return ft.int8_copy(model), tokenizer  # the int8 copy distil_student.py scored
     try:
         path = onnx_file(checkpoint, chosen) if chosen.startswith("student_onnx") else None
     except ValueError:

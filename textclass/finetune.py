@@ -119,6 +119,20 @@ def predict_proba(model, tokenizer, texts, *, batch_size: int = 64, device: str 
     return out
 
 
+def int8_copy(model):
+    """A copy of ``model`` with int8 linear layers: torch's dynamic quantization (int8 weights, activations
+    quantized on the fly), run on the CPU. Level 5 and scripts/distil_student.py make their int8 students so."""
+    import copy
+    import warnings
+
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.ao.quantization announces its move to torchao
+        return torch.ao.quantization.quantize_dynamic(copy.deepcopy(model).cpu().eval(), {torch.nn.Linear},
+                                                      dtype=torch.qint8)
+
+
 def length_grouped_order(lengths, batch_size: int, rng, mega: int = 50) -> np.ndarray:
     """A shuffled order in which each run of ``batch_size`` rows has similar lengths (``Trainer``'s
     ``group_by_length``): shuffle, cut into mega-batches of ``mega * batch_size`` rows, sort each by length, cut
