@@ -130,7 +130,7 @@ def test_every_number_in_a_notebooks_markdown_has_a_record(notebook, values):
 
 def test_the_test_can_fail(values):
     """An invented number is caught; a recorded one, and a recorded fraction shown in percent, pass."""
-    invented = "The student reaches 93.57% on validation, 97.3% in one epoch."
+    invented = "The student reaches 96.71% on validation, 97.3% in one epoch."
     assert [has_record(v, d, values) for _, v, d in quoted_numbers(invented)] == [False, False]
     level4 = json.loads((REPO / "results/finetune-offline-full.json").read_text())["metrics"]["sst2_validation_accuracy"]
     real = f"Level 4 reached {level4:.2f}% (record)."
