@@ -22,7 +22,6 @@ check (use it with a small ``--limit``).
 from __future__ import annotations
 
 import argparse
-import glob
 import json
 import os
 import shlex
@@ -54,7 +53,8 @@ def main(argv=None) -> int:
                     help="train phrases distilled (default 20,000; 0: every phrase outside the held-out slice)")
     ap.add_argument("--lr", type=float, default=5e-5)
     ap.add_argument("--eval-every", type=int, default=125, help="steps between held-out evaluations")
-    ap.add_argument("--teacher", default=None, help="teacher soft labels (default: the newest results/teacher-*.npz)")
+    ap.add_argument("--teacher", default=None,
+                    help="teacher soft labels (default: the newest teacher-*.npz in the results folder, then in results/)")
     ap.add_argument("--latency-sentences", type=int, default=100)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--budget-ms", type=float, default=10.0,
@@ -72,8 +72,7 @@ def main(argv=None) -> int:
 
     torch.set_num_threads(args.threads)
     profile = config.resolve_profile(args.profile)
-    found = sorted(glob.glob(str(REPO / "results" / "teacher-*.npz")))
-    teacher_path = Path(args.teacher) if args.teacher else Path(found[-1]) if found else None
+    teacher_path = results.teacher_artifact(args.teacher)
     if teacher_path is None or not teacher_path.exists():
         print(f"error: no teacher soft labels ({teacher_path or 'results/teacher-*.npz'}): run the MPNet teacher "
               "first (book/improve.md says how)", file=sys.stderr)
@@ -88,7 +87,8 @@ def main(argv=None) -> int:
     val_texts, val_labels = list(validation["sentence"]), np.array(validation["label"])
     evaluation = ft.evaluation_sentences(profile)
     # the teacher's own held-out slice (Level 4's split with its seed): the student never trains on it
-    train_rows, held_idx, _ = ft.train_heldout_rows(sents, provenance["heldout_size"], seed=provenance["seed"],
+    train_rows, held_idx, _ = ft.train_heldout_rows(sents, provenance["heldout_size"],
+                                                    seed=provenance.get("split_seed", provenance["seed"]),
                                                     evaluation=evaluation,
                                                     by_sentence=provenance["heldout_by_sentence"])
     if sorted(held_idx.tolist()) != sorted(provenance["heldout_rows"]):

@@ -149,3 +149,20 @@ def test_mpnet_student_script_without_a_teacher_says_what_to_do(tmp_path):
     assert proc.returncode == 2
     assert "no teacher soft labels" in proc.stderr and "run the MPNet teacher first" in proc.stderr
     assert not list(tmp_path.glob("*.json"))
+
+
+def test_teacher_artifact_lookup_order(results_tmp, tmp_path):
+    """Level 5 and scripts/distil_student.py find the teacher's soft labels the same way: a given path, else the
+    newest teacher-*.npz in the results folder, then the checkout's results/ (which ships one)."""
+    from textclass import results
+    from textclass.config import REPO_ROOT
+
+    shipped = sorted((REPO_ROOT / "results").glob("teacher-*.npz"))
+    assert shipped, "the checkout ships the teacher's soft labels"
+    assert results.teacher_artifact() == shipped[-1]          # empty results folder: the checkout's
+    assert results.teacher_artifact("auto") == shipped[-1]
+    results_tmp.mkdir(parents=True, exist_ok=True)
+    for name in ("teacher-a.npz", "teacher-b.npz", "student.npz"):
+        (results_tmp / name).write_bytes(b"")
+    assert results.teacher_artifact() == results_tmp / "teacher-b.npz"  # the run's own folder first, newest name
+    assert results.teacher_artifact(tmp_path / "mine.npz") == tmp_path / "mine.npz"

@@ -19,7 +19,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from textclass.config import REPO_ROOT, results_dir
+from textclass.config import REPO_ROOT, in_checkout, results_dir
 from textclass.submission import atomic_write_text
 
 _START_COMMIT: str | None = None
@@ -127,6 +127,20 @@ def record(notebook: str, profile: str, metrics: dict, *, seconds: float, predic
 def load_records(directory: str | os.PathLike | None = None) -> list[dict]:
     directory = Path(directory or results_dir())
     return [json.loads(p.read_text(encoding="utf-8")) | {"_path": str(p)} for p in sorted(directory.glob("*.json"))]
+
+
+def teacher_artifact(path: str | os.PathLike | None = None) -> Path | None:
+    """The teacher's soft labels (Level 4's ``soft_labels_out``): ``path`` when given (not None or ``"auto"``), else
+    the newest ``teacher-*.npz`` in the results folder, then in the checkout's ``results/`` (a checkout ships the
+    teacher's soft labels); None when there is none. Level 5 and ``scripts/distil_student.py`` both look here."""
+    if path is not None and str(path) != "auto":
+        return Path(path)
+    folders = [results_dir()] + ([REPO_ROOT / "results"] if in_checkout() else [])
+    for folder in dict.fromkeys(Path(f) for f in folders):
+        found = sorted(folder.glob("teacher-*.npz"))
+        if found:
+            return found[-1]
+    return None
 
 
 git_commit()  # at import: the state of the sources when the run began
