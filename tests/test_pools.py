@@ -90,10 +90,13 @@ def test_the_notebooks_build_their_pools_from_the_filtered_sources():
 def test_level5_cuts_level4s_slice_with_level4s_seed():
     """Level 5 trains students on every row outside Level 4's held-out slice: a slice recomputed from Level 5's
     own seed would differ from Level 4's when the learner changed it there (and leak its training rows into
-    held-out). The seed comes from the saved model's info.json (`seed`, written by Level 4)."""
+    held-out). The seed comes from the saved model's info.json: `split_seed` (the slice's seed, written by Level 4),
+    else `seed` (models saved before split_seed existed). A Level 4 run with seed=1, split_seed=0 cut seed 0's slice;
+    Level 5 cutting seed 1's would hold rows that baseline trained on."""
     load = _source("improve", "load_data")
-    assert 'split_seed = ft_info.get("seed", seed)' in load and "seed=split_seed" in load
-    assert '"seed": seed' in _source("finetune", "final")
+    assert 'split_seed = ft_info.get("split_seed", ft_info.get("seed", seed))' in load and "seed=split_seed" in load
+    final = _source("finetune", "final")
+    assert '"seed": seed' in final and '"split_seed": split_seed' in final
 
 
 def test_level6_rotten_tomatoes_unseen_rows_are_not_sst2_train_phrases(sst2):
