@@ -88,7 +88,7 @@ def main(argv=None) -> int:
     evaluation = ft.evaluation_sentences(profile)
     # the teacher's own held-out slice (Level 4's split with its seed): the student never trains on it
     train_rows, held_idx, _ = ft.train_heldout_rows(sents, provenance["heldout_size"],
-                                                    seed=provenance.get("split_seed", provenance["seed"]),
+                                                    seed=ft.split_seed_of(provenance),
                                                     evaluation=evaluation,
                                                     by_sentence=provenance["heldout_by_sentence"])
     if sorted(held_idx.tolist()) != sorted(provenance["heldout_rows"]):

@@ -93,8 +93,15 @@ def test_level5_cuts_level4s_slice_with_level4s_seed():
     held-out). The seed comes from the saved model's info.json: `split_seed` (the slice's seed, written by Level 4),
     else `seed` (models saved before split_seed existed). A Level 4 run with seed=1, split_seed=0 cut seed 0's slice;
     Level 5 cutting seed 1's would hold rows that baseline trained on."""
+    from textclass.finetune import split_seed_of
+
+    assert split_seed_of({"seed": 1, "split_seed": 0}) == 0          # seed 1's run on seed 0's slice
+    assert split_seed_of({"seed": 1}) == 1                           # saved before split_seed existed
+    assert split_seed_of({}, default=3) == 3 and split_seed_of({"seed": 2, "split_seed": 2}) == 2
     load = _source("improve", "load_data")
-    assert 'split_seed = ft_info.get("split_seed", ft_info.get("seed", seed))' in load and "seed=split_seed" in load
+    assert "split_seed = ft.split_seed_of(ft_info, default=seed)" in load and "seed=split_seed" in load
+    script = (REPO / "scripts" / "distil_student.py").read_text(encoding="utf-8")
+    assert "seed=ft.split_seed_of(provenance)" in script     # the teacher's own slice, by the same rule
     final = _source("finetune", "final")
     assert '"seed": seed' in final and '"split_seed": split_seed' in final
 

@@ -484,6 +484,14 @@ def heldout_sentences_split(train_sentences, heldout: int, *, seed: int = 0, min
     return train, held_out
 
 
+def split_seed_of(info: dict, default: int = 0) -> int:
+    """The seed a saved model or artifact cut its held-out slice with, from its ``info`` (Level 4's ``info.json``,
+    the teacher's provenance): ``split_seed``, else ``seed`` (saved before ``split_seed`` existed, when one seed did
+    both), else ``default``. Level 5 and ``scripts/distil_student.py`` recut that slice with it, so that nothing
+    the saved model trained on is held out."""
+    return int(info.get("split_seed", info.get("seed", default)))
+
+
 def train_heldout_rows(train_sentences, heldout: int, *, evaluation: list[str], seed: int = 0,
                        by_sentence: bool = False):
     """Levels 4 and 5's split of SST-2 train: :func:`heldout_split` (or, with ``by_sentence``,
