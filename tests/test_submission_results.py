@@ -45,15 +45,43 @@ def test_record_has_every_field(results_tmp):
         results.record("demo", "x", {"accuracy": "81%"}, seconds=1)
 
 
-RECORDS = sorted((REPO / "results").glob("*.json"))
+REPRODUCTIONS = sorted((REPO / "results" / "reproductions").glob("*.json"))
+RECORDS = sorted((REPO / "results").glob("*.json")) + REPRODUCTIONS
 
 
-@pytest.mark.parametrize("path", RECORDS, ids=[p.name for p in RECORDS])
+@pytest.mark.parametrize("path", RECORDS, ids=[p.relative_to(REPO / "results").as_posix() for p in RECORDS])
 def test_every_recorded_accuracy_rescores(path, data_dir):
     rec = json.loads(path.read_text())
     assert set(rec) >= {"notebook", "profile", "metrics", "command", "commit", "machine", "date", "seconds"}
     for metric, value in rescore(rec).items():
         assert rec["metrics"][metric] == pytest.approx(value, abs=1e-3), f"{path.name}: {metric}"
+
+
+def _untimed(rec: dict) -> dict:
+    return {k: v for k, v in rec["metrics"].items() if not k.endswith(("seconds", "per_second"))}
+
+
+@pytest.mark.parametrize("path", REPRODUCTIONS, ids=[p.name for p in REPRODUCTIONS])
+def test_a_rerun_reproduces_its_record(path):
+    """``results/reproductions/<name>.json`` is the command of ``results/<name>.json`` run again, later, from a later
+    commit: its predictions, its held-out curve and every metric but the timings are the original's. A CPU run of
+    the course is deterministic (fixed seeds, fixed thread count), so a learner who reruns it gets the book's
+    numbers."""
+    rerun = json.loads(path.read_text())
+    original = json.loads((REPO / "results" / path.name).read_text())
+    assert rerun["command"] == original["command"] and rerun["date"] > original["date"]
+    assert rerun["commit"] != original["commit"]
+    assert rerun["predictions"] == original["predictions"]
+    assert _untimed(rerun) == _untimed(original)
+
+    def curve(rec):
+        return [(h["step"], h["heldout_accuracy"]) for h in rec["details"].get("history", [])]
+
+    assert curve(rerun) == curve(original)
+
+
+def test_there_are_reproductions():
+    assert REPRODUCTIONS, "results/reproductions/ holds no rerun of a record"
 
 
 def test_there_are_records_to_rescore():
