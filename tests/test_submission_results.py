@@ -69,14 +69,16 @@ def test_a_rerun_reproduces_its_record(path):
     """``results/reproductions/<name>.json`` is the command of ``results/<name>.json`` run again, later, from a later
     commit: its predictions, its held-out curve and every metric but the timings are the original's. A CPU run of
     the course is deterministic (fixed seeds, fixed thread count), so a learner who reruns it gets the book's
-    numbers. Level 5's rerun also proves its choices (the best model, the challenge's model within the latency
-    budget) did not move, since they are in the predictions."""
+    numbers. Level 5's choices (the best model on held-out, the challenge's model within the latency budget) must
+    not move either, though its latencies do."""
     rerun = json.loads(path.read_text())
     original = json.loads((REPO / "results" / path.name).read_text())
     assert rerun["command"] == original["command"] and rerun["date"] > original["date"]
     assert rerun["commit"] != original["commit"]
     assert rerun["predictions"] == original["predictions"]
     assert _untimed(rerun) == _untimed(original)
+    for choice in ("best", "challenge_model", "baseline", "teacher"):
+        assert rerun["details"].get(choice) == original["details"].get(choice), choice
 
     def curve(rec):
         return [(h["step"], h["heldout_accuracy"]) for h in rec["details"].get("history", [])]
