@@ -57,13 +57,6 @@ def test_every_recorded_accuracy_rescores(path, data_dir):
         assert rec["metrics"][metric] == pytest.approx(value, abs=1e-3), f"{path.name}: {metric}"
 
 
-def _untimed(rec: dict) -> dict:
-    """A record's metrics without the clock's: durations, rates and latencies (and latency ratios) vary with the
-    machine's load; accuracies, counts and every choice made on them must not."""
-    return {k: v for k, v in rec["metrics"].items()
-            if not k.endswith(("seconds", "per_second")) and "latency" not in k}
-
-
 @pytest.mark.parametrize("path", REPRODUCTIONS, ids=[p.name for p in REPRODUCTIONS])
 def test_a_rerun_reproduces_its_record(path):
     """``results/reproductions/<name>.json`` is the command of ``results/<name>.json`` run again, later, from a later
@@ -76,7 +69,7 @@ def test_a_rerun_reproduces_its_record(path):
     assert rerun["command"] == original["command"] and rerun["date"] > original["date"]
     assert rerun["commit"] != original["commit"]
     assert rerun["predictions"] == original["predictions"]
-    assert _untimed(rerun) == _untimed(original)
+    assert results.untimed(rerun["metrics"]) == results.untimed(original["metrics"])
     for choice in ("best", "challenge_model", "baseline", "teacher"):
         assert rerun["details"].get(choice) == original["details"].get(choice), choice
 

@@ -124,6 +124,16 @@ def record(notebook: str, profile: str, metrics: dict, *, seconds: float, predic
     return path
 
 
+CLOCK_READINGS = ("latency", "seconds", "_ms", "per_second", "speedup")   # parts of a metric's name that mark time
+
+
+def untimed(metrics: dict) -> dict:
+    """``metrics`` without the clock's readings (durations, rates, latencies and their ratios, speed-ups): those
+    vary with the machine and its load; the rest -- accuracies, counts, every choice made on them -- is what a rerun
+    of the same command must repeat."""
+    return {k: v for k, v in metrics.items() if not any(mark in k for mark in CLOCK_READINGS)}
+
+
 def load_records(directory: str | os.PathLike | None = None) -> list[dict]:
     directory = Path(directory or results_dir())
     return [json.loads(p.read_text(encoding="utf-8")) | {"_path": str(p)} for p in sorted(directory.glob("*.json"))]
