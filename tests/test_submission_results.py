@@ -45,6 +45,29 @@ def test_record_has_every_field(results_tmp):
         results.record("demo", "x", {"accuracy": "81%"}, seconds=1)
 
 
+def test_a_copy_without_git_names_the_commit_it_was_told(tmp_path):
+    """A GPU machine gets the sources without .git: its records carry TEXTCLASS_COMMIT (the commit the copy was
+    made from), else "unknown"; in a checkout git's own answer wins over the variable."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    shutil.copytree(REPO / "textclass", tmp_path / "textclass")
+    probe = "from textclass import results; print(results.git_commit())"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "TEXTCLASS_COMMIT"))}
+    env["GIT_CEILING_DIRECTORIES"] = str(tmp_path.parent)  # no repository above the copy either
+
+    def commit(cwd, **extra):
+        return subprocess.run([sys.executable, "-c", probe], cwd=cwd, env={**env, "PYTHONPATH": str(cwd), **extra},
+                              capture_output=True, text=True, check=True).stdout.strip()
+
+    assert commit(tmp_path, TEXTCLASS_COMMIT="abc123def456") == "abc123def456"
+    assert commit(tmp_path) == "unknown"
+    in_checkout = commit(REPO, TEXTCLASS_COMMIT="abc123def456")
+    assert in_checkout != "abc123def456" and len(in_checkout.split("+")[0]) == 12
+
+
 REPRODUCTIONS = sorted((REPO / "results" / "reproductions").glob("*.json"))
 RECORDS = sorted((REPO / "results").glob("*.json")) + REPRODUCTIONS
 

@@ -38,14 +38,16 @@ def _current_commit() -> str:
     try:
         out = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=REPO_ROOT, capture_output=True,
                              text=True, timeout=10)
-        commit = out.stdout.strip() or "unknown"
+        commit = out.stdout.strip()
+        if not commit:  # a copy of the sources without .git (a GPU machine's): the commit it was copied from
+            return os.environ.get("TEXTCLASS_COMMIT", "unknown")
         # the run's own outputs (executed notebooks, records) do not make the sources dirty
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
                                 ":!book/executed", ":!results"], cwd=REPO_ROOT,
                                capture_output=True, text=True, timeout=10).stdout.strip()
         return commit + ("+dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
-        return "unknown"
+        return os.environ.get("TEXTCLASS_COMMIT", "unknown")
 
 
 def machine(threads: int | None = None) -> str:
