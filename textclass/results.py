@@ -35,19 +35,21 @@ def git_commit() -> str:
 
 
 def _current_commit() -> str:
+    if os.environ.get("TEXTCLASS_COMMIT"):  # a copy of the sources (a GPU machine's) says which commit it is
+        return os.environ["TEXTCLASS_COMMIT"]
     try:
         out = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=REPO_ROOT, capture_output=True,
                              text=True, timeout=10)
         commit = out.stdout.strip()
-        if not commit:  # a copy of the sources without .git (a GPU machine's): the commit it was copied from
-            return os.environ.get("TEXTCLASS_COMMIT", "unknown")
+        if not commit:
+            return "unknown"
         # the run's own outputs (executed notebooks, records) do not make the sources dirty
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
                                 ":!book/executed", ":!results"], cwd=REPO_ROOT,
                                capture_output=True, text=True, timeout=10).stdout.strip()
         return commit + ("+dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
-        return os.environ.get("TEXTCLASS_COMMIT", "unknown")
+        return "unknown"
 
 
 def machine(threads: int | None = None) -> str:
