@@ -173,6 +173,41 @@ def test_committed_toc_is_the_generated_one():
         "_toc.yml is stale: run `python -m tools.book` and commit the result"
 
 
+def test_committed_finetune_figure_is_the_generated_one():
+    assert (REPO / book.FINETUNE_FIGURE).read_text() == book.finetune_figure(REPO / "results"), \
+        f"{book.FINETUNE_FIGURE} is stale: run `python -m tools book --generate` and commit the result"
+    assert "figures/finetune-runs.svg" in (REPO / "book" / "finetune.md").read_text()
+
+
+def test_finetune_figure_shows_level4_minilm_runs_on_the_default_slice(tmp_path):
+    def rec(name, *, profile="offline-full", encoder="sentence-transformers/all-MiniLM-L6-v2", heldout=91.0,
+            machine="x86_64 AMD EPYC, 2 cores, torch 2.13.0+cpu 2 threads, no GPU", command="python -m tools run",
+            **details):
+        metrics = {"sst2_validation_accuracy": 89.5} | ({"heldout_accuracy": heldout} if heldout else {})
+        (tmp_path / f"finetune-{name}.json").write_text(json.dumps(
+            {"notebook": "finetune", "profile": profile, "metrics": metrics, "command": command, "machine": machine,
+             "details": {"encoder": encoder, **details}}))
+
+    rec("offline-full")                                                      # kept: CPU, slice 0 by default
+    rec("offline-full-gpu", machine="x86_64 Xeon, 16 cores, torch 2.11.0+cu130 2 threads, NVIDIA H200")
+    rec("offline-full-seed3", seed=3, split_seed=0)                          # kept: another seed, the same slice
+    rec("offline-small", profile="offline-small")                            # a small run
+    rec("offline-full-teacher", encoder="sentence-transformers/all-mpnet-base-v2")  # the teacher
+    rec("offline-full-seed1", command="python -m tools run finetune -p seed=1")     # another slice (old record)
+    rec("offline-full-split2", seed=0, split_seed=2)                         # another slice
+    rec("offline-full-recipe", heldout=None)                                 # no held-out slice
+    rows = book.finetune_runs(tmp_path)
+    assert [(r["record"], r["gpu"]) for r in rows] == [("results/finetune-offline-full-gpu.json", True),
+                                                       ("results/finetune-offline-full-seed3.json", False),
+                                                       ("results/finetune-offline-full.json", False)]
+    svg = book.finetune_figure(tmp_path)
+    assert "CPU, fp32: 2 runs" in svg and "GPU, bf16 autocast: 1 run" in svg and "90.37" in svg
+    assert svg == book.finetune_figure(tmp_path)  # the same bytes for the same records
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert "no full-size Level 4 runs recorded" in book.finetune_figure(empty)
+
+
 def test_toc_has_every_level_in_curriculum_order_with_its_executed_solution():
     toc = book.toc(REPO)
     assert toc["root"] == "book/intro"

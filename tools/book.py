@@ -20,6 +20,8 @@ regenerates them in the checkout itself:
 * the generated part of ``book/reference-numbers.md``: every metric in ``results/*.json`` with the command,
   commit, machine and date that produced it;
 * ``book/benchmarks.md``: from ``benchmarks/results.json`` (``python -m tools.benchmark``);
+* ``book/figures/finetune-runs.svg``: the Level 4 chapter's figure, held-out against validation accuracy of every
+  full-size fine-tuning of all-MiniLM-L6-v2 on the default held-out slice (``results/finetune-*.json``);
 * ``book/leaderboard.md``: an empty-state page, only when the file is missing (the autograder's
   ``python -m autograder leaderboard RESULTS --out book/leaderboard.md`` writes the real one).
 
@@ -257,6 +259,78 @@ def reference_table(results: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
+FINETUNE_FIGURE = "book/figures/finetune-runs.svg"
+REFERENCE_MINILM = 90.37  # the course's reference for one epoch of all-MiniLM-L6-v2 on SST-2 (book/finetune.md)
+
+
+def _slice_seed(rec: dict) -> int:
+    """The seed of a Level 4 record's held-out slice: ``split_seed``, else ``seed`` (details, then the command's
+    ``-p seed=N``), else 0, the notebook's default."""
+    import re
+
+    details = rec.get("details") or {}
+    for key in ("split_seed", "seed"):
+        if details.get(key) is not None:
+            return int(details[key])
+    found = re.search(r"-p '?seed=(\d+)", rec.get("command", ""))
+    return int(found.group(1)) if found else 0
+
+
+def finetune_runs(results: Path) -> list[dict]:
+    """Level 4's full-size fine-tunings of all-MiniLM-L6-v2 that share the default held-out slice (seed 0): one
+    row per record, with its held-out and SST-2 validation accuracies and whether a GPU trained it."""
+    rows = []
+    for path in sorted(Path(results).glob("finetune-*.json")):
+        rec = json.loads(path.read_text(encoding="utf-8"))
+        metrics, details = rec.get("metrics", {}), rec.get("details") or {}
+        if ("-full" not in rec.get("profile", "") or "MiniLM-L6" not in str(details.get("encoder", ""))
+                or "heldout_accuracy" not in metrics or _slice_seed(rec) != 0):
+            continue
+        rows.append({"record": f"results/{path.name}", "heldout": metrics["heldout_accuracy"],
+                     "validation": metrics["sst2_validation_accuracy"],
+                     "gpu": "no GPU" not in rec.get("machine", "no GPU")})
+    return rows
+
+
+def finetune_figure(results: Path) -> str:
+    """The Level 4 chapter's figure (SVG text, the same bytes for the same records): held-out accuracy against
+    SST-2 validation accuracy for :func:`finetune_runs`, CPU and GPU runs apart, the 90.37 reference as a line."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = finetune_runs(results)
+    with matplotlib.rc_context({"svg.hashsalt": "textclass", "svg.fonttype": "none", "font.size": 10}):
+        fig, ax = plt.subplots(figsize=(6.4, 4.2))
+        for gpu, marker, label in ((False, "o", "CPU, fp32"), (True, "^", "GPU, bf16 autocast")):
+            pts = [r for r in rows if r["gpu"] == gpu]
+            if pts:
+                ax.scatter([r["heldout"] for r in pts], [r["validation"] for r in pts], marker=marker, s=46,
+                           alpha=0.8, label=f"{label}: {len(pts)} run{'s' if len(pts) != 1 else ''}")
+        ax.axhline(REFERENCE_MINILM, color="0.3", linestyle="--", linewidth=1)
+        ax.annotate(f"{REFERENCE_MINILM}: the reference for this model", (0.01, REFERENCE_MINILM),
+                    xycoords=("axes fraction", "data"), xytext=(0, 3), textcoords="offset points", fontsize=8,
+                    color="0.3")
+        if rows:  # room above the line for its label
+            ax.set_ylim(top=max(REFERENCE_MINILM, *(r["validation"] for r in rows)) + 0.25)
+        else:
+            ax.text(0.5, 0.5, "no full-size Level 4 runs recorded", transform=ax.transAxes, ha="center")
+        ax.set_xlabel("held-out slice accuracy (%): what the notebook chooses on")
+        ax.set_ylabel("SST-2 validation accuracy (%)")
+        ax.set_title("Level 4: all-MiniLM-L6-v2 fine-tunings on one held-out slice")
+        ax.grid(alpha=0.3)
+        if rows:
+            ax.legend(loc="lower left", fontsize=8)
+        fig.tight_layout()
+        out = io.StringIO()
+        fig.savefig(out, format="svg", metadata={"Date": None, "Creator": None})
+        plt.close(fig)
+    return out.getvalue()
+
+
 def published_table() -> str:
     lines = ["| model | SST-2 validation accuracy (%) | source |", "|---|---|---|"]
     lines += [f"| {p['model']} | {p['accuracy']} | [{p['source']}]({p['url']}) |" for p in PUBLISHED]
@@ -487,6 +561,8 @@ def generate(root: Path = REPO_ROOT, *, results: Path | None = None, benchmarks:
     text = replace_generated(text, "the published sources in tools/book.py", published_table(), ref)
     text = replace_generated(text, "results/*.json", reference_table(results), ref)
     _write(ref, text, changed)
+    if (root / "book" / "finetune.md").exists():  # the Level 4 chapter's figure, from the same records
+        _write(root / FINETUNE_FIGURE, finetune_figure(results), changed)
     edition_notebooks(root, edition, changed)
     _write(root / "_toc.yml", toc_text(root), changed)  # last: checks every page exists
     return changed
