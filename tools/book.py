@@ -264,16 +264,16 @@ REFERENCE_MINILM = 90.37  # the course's reference for one epoch of all-MiniLM-L
 
 
 def _slice_seed(rec: dict) -> int:
-    """The seed of a Level 4 record's held-out slice: ``split_seed``, else ``seed`` (details, then the command's
-    ``-p seed=N``), else 0, the notebook's default."""
+    """The seed of a Level 4 record's held-out slice: the rule Level 5 uses on a saved model
+    (:func:`textclass.finetune.split_seed_of` on the record's details), with the command's ``-p seed=N`` (records
+    older than those details), else 0, the notebook's default, as its fallback."""
     import re
 
-    details = rec.get("details") or {}
-    for key in ("split_seed", "seed"):
-        if details.get(key) is not None:
-            return int(details[key])
+    from textclass.finetune import split_seed_of
+
     found = re.search(r"-p '?seed=(\d+)", rec.get("command", ""))
-    return int(found.group(1)) if found else 0
+    details = {k: v for k, v in (rec.get("details") or {}).items() if v is not None}
+    return split_seed_of(details, default=int(found.group(1)) if found else 0)
 
 
 def finetune_runs(results: Path) -> list[dict]:
