@@ -9,6 +9,7 @@ result exists with the same input hash is skipped. A grading process that crashe
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import io
 import json
@@ -54,6 +55,29 @@ def input_hash(path: Path, stage: str, gold_source: str) -> str:
     return h.hexdigest()
 
 
+def grading_context(stage, solution=None, limits=None) -> str:
+    """What else decides a grade besides the submission: the secret's label (a fingerprint, never the secret),
+    the solution notebook whose hidden tests name the checks, the checks and harnesses themselves, and the limits.
+    Part of the hash that lets a re-run skip a learner: change any of them and every learner is graded again."""
+    from autograder.checks import secret_label
+
+    numbers = {k: float(v) for k, v in sorted(dataclasses.asdict(limits).items())} if limits is not None else {}
+    h = hashlib.sha256(f"{secret_label()}\0{json.dumps(numbers)}\0".encode())
+    package = Path(__file__).resolve().parent
+    sources = sorted([*(package / "checks").glob("*.py"), *(package / "harnesses").glob("*.py")])
+    if solution is None and getattr(stage, "level", None):
+        from autograder.notebook import solution_path
+
+        solution = solution_path(stage.level)
+    for f in sources + ([Path(solution)] if solution else []):
+        h.update(f"{f.name}\0".encode())
+        try:
+            h.update(Path(f).read_bytes())
+        except OSError:
+            h.update(b"<missing>\0")
+    return h.hexdigest()
+
+
 def feedback_markdown(report: dict) -> str:
     lines = [f"# {md_cell(report.get('learner', ''))}: stage {md_cell(report['stage'])}", "", "```",
              md_block(summary(report)), "```", ""]
@@ -90,7 +114,7 @@ def _finish(out: Path, learner: str, digest: str, work_file: Path, proc, why: st
 
 
 def grade_all(submissions_dir, stage_name: str, out, *, jobs: int = 2, answer_key=None, data_dir=None,
-              solution=None, limits=None, parameters: dict | None = None) -> dict:
+              solution=None, limits=None, parameters: dict | None = None, force: bool = False) -> dict:
     from autograder.sandbox import Limits
 
     stage, limits = get_stage(stage_name), limits or Limits()
@@ -98,6 +122,7 @@ def grade_all(submissions_dir, stage_name: str, out, *, jobs: int = 2, answer_ke
     (out / ".work").mkdir(parents=True, exist_ok=True)
     start = time.monotonic()
     gold = load_gold(stage, answer_key, data_dir)  # once, shared by every forked grader
+    context_hash = grading_context(stage, solution, limits)
     todo, skipped, names = [], 0, {}
     for path in sorted(p for p in root.iterdir() if not p.name.startswith(".")):
         learner = learner_name(path)
@@ -105,14 +130,16 @@ def grade_all(submissions_dir, stage_name: str, out, *, jobs: int = 2, answer_ke
             learner = f"{learner}_{len(names)}"
         names[learner] = path
         # other notebook parameters are another grading run: they are part of the hash that resumes
-        digest = input_hash(path, stage.name, gold.source + (json.dumps(parameters, sort_keys=True) if parameters else ""))
-        try:
-            old = json.loads((out / f"{learner}.json").read_text(encoding="utf-8"))
-            if old.get("input_hash") == digest and old.get("exit_code") != EXIT_GRADER_ERROR:
-                skipped += 1
-                continue
-        except (OSError, ValueError):
-            pass
+        digest = input_hash(path, stage.name, gold.source + (json.dumps(parameters, sort_keys=True) if parameters else "")
+                            + context_hash)
+        if not force:  # resume: a learner graded before with the same inputs and context is skipped
+            try:
+                old = json.loads((out / f"{learner}.json").read_text(encoding="utf-8"))
+                if old.get("input_hash") == digest and old.get("exit_code") != EXIT_GRADER_ERROR:
+                    skipped += 1
+                    continue
+            except (OSError, ValueError):
+                pass
         todo.append((path, learner, digest))
     # the jail of each learner sees neither the class folder (other learners) nor the results
     kwargs = {"solution": solution, "limits": limits, "data_dir": data_dir, "parameters": parameters,
@@ -137,8 +164,12 @@ def grade_all(submissions_dir, stage_name: str, out, *, jobs: int = 2, answer_ke
             _finish(out, learner, digest, work_file, proc, f"grading took more than {deadline:g} s" if late else "")
             del running[sentinel]
     write_grades_csv(out)
+    from autograder.checks import secret_label
+    from autograder.sandbox import isolation_available
+
     return {"graded": len(names) - skipped, "skipped": skipped, "seconds": round(time.monotonic() - start, 1),
-            "out": str(out)}
+            "out": str(out), "hidden_cases": secret_label(),
+            "isolation": "namespace jail" if isolation_available() else "limits-only (NOT isolated: see the reports)"}
 
 
 def load_results(out) -> list[dict]:

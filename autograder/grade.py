@@ -91,9 +91,15 @@ def main(argv=None) -> int:
     parser.add_argument("--json", dest="report", help="write the report (JSON) here (one submission)")
     parser.add_argument("--out", help="results folder for a class folder: <learner>.json, <learner>.md, grades.csv")
     parser.add_argument("--jobs", type=int, default=2, help="submissions graded in parallel (class folder)")
+    parser.add_argument("--force", action="store_true",
+                        help="class folder: grade every learner again (a re-run otherwise skips a learner whose "
+                             "submission, secret, solution notebook, checks and limits are all unchanged)")
     add_grading_options(parser)
     args = parser.parse_args(argv)
     try:
+        from autograder.checks import secret_label
+
+        secret_label()  # a named secret file that cannot be read stops here, before anything is graded
         parameters = parse_parameters(args.parameter)
         path = Path(args.submission)
         if args.out:  # a class folder: every learner's file or folder in it
@@ -103,7 +109,7 @@ def main(argv=None) -> int:
                 raise ValueError(f"{path}: --out grades a class folder (one entry per learner); this is not a folder")
             print(json.dumps(grade_all(path, args.stage, args.out, jobs=args.jobs, answer_key=args.answer_key,
                                        data_dir=args.data_dir, solution=args.solution, limits=limits_from(args),
-                                       parameters=parameters)))
+                                       parameters=parameters, force=args.force)))
             return 0
         report = grade_path(path, args.stage, answer_key=args.answer_key, data_dir=args.data_dir,
                             solution=args.solution, limits=limits_from(args), parameters=parameters)

@@ -5,7 +5,7 @@ A record (``textclass.results.record``) may carry, per metric::
     {"dataset": "sst2", "split": "validation", "predictions": [...]}                  # the first len(...) rows
     {"dataset": "sst2", "split": "train", "indices": [...], "predictions": [...]}     # the rows named
 
-``python -m autograder.rescore results/*.json`` prints each metric next to its recomputed value and exits 1
+``python -m autograder rescore results/*.json`` (a maintainer's check) prints each metric next to its recomputed value and exits 1
 when one differs by more than 0.001 points.
 """
 from __future__ import annotations
@@ -45,16 +45,30 @@ def rescore(rec: dict, *, profile: str = "offline") -> dict[str, float]:
 
 
 def main(argv=None) -> int:
-    paths = [Path(p) for p in (argv if argv is not None else sys.argv[1:])]
-    if not paths:
-        print("usage: python -m autograder.rescore results/*.json")
-        return 2
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m autograder rescore",
+        description="Maintainer check: recompute every accuracy a result record (results/*.json) quotes from its "
+                    "saved predictions; exit 1 when one differs by more than 0.001 points, 2 when a record cannot "
+                    "be read. It re-scores the course's records, not learners' submissions (grade does those).")
+    parser.add_argument("records", nargs="+", metavar="RECORD", help="result records, e.g. results/*.json")
+    parser.add_argument("--profile", default="offline", help="where the gold labels come from (default offline)")
+    args = parser.parse_args(argv)
     bad = 0
-    for path in paths:
-        rec = json.loads(path.read_text(encoding="utf-8"))
-        for metric, value in rescore(rec).items():
+    for path in map(Path, args.records):
+        try:
+            rec = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(rec, dict) or not isinstance(rec.get("metrics"), dict):
+                raise ValueError("not a result record (no 'metrics' object)")
+            scored = rescore(rec, profile=args.profile)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            print(f"rescore: {path}: {exc} -- pass result records written by textclass.results.record "
+                  "(results/*.json)", file=sys.stderr)
+            return 2
+        for metric, value in scored.items():
             claimed = rec["metrics"].get(metric)
-            ok = claimed is not None and abs(claimed - value) <= 1e-3
+            ok = isinstance(claimed, (int, float)) and abs(claimed - value) <= 1e-3
             bad += not ok
             print(f"{'ok ' if ok else 'BAD'} {path.name}: {metric} recorded {claimed} re-scored {value:.4f}")
     return 1 if bad else 0

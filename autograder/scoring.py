@@ -184,6 +184,8 @@ def summary(report: dict) -> str:
     lines.append(f"  {report['how_to_improve']}")
     mode = report.get("isolation") or (report.get("sandbox") or {}).get("mode") or "not used (nothing was executed)"
     lines.append(f"  isolation: {mode}")
+    if report.get("secret"):
+        lines.append(f"  hidden cases: {report['secret']}")
     return "\n".join(lines)
 
 

@@ -79,6 +79,10 @@ def grade_path(path, stage: Stage | str, gold: Gold | None = None, *, answer_key
     except SubmissionError as exc:
         report = invalid(stage.name, str(exc))
     report.setdefault("submission", path.name)
+    if report.get("exercises"):  # the hidden cases were drawn from this secret (its fingerprint, never the secret)
+        from autograder.checks import secret_label
+
+        report["secret"] = secret_label()
     report["graded_at"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     return report
 

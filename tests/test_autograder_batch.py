@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 
+import nbformat
 import pytest
 
 from autograder.leaderboard import render
@@ -86,11 +87,13 @@ def test_grade_all_grades_every_submission_correctly(folder):
     # resumable: nothing changed, nothing regraded; one changed, only it regraded
     before = (out / "learner01.json").read_bytes()
     from autograder.batch import grade_all
+    from autograder.sandbox import Limits
 
-    assert grade_all(root / "submissions", "reproduce", out, solution=root / "solution.ipynb")["graded"] == 0
+    same = {"solution": root / "solution.ipynb", "limits": Limits(wall_s=120, cell_s=60)}  # the command line's
+    assert grade_all(root / "submissions", "reproduce", out, **same)["graded"] == 0
     labels = gold_labels()
     write_json(root / "submissions" / "learner02.json", submission(labels, 794))
-    summary = grade_all(root / "submissions", "reproduce", out, solution=root / "solution.ipynb")
+    summary = grade_all(root / "submissions", "reproduce", out, **same)
     assert summary == summary | {"graded": 1, "skipped": len(want) - 1}
     assert json.loads((out / "learner02.json").read_text())["correct"] == 794
     assert (out / "learner01.json").read_bytes() == before
@@ -136,3 +139,32 @@ def test_a_crashing_grader_process_does_not_stop_the_others(tmp_path, monkeypatc
     reports = {n: json.loads((tmp_path / "out" / f"{n}.json").read_text()) for n in ("a", "boom", "c")}
     assert reports["a"]["exit_code"] == reports["c"]["exit_code"] == 0
     assert reports["boom"]["exit_code"] == 3 and "exit 9" in reports["boom"]["messages"][0]
+
+
+def test_a_rerun_grades_again_when_the_secret_or_solution_changes_or_when_forced(tmp_path, monkeypatch):
+    """Resuming skips only learners graded with the same inputs *and* the same secret, solution and checks."""
+    from autograder.batch import grade_all
+
+    monkeypatch.delenv("AUTOGRADER_SECRET", raising=False)
+    monkeypatch.delenv("AUTOGRADER_SECRET_FILE", raising=False)
+    labels = gold_labels()
+    subs, out = tmp_path / "submissions", tmp_path / "out"
+    subs.mkdir()
+    for i, correct in enumerate((794, 780, 700)):
+        write_json(subs / f"learner{i}.json", submission(labels, correct))
+    solution = tmp_path / "solution.ipynb"
+    write_notebook(solution, solution_notebook())
+    run = lambda **kw: grade_all(subs, "reproduce", out, solution=solution, **kw)  # noqa: E731
+    first = run()
+    assert first["graded"] == 3 and first["hidden_cases"].startswith("PUBLIC DEFAULT")
+    assert run()["graded"] == 0
+    monkeypatch.setenv("AUTOGRADER_SECRET", "a rotated secret")
+    rotated = run()
+    assert rotated["graded"] == 3 and rotated["hidden_cases"].startswith("instructor secret"), rotated
+    assert run()["graded"] == 0
+    nb = solution_notebook()
+    nb.cells.append(nbformat.v4.new_markdown_cell("an edited solution"))
+    write_notebook(solution, nb)
+    assert run()["graded"] == 3
+    assert run(force=True)["graded"] == 3
+    assert json.loads((out / "learner0.json").read_text())["correct"] == 794

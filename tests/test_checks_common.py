@@ -244,6 +244,44 @@ def test_secret_file_is_read(tmp_path, monkeypatch):
     assert from_file != public and checks_pkg.secret_rng("x").integers(0, 2**62) == from_file
 
 
+@pytest.mark.parametrize("content", [None, "", "  \n"])
+def test_a_named_secret_file_that_cannot_be_used_stops_grading(tmp_path, monkeypatch, content):
+    """A typo in AUTOGRADER_SECRET_FILE, or an empty file, must not quietly grade with the public cases."""
+    monkeypatch.delenv("AUTOGRADER_SECRET", raising=False)
+    path = tmp_path / "no-such-folder" / "secret"
+    if content is not None:
+        path = tmp_path / "secret"
+        path.write_text(content)
+    monkeypatch.setenv("AUTOGRADER_SECRET_FILE", str(path))
+    for call in (lambda: checks_pkg.secret_rng("x"), checks_pkg.secret_label):
+        with pytest.raises(checks_pkg.SecretError, match="AUTOGRADER_SECRET_FILE=.*(cannot be read|is empty)"):
+            call()
+
+
+def test_the_secret_label_names_the_secret_without_showing_it(tmp_path, monkeypatch):
+    monkeypatch.delenv("AUTOGRADER_SECRET", raising=False)
+    monkeypatch.delenv("AUTOGRADER_SECRET_FILE", raising=False)
+    assert checks_pkg.secret_label().startswith("PUBLIC DEFAULT")
+    monkeypatch.setenv("AUTOGRADER_SECRET", "s3cret-value")
+    one = checks_pkg.secret_label()
+    assert one.startswith("instructor secret") and "s3cret" not in one
+    monkeypatch.setenv("AUTOGRADER_SECRET", "another")
+    assert checks_pkg.secret_label() != one
+
+
+def test_grade_refuses_an_unreadable_secret_file_before_grading(tmp_path, monkeypatch, capsys):
+    from autograder.grade import main
+
+    monkeypatch.delenv("AUTOGRADER_SECRET", raising=False)
+    monkeypatch.setenv("AUTOGRADER_SECRET_FILE", str(tmp_path / "missing"))
+    sub = tmp_path / "submission.json"
+    sub.write_text("{}")
+    assert main([str(sub), "--stage", "reproduce"]) == 2
+    err = capsys.readouterr().err
+    assert "AUTOGRADER_SECRET_FILE" in err and "mkdir -p" in err
+    assert sub.read_text() == "{}"
+
+
 # ----------------------------------------------------------------------------------- any return value
 class _Hostile:
     def __float__(self):

@@ -123,6 +123,9 @@ def test_rescore_handles_named_rows_and_rejects_bad_records(data_dir, tmp_path):
     path = tmp_path / "r.json"
     path.write_text(json.dumps(rec))
     assert rescore_main([str(path)]) == 0
+    assert rescore_main([str(tmp_path / "missing.json")]) == 2
+    (tmp_path / "not-a-record.json").write_text("[1, 2]")
+    assert rescore_main([str(tmp_path / "not-a-record.json")]) == 2
     rec["metrics"]["heldout_accuracy"] = 100.0  # a claim its predictions do not support
     path.write_text(json.dumps(rec))
     assert rescore_main([str(path)]) == 1
@@ -131,3 +134,14 @@ def test_rescore_handles_named_rows_and_rejects_bad_records(data_dir, tmp_path):
                                                   "predictions": [0]}}})
     with pytest.raises(ValueError, match="no public labels"):
         rescore({"predictions": {"m": {"dataset": "sst2", "split": "test", "predictions": [0, 1]}}})
+
+
+def test_a_notebook_run_by_hand_in_a_checkout_never_writes_the_committed_records(monkeypatch):
+    """In Jupyter (no runner, no TEXTCLASS_RESULTS_DIR) a record goes to _build/results/: results/ holds the course's
+    reference, which only `./course publish` and the maintainer scripts write."""
+    from textclass import config
+
+    monkeypatch.delenv("TEXTCLASS_RESULTS_DIR", raising=False)
+    assert config.in_checkout()
+    assert config.results_dir() == config.REPO_ROOT / "_build" / "results"
+    assert config.results_dir() != config.REPO_ROOT / "results"

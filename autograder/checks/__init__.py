@@ -26,6 +26,10 @@ class CheckResult:
         return self.score >= self.max_score - 1e-9
 
     def add(self, description: str, ok: bool, points: float, message: str = "") -> bool:
+        try:  # a comparison that produced an array (or anything without one truth value) is a failed part
+            ok = bool(ok)
+        except Exception:  # noqa: BLE001
+            ok = False
         self.parts.append((description, points if ok else 0.0, points, "" if ok else message))
         return ok
 
@@ -60,26 +64,59 @@ def grade(result: CheckResult, *, show: bool = True) -> float:
 
 
 # ----------------------------------------------------------------------------------- instructor secret
+class SecretError(RuntimeError):
+    """``AUTOGRADER_SECRET_FILE`` names a file that cannot be read or is empty: grading stops rather than fall
+    back to the public seed without a word."""
+
+
+def instructor_secret() -> str:
+    """The instructor's secret: ``AUTOGRADER_SECRET`` (any string), else the contents of the file named by
+    ``AUTOGRADER_SECRET_FILE``; ``""`` when neither is set. A file that is named but missing, unreadable or empty
+    is a :class:`SecretError` whose message says what to do (a typo must not quietly grade with public cases)."""
+    import os
+
+    secret = os.environ.get("AUTOGRADER_SECRET", "")
+    path = os.environ.get("AUTOGRADER_SECRET_FILE", "")
+    if secret or not path:
+        return secret
+    try:
+        with open(path, encoding="utf-8") as fh:
+            secret = fh.read().strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SecretError(f"AUTOGRADER_SECRET_FILE={path} cannot be read ({exc.__class__.__name__}): create it "
+                          "(mkdir -p ~/.config/textclass && openssl rand -hex 32 > ~/.config/textclass/secret) "
+                          "or unset the variable to grade with the public cases") from None
+    if not secret:
+        raise SecretError(f"AUTOGRADER_SECRET_FILE={path} is empty: write a secret into it "
+                          "(openssl rand -hex 32 > FILE) or unset the variable to grade with the public cases")
+    return secret
+
+
+def secret_label() -> str:
+    """Which secret drew the hidden cases, for reports: a short fingerprint of the instructor's (never the secret
+    itself), or a warning that the public default was used. Raises :class:`SecretError` like
+    :func:`instructor_secret`."""
+    import hashlib
+
+    secret = instructor_secret()
+    if not secret:
+        return "PUBLIC DEFAULT (no AUTOGRADER_SECRET or AUTOGRADER_SECRET_FILE: anyone can know these cases)"
+    return f"instructor secret (fingerprint {hashlib.sha256(('fingerprint::' + secret).encode()).hexdigest()[:12]})"
+
+
 def secret_rng(check_name: str):
     """A numpy Generator for a check's *extra* hidden cases, seeded from the instructor's secret.
 
     The secret comes from ``AUTOGRADER_SECRET`` (any string) or the file named by ``AUTOGRADER_SECRET_FILE``;
     it is never in the repository. Without one, a fixed public seed is used (so CI is deterministic), and a
-    hard-coded answer to the public cases still fails once an instructor sets their own secret.
+    hard-coded answer to the public cases still fails once an instructor sets their own secret. A secret file that
+    is named but unreadable or empty raises :class:`SecretError`.
     """
     import hashlib
-    import os
 
     import numpy as np
 
-    secret = os.environ.get("AUTOGRADER_SECRET", "")
-    path = os.environ.get("AUTOGRADER_SECRET_FILE", "")
-    if not secret and path:
-        try:
-            with open(path, encoding="utf-8") as fh:
-                secret = fh.read().strip()
-        except OSError:
-            secret = ""
+    secret = instructor_secret()
     digest = hashlib.sha256(f"{secret or 'public-default'}::{check_name}".encode()).digest()
     return np.random.default_rng(int.from_bytes(digest[:8], "little"))
 
