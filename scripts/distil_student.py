@@ -60,7 +60,7 @@ def main(argv=None) -> int:
     ap.add_argument("--budget-ms", type=float, default=10.0,
                     help="latency budget of the chosen copy (median batch-1 ms; default 10, the seed's challenge)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--results-dir", default=None, help="where the record goes (default: results/)")
+    ap.add_argument("--results-dir", default=None, help="where the record goes (default: TEXTCLASS_RESULTS_DIR, else the checkout's results/)")
     args = ap.parse_args(argv)
 
     import numpy as np
@@ -160,7 +160,7 @@ def main(argv=None) -> int:
     split = {"dataset": "sst2", "split": "validation"}
     record = results.record(
         "improve", f"{profile}-{args.size}-{tag}", metrics, seconds=time.perf_counter() - START,
-        directory=args.results_dir,
+        directory=args.results_dir or os.environ.get("TEXTCLASS_RESULTS_DIR") or REPO / "results",
         details={"student": f"first {args.layers} layers of {MPNET}, mean pooling, linear head",
                  "loss": "KL divergence to the teacher's probabilities (T = 1)", "teacher": teacher_path.name,
                  "teacher_validation_accuracy": provenance.get("sst2_validation_accuracy"),

@@ -112,6 +112,30 @@ def test_train_step_wrong_answers_lose_points(wrong, max_expected):
     assert r.score <= max_expected < r.max_score, r.report()
 
 
+def test_a_right_step_that_forgets_to_return_keeps_the_points_of_the_update():
+    """Forgetting `return` costs the loss part only, and the message says what came back and what to return."""
+    def no_return(model, batch, optimizer, scheduler):
+        _step()(model, batch, optimizer, scheduler)
+
+    r = checks.check_train_step(no_return)
+    assert r.score == 8, r.report()
+    assert "returned NoneType" in r.report() and "float(loss)" in r.report()
+
+
+def test_a_one_element_tensor_is_a_loss_too():
+    def tensor_loss(model, batch, optimizer, scheduler):
+        import torch
+
+        loss = torch.nn.functional.cross_entropy(model(batch["input_ids"], batch["attention_mask"]), batch["labels"])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        return loss
+
+    assert checks.check_train_step(tensor_loss).score == 10
+
+
 def test_zero_grad_after_the_step_is_also_right():
     def late_zero(model, batch, optimizer, scheduler):
         import torch

@@ -287,7 +287,15 @@ _ONE = [checks.check_paired_significance, checks.check_distillation_loss]
 _TWO = [checks.check_augmentation, checks.check_ensembles, checks.check_calibration, checks.check_error_analysis]
 
 
-@pytest.mark.parametrize("value", [None, "0.5", float("nan"), [1, 2, 3], {"a": 1}, (None, None), np.array([np.nan])])
+class _ArraysEverywhere(dict):
+    """A dict whose every slice holds arrays: ``==`` on them answers an array, not one truth value."""
+
+    def get(self, key, default=None):
+        return {"n": np.array([1, 2]), "accuracy": np.array([50.0, 60.0])}
+
+
+@pytest.mark.parametrize("value", [None, "0.5", float("nan"), [1, 2, 3], {"a": 1}, (None, None), np.array([np.nan]),
+                                   np.array(["not", "good"]), _ArraysEverywhere()])
 def test_any_return_value_is_scored_without_raising(value):
     fn = lambda *a, **k: value  # noqa: E731
     for check in _ONE:

@@ -61,7 +61,8 @@ def test_c_sentences_needed(ex):
 
 
 @pytest.mark.parametrize("wrong", [lambda p, n: round(p * n / 100), lambda p, n: int(p * n / 100),
-                                   lambda p, n: p * n / 100, lambda p, n: math.ceil(p * n / 100) + 0.0])
+                                   lambda p, n: p * n / 100, lambda p, n: math.ceil(p * n / 100) + 0.0,
+                                   lambda p, n: math.ceil(p * n / 100) + 1.0])
 def test_c_wrong_answers_lose_points(wrong):
     r = checks.check_sentences_needed(wrong)
     assert r.score < r.max_score, r.report()
@@ -108,7 +109,18 @@ def _float_answer(points, n):
     return float(math.ceil(points * n / 100 - 1e-9))
 
 
-@pytest.mark.parametrize("wrong", [_rounded_to_nearest, _always_plus_one, _float_answer])
+def _naive_ceil(points, n):
+    return math.ceil(points * n / 100)
+
+
+@pytest.mark.parametrize("wrong", [_rounded_to_nearest, _always_plus_one, _naive_ceil])
 def test_c_rounding_is_enforced(wrong):
     r = checks.check_sentences_needed(wrong)
     assert r.score < r.max_score, r.report()
+
+
+def test_c_a_whole_float_is_a_whole_number():
+    """np.ceil returns a float: the right count as 5.0 is the right count (as (b) takes a whole float label)."""
+    for fn in (_float_answer, lambda p, n: np.ceil(p * n / 100 - 1e-9)):
+        r = checks.check_sentences_needed(fn)
+        assert r.score == r.max_score, r.report()

@@ -63,6 +63,18 @@ def test_b_copied_validation_sentences_get_no_accuracy_points(minilm_sst2):
     assert r.score <= 2, r.report()
 
 
+def test_b_a_description_that_happens_to_be_a_training_phrase_is_left_out_not_fatal(ex, minilm_sst2):
+    """"one of the worst movies of the year" is an SST-2 train phrase and an ordinary description: it is left
+    out with a note, and the learner's other descriptions are scored as they are without it."""
+    encode, sentences, labels = minilm_sst2
+    neg, pos = ex["my_label_descriptions"][0]["my_label_descriptions"]()
+    plain = checks.check_my_label_descriptions(lambda: [neg, pos], encode, sentences, labels)
+    r = checks.check_my_label_descriptions(lambda: [neg + ["one of the worst movies of the year"], pos],
+                                           encode, sentences, labels)
+    assert r.score == plain.score == r.max_score, r.report()
+    assert "left out as SST-2 training phrases" in r.report()
+
+
 def test_c_probabilities_and_coverage(ex):
     assert_full_marks_and_blank_zero(checks.check_softmax_with_temperature, ex["softmax_with_temperature"],
                                      ("softmax_with_temperature", "coverage_curve"))

@@ -375,6 +375,11 @@ def test_publish_copies_a_full_run_into_the_reference(tmp_path):
     written = {p.relative_to(root).as_posix() for p in publish(run, root=root)}
     assert "results/teacher-x.npz" in written and "book/executed/orientation.ipynb" not in written
     assert (root / "book" / "executed" / "orientation.ipynb").read_bytes() == page
+    # a small record in the run folder is refused too (a small run's numbers are never the course's reference)
+    (run / "results" / "orientation-offline-small.json").write_text(json.dumps(rec))
+    with pytest.raises(UsageError, match="orientation-offline-small.json is a --size small record"):
+        publish(run, root=root)
+    assert not (root / "results" / "orientation-offline-small.json").exists()
 
 
 def test_the_recorded_command_names_every_parameter_and_threads_reach_the_notebook(tmp_path):

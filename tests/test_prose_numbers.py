@@ -35,6 +35,7 @@ ALLOWED = {
     3.1: "Python 3.10+ in the install instructions: a version number, not a result",
     0.2: "one sentence of a 500-phrase held-out slice in points: 100 / 500",
     0.05: "one sentence of a 2,000-phrase held-out slice in points: 100 / 2000",
+    71.6: "Level 1 exercise (b)'s full-marks line: the check's baseline 70.6 plus one point (autograder/checks/zeroshot.py)",
     0.5: "a probability of one half (McNemar's fair coin, a 0.5 threshold)",
     1.0: "a probability of one",
     100.0: "all of them",

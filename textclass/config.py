@@ -138,12 +138,14 @@ def in_checkout() -> bool:
 
 
 def results_dir() -> Path:
-    """Where result records go: ``TEXTCLASS_RESULTS_DIR``, else ``results/`` in the repository checkout, else
-    ``results/`` in the current working folder (an installed package never writes into site-packages)."""
+    """Where result records go: ``TEXTCLASS_RESULTS_DIR``, else ``_build/results/`` in the repository checkout
+    (a notebook run in Jupyter never overwrites the course's committed records in ``results/``: only
+    ``./course publish`` and the maintainer scripts write there), else ``results/`` in the current working folder
+    (an installed package never writes into site-packages)."""
     env = os.environ.get("TEXTCLASS_RESULTS_DIR")
     if env:
         return Path(env).expanduser()
-    return REPO_ROOT / "results" if in_checkout() else Path.cwd() / "results"
+    return REPO_ROOT / "_build" / "results" if in_checkout() else Path.cwd() / "results"
 
 
 def resolve_device(device: str | None = "auto") -> str:

@@ -283,8 +283,14 @@ def tokenized_dataset(texts, labels, tokenizer, *, max_length: int = 64):
     def tok(batch):
         return tokenizer(batch["text"], truncation=True, max_length=max_length)
 
-    return datasets.Dataset.from_dict({"text": list(texts), "labels": [int(x) for x in labels]}).map(
-        tok, batched=True, remove_columns=["text"])
+    quiet = datasets.are_progress_bars_disabled()
+    datasets.disable_progress_bars()  # a "Map: 0%" bar of a second's work only clutters a saved notebook
+    try:
+        return datasets.Dataset.from_dict({"text": list(texts), "labels": [int(x) for x in labels]}).map(
+            tok, batched=True, remove_columns=["text"])
+    finally:
+        if not quiet:
+            datasets.enable_progress_bars()
 
 
 def train_with_trainer(model, tokenizer, texts, labels, *, heldout_texts, heldout_labels, output_dir: str,

@@ -48,6 +48,10 @@ def publish(run: Path, *, root: Path = REPO_ROOT, allow_small: bool = False) -> 
         if size != "full" and not allow_small:
             raise UsageError(f"{nb} is a --size {size or '?'} run; the book's chapters quote the full "
                              "job. Publish a `./course run --size full` run (or pass --allow-small).")
+    small = [rec for rec in records if rec.suffix == ".json" and rec.stem.split("-")[2:3] == ["small"]]
+    if small and not allow_small:
+        raise UsageError(f"{small[0].name} is a --size small record; the chapters quote the full job. Publish a run "
+                         "folder of `./course run --size full` (e.g. `--out _build/runs-full`), or pass --allow-small.")
     written = []
     for nb in executed:
         name = parameters[nb].get("run_name")   # a side run: its records and artifacts, not its notebook

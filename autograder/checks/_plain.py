@@ -15,6 +15,16 @@ import traceback
 import numpy as np
 
 
+def same(a, b) -> bool:
+    """``a == b`` as one plain truth value, never raising: an ndarray (elementwise ``==``), an object whose ``__eq__``
+    raises or answers something that is not a bool compares unequal."""
+    try:
+        eq = a == b
+        return bool(eq) if isinstance(eq, (bool, np.bool_)) else False
+    except Exception:  # noqa: BLE001
+        return False
+
+
 def as_array(out, dtype=float, shape=None):
     """``out`` as an ndarray of ``dtype`` (and of ``shape`` if given), or None."""
     if out is None or isinstance(out, (str, bytes, dict)):

@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 from autograder.checks import CheckResult, run_in_harness, safe_call, secret_rng
+from autograder.checks._plain import same
 from autograder.harnesses import improve as harnesses
 
 
@@ -229,7 +230,7 @@ def check_augmentation(mine_paraphrases, drop_one_word) -> CheckResult:
         ok, out = safe_call(r, desc, 1, drop_one_word, text, pos)
         if ok:
             want = reference_drop_one_word(text, pos)
-            r.add(desc, out == want, 1, f"got {out!r}, expected {want!r} (drop word position % number of words; "
+            r.add(desc, isinstance(out, str) and same(out, want), 1, f"got {out!r}, expected {want!r} (drop word position % number of words; "
                                         "sentences under 3 words stay as they are)")
     return r
 
@@ -427,7 +428,7 @@ def check_error_analysis(most_confident_errors, slice_accuracy) -> CheckResult:
             continue
         for name, w in want.items():
             got = out.get(name)
-            good = isinstance(got, dict) and got.get("n") == w["n"] and (
+            good = isinstance(got, dict) and same(got.get("n"), w["n"]) and (
                 (w["accuracy"] is None and got.get("accuracy") is None)
                 or (_num(got.get("accuracy")) is not None and abs(_num(got.get("accuracy")) - w["accuracy"]) < 1e-6))
             r.add(f"{desc}: {name!r}", good, 3 / len(want),

@@ -72,16 +72,21 @@ def check_label_balance(r, label_balance):
 
 
 # ------------------------------------------------------------------------------------------------ (b)
+def _whole(x):
+    """An int from an int or a whole float (``5.0``, ``np.float64(5.0)``: what ``np.ceil`` returns), else None."""
+    value = as_int(x)
+    if value is None:
+        f = as_float(x)
+        value = int(f) if f is not None and math.isfinite(f) and f == int(f) else None
+    return value
+
+
 def _pair(out):
     """(int label, float accuracy) or (None, None)."""
     pair = unpack(out, 2)
     if pair is None:
         return None, None
-    label = as_int(pair[0])
-    if label is None:  # a whole float label (e.g. 1.0 from a proxy) still names the class
-        f = as_float(pair[0])
-        label = int(f) if f is not None and math.isfinite(f) and f == int(f) else None
-    return label, as_float(pair[1])
+    return _whole(pair[0]), as_float(pair[1])  # a whole float label (e.g. 1.0 from a proxy) still names the class
 
 
 @scored("majority baseline (majority_baseline)")
@@ -138,16 +143,17 @@ def check_majority_baseline(r, majority_baseline):
 def check_sentences_needed(r, sentences_needed):
     """(c) how many sentences make a given number of percentage points."""
     cases = [((0.5, 872), 5, 2, "0.5 points on 872 sentences is 4.36 sentences: at least 5 (round up)"),
-             ((1.0, 3080), 31, 2, "1 point on 3,080 sentences is 30.8: 31"),
+             ((1.0, 3080), 31, 1, "1 point on 3,080 sentences is 30.8: 31"),
              ((2, 100), 2, 2, "2 points on 100 sentences is exactly 2 (no rounding up of an exact count)"),
+             ((100 / 11, 11), 1, 1, "100/11 points on 11 sentences is exactly one sentence, though "
+                                    "(100 / 11) * 11 / 100 is 1.0000000000000002 in floating point"),
              ((0.115, 872), 2, 1, "0.115 points is a hair more than one sentence on 872 (100/872 = 0.1147): 2"),
              ((0, 872), 0, 1, "0 points need 0 sentences")]
     for (points, n), want, pts, why in cases:
         d = f"sentences_needed({points}, {n}) == {want}"
         ok, out = safe_call(r, d, pts, sentences_needed, points, n)
         if ok:
-            r.add(d, as_int(out) == want, pts,
-                  f"got {short(out)}: {why}" + ("; return a whole number (int)" if isinstance(out, float) else ""))
+            r.add(d, _whole(out) == want, pts, f"got {short(out)}: {why}")
     d = "hidden cases (drawn from the instructor's secret)"
     rng = secret_rng("check_sentences_needed")
     good = True
@@ -162,7 +168,7 @@ def check_sentences_needed(r, sentences_needed):
         ok, out = safe_call(r, d, 2, sentences_needed, points, n)
         if not ok:
             return
-        if as_int(out) != want:
+        if _whole(out) != want:
             good = False
             break
     r.add(d, good, 2, "wrong on hidden cases: the smallest whole number of sentences whose share of n is at "
