@@ -123,7 +123,7 @@ def collect(inbox, stage: str, work=DEFAULT_WORK) -> dict:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m autograder collect", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m autograder collect", description=" ".join(__doc__.split("\n\n")[0].split()))
     parser.add_argument("inbox")
     parser.add_argument("--stage", required=True, choices=sorted(STAGES))
     add_work_option(parser)

@@ -49,10 +49,14 @@ def export(work=DEFAULT_WORK, out=None) -> dict:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m autograder export", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m autograder export", description=" ".join(__doc__.split("\n\n")[0].split()))
     add_work_option(parser)
     parser.add_argument("--out", help="CSV path (default WORK/grades.csv)")
     args = parser.parse_args(argv)
+    if not (Path(args.work) / "graded").is_dir():
+        print(f"export: {args.work}/graded/ does not exist: grade a class first (python -m autograder grade "
+              f"{args.work}/submitted/STAGE --stage STAGE --out {args.work}/graded/STAGE), or pass --work", file=sys.stderr)
+        return 2
     r = export(args.work, args.out)
     print(f"wrote {r['csv']}: {r['rows']} row(s)")
     return 0

@@ -72,7 +72,7 @@ def feedback(work=DEFAULT_WORK) -> dict:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m autograder feedback", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m autograder feedback", description=" ".join(__doc__.split("\n\n")[0].split()))
     add_work_option(parser)
     args = parser.parse_args(argv)
     try:

@@ -85,7 +85,7 @@ def leaderboard(work=DEFAULT_WORK, out=None) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m autograder leaderboard", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m autograder leaderboard", description=" ".join(__doc__.split("\n\n")[0].split()))
     parser.add_argument("results_dir", nargs="?", help="a results folder (grade --out); default: every graded stage "
                         "of --work")
     parser.add_argument("--work", default=DEFAULT_WORK, help=f"the grading folder (default {DEFAULT_WORK}/)")

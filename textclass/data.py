@@ -207,7 +207,9 @@ def load_answer_key(path: str | Path) -> dict[int, int]:
     """Read a hidden answer key: a TSV or CSV with columns ``index`` (or ``idx``) and ``label``."""
     path = Path(path)
     if not path.exists():
-        raise ResourceError(f"answer key {path} does not exist")
+        raise ResourceError(f"answer key {path} does not exist: put the key there, point AUTOGRADER_KEYS_DIR at the "
+                            "instructor's key directory (it holds the key under the same relative path), or pass "
+                            "--answer-key FILE")
     with open(path, encoding="utf-8", newline="") as f:
         sample = f.read(2048)
         f.seek(0)

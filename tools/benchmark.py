@@ -151,7 +151,7 @@ def latency(args, sentences) -> dict:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m tools benchmark", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m tools benchmark", description=" ".join(__doc__.split("\n\n")[0].split()))
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results.json"))
     ap.add_argument("--page", default=str(REPO / "book" / "benchmarks.md"), help="the book page to write")
     ap.add_argument("--results-dir", default=str(REPO / "results"), help="result records (notebook wall times)")

@@ -26,7 +26,7 @@ def rows(results=None) -> list[dict]:
 def main(argv=None) -> int:
     from tools.run import _fmt_seconds
 
-    ap = argparse.ArgumentParser(prog="python -m tools levels", description=__doc__.splitlines()[0].split(": ", 1)[1])
+    ap = argparse.ArgumentParser(prog="python -m tools levels", description=" ".join(__doc__.split("\n\n")[0].split()).split(": ", 1)[1])
     ap.add_argument("--results", default=str(REPO_ROOT / "results"), help="records folder (default results/)")
     ap.add_argument("--json", action="store_true", help="print JSON")
     ap.add_argument("--ids", action="store_true", help="print only the level ids, one line (for scripts)")

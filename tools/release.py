@@ -56,7 +56,7 @@ def release(out, level_ids=None) -> list[dict]:
 def main(argv=None) -> int:
     from tools.curriculum import levels
 
-    parser = argparse.ArgumentParser(prog="python -m tools release", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m tools release", description=" ".join(__doc__.split("\n\n")[0].split()))
     parser.add_argument("--out", default="release", help="release folder (default release/)")
     parser.add_argument("levels", nargs="*", help="level ids (default: all)")
     args = parser.parse_args(argv)
