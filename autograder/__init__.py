@@ -8,3 +8,8 @@ beside the learner's code.
   :mod:`autograder.worker` -- its inside; :mod:`autograder.rpc` -- plain-data proxies between the two
 * :mod:`autograder.checks` -- the checks that notebooks' hidden tests call, with numeric partial credit
 """
+
+
+def first_paragraph(doc: str) -> str:
+    """A module docstring's first paragraph on one line: the ``--help`` description of a command-line verb."""
+    return " ".join(doc.split("\n\n")[0].split())

@@ -20,8 +20,10 @@ import re
 import time
 from pathlib import Path
 
+from autograder.checks import secret_label
 from autograder.escape import csv_cell, md_block, md_cell
 from autograder.trusted import grade_path, regular_file
+from autograder.sandbox import Limits, isolation_available
 from autograder.scoring import load_gold, summary, write_report
 from autograder.stages import get_stage
 from textclass.submission import atomic_write_text
@@ -55,14 +57,13 @@ def input_hash(path: Path, stage: str, gold_source: str) -> str:
     return h.hexdigest()
 
 
-def grading_context(stage, solution=None, limits=None) -> str:
-    """What else decides a grade besides the submission: the secret's label (a fingerprint, never the secret),
-    the solution notebook whose hidden tests name the checks, the checks and harnesses themselves, and the limits.
-    Part of the hash that lets a re-run skip a learner: change any of them and every learner is graded again."""
-    from autograder.checks import secret_label
-
+def grading_context(stage, secret: str, solution=None, limits=None) -> str:
+    """What else decides a grade besides the submission: the secret's label (``secret_label()``: a fingerprint,
+    never the secret), the solution notebook whose hidden tests name the checks, the checks and harnesses
+    themselves, and the limits. Part of the hash that lets a re-run skip a learner: change any of them and every
+    learner is graded again."""
     numbers = {k: float(v) for k, v in sorted(dataclasses.asdict(limits).items())} if limits is not None else {}
-    h = hashlib.sha256(f"{secret_label()}\0{json.dumps(numbers)}\0".encode())
+    h = hashlib.sha256(f"{secret}\0{json.dumps(numbers)}\0".encode())
     package = Path(__file__).resolve().parent
     sources = sorted([*(package / "checks").glob("*.py"), *(package / "harnesses").glob("*.py")])
     if solution is None and getattr(stage, "level", None):
@@ -115,14 +116,13 @@ def _finish(out: Path, learner: str, digest: str, work_file: Path, proc, why: st
 
 def grade_all(submissions_dir, stage_name: str, out, *, jobs: int = 2, answer_key=None, data_dir=None,
               solution=None, limits=None, parameters: dict | None = None, force: bool = False) -> dict:
-    from autograder.sandbox import Limits
-
     stage, limits = get_stage(stage_name), limits or Limits()
     out, root = Path(out), Path(submissions_dir)
     (out / ".work").mkdir(parents=True, exist_ok=True)
     start = time.monotonic()
     gold = load_gold(stage, answer_key, data_dir)  # once, shared by every forked grader
-    context_hash = grading_context(stage, solution, limits)
+    secret = secret_label()
+    context_hash = grading_context(stage, secret, solution, limits)
     todo, skipped, names = [], 0, {}
     for path in sorted(p for p in root.iterdir() if not p.name.startswith(".")):
         learner = learner_name(path)
@@ -164,11 +164,8 @@ def grade_all(submissions_dir, stage_name: str, out, *, jobs: int = 2, answer_ke
             _finish(out, learner, digest, work_file, proc, f"grading took more than {deadline:g} s" if late else "")
             del running[sentinel]
     write_grades_csv(out)
-    from autograder.checks import secret_label
-    from autograder.sandbox import isolation_available
-
     return {"graded": len(names) - skipped, "skipped": skipped, "seconds": round(time.monotonic() - start, 1),
-            "out": str(out), "hidden_cases": secret_label(),
+            "out": str(out), "hidden_cases": secret,
             "isolation": "namespace jail" if isolation_available() else "limits-only (NOT isolated: see the reports)"}
 
 

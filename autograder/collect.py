@@ -15,6 +15,7 @@ import stat
 import sys
 from pathlib import Path
 
+from autograder import first_paragraph
 from autograder.batch import learner_name
 from autograder.escape import csv_cell
 from autograder.stages import STAGES, get_stage
@@ -123,7 +124,7 @@ def collect(inbox, stage: str, work=DEFAULT_WORK) -> dict:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m autograder collect", description=" ".join(__doc__.split("\n\n")[0].split()))
+    parser = argparse.ArgumentParser(prog="python -m autograder collect", description=first_paragraph(__doc__))
     parser.add_argument("inbox")
     parser.add_argument("--stage", required=True, choices=sorted(STAGES))
     add_work_option(parser)

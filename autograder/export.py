@@ -8,6 +8,7 @@ import io
 import sys
 from pathlib import Path
 
+from autograder import first_paragraph
 from autograder.batch import load_results
 from autograder.escape import csv_cell
 from autograder.stages import get_stage
@@ -49,7 +50,7 @@ def export(work=DEFAULT_WORK, out=None) -> dict:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m autograder export", description=" ".join(__doc__.split("\n\n")[0].split()))
+    parser = argparse.ArgumentParser(prog="python -m autograder export", description=first_paragraph(__doc__))
     add_work_option(parser)
     parser.add_argument("--out", help="CSV path (default WORK/grades.csv)")
     args = parser.parse_args(argv)

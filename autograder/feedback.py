@@ -9,6 +9,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from autograder import first_paragraph
 from autograder.batch import feedback_markdown, load_results
 from autograder.workdir import DEFAULT_WORK, add_work_option, graded_dir, graded_stages
 from textclass.submission import atomic_write_text
@@ -72,7 +73,7 @@ def feedback(work=DEFAULT_WORK) -> dict:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m autograder feedback", description=" ".join(__doc__.split("\n\n")[0].split()))
+    parser = argparse.ArgumentParser(prog="python -m autograder feedback", description=first_paragraph(__doc__))
     add_work_option(parser)
     args = parser.parse_args(argv)
     try:

@@ -18,9 +18,11 @@ import os
 import sys
 from pathlib import Path
 
+from autograder import first_paragraph
 from autograder.scoring import EXIT_INVALID, Gold, load_gold, summary, write_report
 from autograder.stages import STAGES
 from autograder.trusted import grade_notebook, grade_path, locate, regular_file
+from textclass.submission import SubmissionError
 
 __all__ = ["grade_path", "grade_notebook", "locate", "regular_file", "load_gold", "summary", "write_report", "main",
            "Gold"]
@@ -86,7 +88,7 @@ def parse_parameters(pairs) -> dict:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m autograder grade", description=" ".join(__doc__.split("\n\n")[0].split()))
+    parser = argparse.ArgumentParser(prog="python -m autograder grade", description=first_paragraph(__doc__))
     parser.add_argument("submission", help="a submission.json, a notebook, a learner's folder or a class folder")
     parser.add_argument("--json", dest="report", help="write the report (JSON) here (one submission)")
     parser.add_argument("--out", help="results folder for a class folder: <learner>.json, <learner>.md, grades.csv")
@@ -111,11 +113,13 @@ def main(argv=None) -> int:
                                        data_dir=args.data_dir, solution=args.solution, limits=limits_from(args),
                                        parameters=parameters, force=args.force)))
             return 0
-        if (path.is_dir() and not path.is_symlink() and not any(path.glob("*.ipynb"))
-                and not (path / "submission.json").exists()
-                and any(p.is_dir() or p.suffix in (".json", ".ipynb") for p in path.iterdir())):
-            raise ValueError(f"{path} holds no notebook and no submission.json of its own, but other entries: to grade "
-                             "a class folder (one entry per learner) add --out RESULTS_FOLDER")
+        if path.is_dir() and not path.is_symlink():
+            try:  # a folder that is not one learner's submission but holds entries: a class folder without --out
+                locate(path)
+            except SubmissionError as exc:
+                if any(p.is_dir() or p.suffix in (".json", ".ipynb") for p in path.iterdir()):
+                    raise ValueError(f"{exc}; to grade a class folder (one entry per learner) add --out "
+                                     "RESULTS_FOLDER") from None
         report = grade_path(path, args.stage, answer_key=args.answer_key, data_dir=args.data_dir,
                             solution=args.solution, limits=limits_from(args), parameters=parameters)
     except (ValueError, RuntimeError, OSError) as exc:  # SubmissionError, ResourceError: a clear message

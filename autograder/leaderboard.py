@@ -9,6 +9,7 @@ import shutil
 import sys
 import tempfile
 
+from autograder import first_paragraph
 from autograder.batch import load_results
 from autograder.escape import md_cell
 from autograder.workdir import DEFAULT_WORK, graded_dir, graded_stages
@@ -85,7 +86,7 @@ def leaderboard(work=DEFAULT_WORK, out=None) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m autograder leaderboard", description=" ".join(__doc__.split("\n\n")[0].split()))
+    parser = argparse.ArgumentParser(prog="python -m autograder leaderboard", description=first_paragraph(__doc__))
     parser.add_argument("results_dir", nargs="?", help="a results folder (grade --out); default: every graded stage "
                         "of --work")
     parser.add_argument("--work", default=DEFAULT_WORK, help=f"the grading folder (default {DEFAULT_WORK}/)")

@@ -81,7 +81,7 @@ def test_train_step_solution_full_marks_student_zero(step_ex):
     assert_full_marks_and_blank_zero(checks.check_train_step, step_ex, ("train_step",))
 
 
-def _step(zero_grad=True, sched=True, loss_after=False, mse=False):
+def _step(zero_grad=True, sched=True, loss_after=False, mse=False, returns="float"):
     def train_step(model, batch, optimizer, scheduler):
         import torch
 
@@ -100,7 +100,9 @@ def _step(zero_grad=True, sched=True, loss_after=False, mse=False):
             with torch.no_grad():
                 return float(torch.nn.functional.cross_entropy(model(batch["input_ids"], batch["attention_mask"]),
                                                                batch["labels"]))
-        return float(loss)
+        if returns == "tensor":
+            return loss
+        return float(loss) if returns == "float" else None
     return train_step
 
 
@@ -114,26 +116,13 @@ def test_train_step_wrong_answers_lose_points(wrong, max_expected):
 
 def test_a_right_step_that_forgets_to_return_keeps_the_points_of_the_update():
     """Forgetting `return` costs the loss part only, and the message says what came back and what to return."""
-    def no_return(model, batch, optimizer, scheduler):
-        _step()(model, batch, optimizer, scheduler)
-
-    r = checks.check_train_step(no_return)
+    r = checks.check_train_step(_step(returns=None))
     assert r.score == 8, r.report()
     assert "returned NoneType" in r.report() and "float(loss)" in r.report()
 
 
 def test_a_one_element_tensor_is_a_loss_too():
-    def tensor_loss(model, batch, optimizer, scheduler):
-        import torch
-
-        loss = torch.nn.functional.cross_entropy(model(batch["input_ids"], batch["attention_mask"]), batch["labels"])
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        scheduler.step()
-        return loss
-
-    assert checks.check_train_step(tensor_loss).score == 10
+    assert checks.check_train_step(_step(returns="tensor")).score == 10
 
 
 def test_zero_grad_after_the_step_is_also_right():

@@ -25,6 +25,7 @@ import sys
 import time
 from pathlib import Path
 
+from autograder import first_paragraph
 from tools import REPO_ROOT as REPO
 
 MODELS = ("minilm", "mpnet", "onnx-int8", "onnx-l3")
@@ -151,7 +152,7 @@ def latency(args, sentences) -> dict:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m tools benchmark", description=" ".join(__doc__.split("\n\n")[0].split()))
+    ap = argparse.ArgumentParser(prog="python -m tools benchmark", description=first_paragraph(__doc__))
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results.json"))
     ap.add_argument("--page", default=str(REPO / "book" / "benchmarks.md"), help="the book page to write")
     ap.add_argument("--results-dir", default=str(REPO / "results"), help="result records (notebook wall times)")

@@ -5,6 +5,7 @@ import argparse
 import json
 import sys
 
+from autograder import first_paragraph
 from tools import REPO_ROOT
 from tools.curriculum import stage_of_levels
 
@@ -26,7 +27,7 @@ def rows(results=None) -> list[dict]:
 def main(argv=None) -> int:
     from tools.run import _fmt_seconds
 
-    ap = argparse.ArgumentParser(prog="python -m tools levels", description=" ".join(__doc__.split("\n\n")[0].split()).split(": ", 1)[1])
+    ap = argparse.ArgumentParser(prog="python -m tools levels", description=first_paragraph(__doc__).split(": ", 1)[1])
     ap.add_argument("--results", default=str(REPO_ROOT / "results"), help="records folder (default results/)")
     ap.add_argument("--json", action="store_true", help="print JSON")
     ap.add_argument("--ids", action="store_true", help="print only the level ids, one line (for scripts)")

@@ -17,6 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from autograder import first_paragraph
 from tools import REPO_ROOT, RUN_DIR, UsageError
 
 CHECKS = ["tests/test_readme.py", "tests/test_book.py"]
@@ -71,7 +72,7 @@ def publish(run: Path, *, root: Path = REPO_ROOT, allow_small: bool = False) -> 
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m tools publish", description=" ".join(__doc__.split("\n\n")[0].split()).split(": ", 1)[1])
+    ap = argparse.ArgumentParser(prog="python -m tools publish", description=first_paragraph(__doc__).split(": ", 1)[1])
     ap.add_argument("run", nargs="?", default=str(RUN_DIR), help="the run folder (default _build/runs)")
     ap.add_argument("--allow-small", action="store_true", help="also publish --size small notebooks")
     ap.add_argument("--skip-checks", action="store_true", help="do not re-run the README and book checks")

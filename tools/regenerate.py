@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from autograder import first_paragraph
 from tools import REPO_ROOT, UsageError
 
 
@@ -48,7 +49,7 @@ def generate(level_ids, release_dir=None, db_dir=None) -> list[Path]:
 def main(argv=None) -> int:
     from tools.curriculum import levels
 
-    ap = argparse.ArgumentParser(prog="python -m tools regenerate", description=" ".join(__doc__.split("\n\n")[0].split()).split(": ", 1)[1])
+    ap = argparse.ArgumentParser(prog="python -m tools regenerate", description=first_paragraph(__doc__).split(": ", 1)[1])
     ap.add_argument("levels", nargs="*", help="level ids (default: all)")
     args = ap.parse_args(argv)
     known = [lv.id for lv in levels()]

@@ -10,6 +10,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from autograder import first_paragraph
 from tools import REPO_ROOT
 from tools.regenerate import generate  # the one nbgrader step (release builds on it)
 
@@ -56,7 +57,7 @@ def release(out, level_ids=None) -> list[dict]:
 def main(argv=None) -> int:
     from tools.curriculum import levels
 
-    parser = argparse.ArgumentParser(prog="python -m tools release", description=" ".join(__doc__.split("\n\n")[0].split()))
+    parser = argparse.ArgumentParser(prog="python -m tools release", description=first_paragraph(__doc__))
     parser.add_argument("--out", default="release", help="release folder (default release/)")
     parser.add_argument("levels", nargs="*", help="level ids (default: all)")
     args = parser.parse_args(argv)

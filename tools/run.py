@@ -13,6 +13,7 @@ import time
 import traceback
 from pathlib import Path
 
+from autograder import first_paragraph
 from textclass.seed import DEFAULT_SEED, DEFAULT_THREADS
 from tools import DEFAULT_SIZE, RUN_DIR, UsageError
 
@@ -26,7 +27,7 @@ def _fmt_seconds(seconds: float | None) -> str:
 def parser() -> argparse.ArgumentParser:
     from tools.curriculum import SIZES
 
-    ap = argparse.ArgumentParser(prog="python -m tools run", description=" ".join(__doc__.split("\n\n")[0].split()).split(": ", 1)[1])
+    ap = argparse.ArgumentParser(prog="python -m tools run", description=first_paragraph(__doc__).split(": ", 1)[1])
     ap.add_argument("levels", nargs="*", help="level ids (default: every level in curriculum.yml)")
     ap.add_argument("--size", choices=SIZES, default=DEFAULT_SIZE,
                     help=f"small: minutes, CI-sized parameters; full: the whole job (default {DEFAULT_SIZE})")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 
 from autograder.checks import CheckResult, run_in_harness, safe_call, secret_rng
+from autograder.checks._plain import same  # equal by value: through the trusted grader identity never holds
 from autograder.harnesses import finetune as harnesses
 
 
@@ -77,8 +78,8 @@ def check_train_step(train_step) -> CheckResult:
           "after one call the weights should have taken one optimizer step on this batch's loss gradient")
     r.add("advances the learning-rate schedule once per step (scheduler.step())", _close(got["lrs"], want["lrs"], 1e-9), 2,
           f"learning rates after each call {got['lrs']}, expected {want['lrs']}")
-    same = all(_close(g["weights"], w["weights"]) for g, w in runs)
-    r.add("gradients are cleared every step (zero_grad) and the weights match the reference after 4 steps", same, 3,
+    matches = all(_close(g["weights"], w["weights"]) for g, w in runs)
+    r.add("gradients are cleared every step (zero_grad) and the weights match the reference after 4 steps", matches, 3,
           "without optimizer.zero_grad() the gradients of earlier batches accumulate into later steps")
     return r
 
@@ -131,25 +132,17 @@ _TIED = [
 ]
 
 
-def _same(a, b) -> bool:
-    """Equal by value (contract 1: through the trusted grader identity never holds)."""
-    try:
-        return bool(a == b)
-    except Exception:  # noqa: BLE001
-        return False
-
-
 def check_choose_by_heldout(choose_by_heldout) -> CheckResult:
     r = CheckResult("choosing hyperparameters on the held-out slice (choose_by_heldout)", 10)
     ok, out = safe_call(r, "picks the run with the best held-out accuracy", 5, choose_by_heldout, [dict(x) for x in _RUNS])
     if ok:
-        r.add("picks the run with the best held-out accuracy", _same(out, _RUNS[1]), 5,
+        r.add("picks the run with the best held-out accuracy", same(out, _RUNS[1]), 5,
               f"got {out!r}; the held-out slice of train decides (lr 5e-5), never validation"
-              + (" -- you chose by validation accuracy: that tunes on the test set" if _same(out, _RUNS[2]) else ""))
+              + (" -- you chose by validation accuracy: that tunes on the test set" if same(out, _RUNS[2]) else ""))
     ok, out = safe_call(r, "on a held-out tie keeps the earliest run (and ignores validation)", 3,
                         choose_by_heldout, [dict(x) for x in _TIED])
     if ok:
-        r.add("on a held-out tie keeps the earliest run (and ignores validation)", _same(out, _TIED[0]), 3,
+        r.add("on a held-out tie keeps the earliest run (and ignores validation)", same(out, _TIED[0]), 3,
               f"got {out!r}; ties go to the first run in the list, whatever its validation accuracy")
     try:
         choose_by_heldout([])
