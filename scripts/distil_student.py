@@ -10,14 +10,15 @@ length) on ``--limit`` SST-2 train phrases against the MPNet teacher's soft labe
 evaluated every 125 steps and the best weights are kept. Then SST-2 validation, once, fp32 and int8 (dynamic
 quantization of the linear layers), and batch-1 latency (median, tokenisation included) of both next to the
 DistilBERT architecture (random weights, fp32 and int8) timed in the same run; and the same again in onnxruntime
-(the models exported to ONNX, int8 by onnxruntime's dynamic quantization, one scale per weight matrix and one per
-column). Every student copy is also scored on the held-out slice, and the copy with the best held-out accuracy
+(the models exported to ONNX, int8 by onnxruntime's dynamic quantization: one scale per weight matrix or one per
+column, the embedding tables quantized too or kept in fp32). Every student copy is also scored on the held-out slice, and the copy with the best held-out accuracy
 among those within ``--budget-ms`` (10 ms, the seed's challenge) is the one the run *chooses*: validation is
 looked at once per copy and never picks anything.
 
 The record (``results/improve-<profile>-<size>-student-mpnet<layers>[-limit<N>|-allphrases][-seed<seed>].json``) carries the validation predictions of
 every student copy, so each accuracy re-scores; the student and its ONNX files are saved to the course cache. ``--size small`` marks a plumbing
-check (use it with a small ``--limit``).
+check (use it with a small ``--limit``). ``--student RECORD`` trains nothing: it loads the student that run saved
+and makes, scores and chooses among today's copies of it (record ``<that run's name>-requantized``).
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ import os
 import shlex
 import sys
 import time
+import types
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -34,12 +36,17 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 
+# onnxruntime's int8 copies of the student: (per_channel, embeddings quantized) for each name's suffix
+INT8_VARIANTS = {"_int8": (False, True), "_int8_per_channel": (True, True),
+                 "_int8_fp32_embeddings": (False, False), "_int8_per_channel_fp32_embeddings": (True, False)}
+
+
 def onnx_file(checkpoint: Path, copy_name: str) -> Path:
     """Where a run saves the ONNX file of a copy (``student_onnx``, ``distilbert_onnx_int8``, ...): beside the
-    checkpoint, ``<checkpoint>-<model>[-int8[-per-channel]].onnx``. scripts/submit_student.py finds them here.
+    checkpoint, ``<checkpoint>-<model>[-int8[-per-channel][-fp32-embeddings]].onnx``. scripts/submit_student.py finds them here.
     A name no run saves (another variant, no ``_onnx``) is a ValueError."""
     model, _, variant = copy_name.partition("_onnx")
-    if not model or not _ or variant not in ("", "_int8", "_int8_per_channel"):
+    if not model or not _ or variant not in ("", *INT8_VARIANTS):
         raise ValueError(f"no ONNX copy is named {copy_name!r}")
     return checkpoint.with_name(f"{checkpoint.name}-{model}{variant.replace('_', '-')}.onnx")
 
@@ -60,6 +67,9 @@ def main(argv=None) -> int:
     ap.add_argument("--budget-ms", type=float, default=10.0,
                     help="latency budget of the chosen copy (median batch-1 ms; default 10, the seed's challenge)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--student", default=None, metavar="RECORD",
+                    help="no training: make and score the copies of the student an earlier run saved (its record); "
+                         "the new record is that run's name plus -requantized")
     ap.add_argument("--results-dir", default=None, help="where the record goes (default: TEXTCLASS_RESULTS_DIR, else the checkout's results/)")
     args = ap.parse_args(argv)
 
@@ -94,41 +104,67 @@ def main(argv=None) -> int:
     if sorted(held_idx.tolist()) != sorted(provenance["heldout_rows"]):
         print(f"error: the held-out slice differs from the one {teacher_path.name} was made with", file=sys.stderr)
         return 2
-    rng = np.random.default_rng(args.seed)
-    rows = np.array([r for r in rng.permutation(train_rows) if r in soft_by_row][:args.limit or None])
+    earlier = None
+    if args.student:  # no training: the student an earlier run saved, scored again with today's copies
+        try:
+            earlier = json.loads(Path(args.student).read_text(encoding="utf-8"))
+            checkpoint = Path(earlier["details"]["checkpoint"])
+            args.seed, args.lr = earlier["details"]["seed"], earlier["details"]["lr"]
+            tag = earlier["profile"].removeprefix(f"{profile}-{args.size}-") + "-requantized"
+            student, tokenizer, info = ft.load_finetuned(checkpoint)
+            args.layers = info["layers"]
+        except (OSError, ValueError, KeyError, TypeError, config.ResourceError) as exc:
+            print(f"error: {args.student}: not a record of this script whose student is still saved ({exc}); "
+                  "train it again without --student", file=sys.stderr)
+            return 2
+        if info.get("teacher") != teacher_path.name:
+            print(f"error: that student learned from {info.get('teacher')}, not {teacher_path.name}", file=sys.stderr)
+            return 2
+        enc = types.SimpleNamespace(tokenizer=tokenizer)
+        run = {"best_heldout_accuracy": earlier["metrics"]["student_best_heldout_accuracy"],
+               "seconds": earlier["metrics"]["train_seconds"], "history": [],
+               "examples_per_second": earlier["metrics"]["train_examples_per_second"]}
+        rows = range(int(earlier["metrics"]["train_examples"]))
+        pred = ft.predict_proba(student, tokenizer, val_texts).argmax(1)
+    else:
+        rng = np.random.default_rng(args.seed)
+        rows = np.array([r for r in rng.permutation(train_rows) if r in soft_by_row][:args.limit or None])
 
-    enc = load_encoder(MPNET, profile=profile)
-    ft.set_seed(args.seed)  # the new head's initial weights too
-    student = ft.PooledClassifier(enc.model, layers=args.layers)
-    run = ft.train_loop(student, enc.tokenizer, [sents[i] for i in rows], labs[rows],
-                        heldout_texts=[sents[i] for i in held_idx], heldout_labels=labs[held_idx],
-                        soft_targets=np.stack([soft_by_row[r] for r in rows]), epochs=1, lr=args.lr, batch_size=32,
-                        eval_every=args.eval_every, patience=float("inf"), seed=args.seed, progress=False)
+        enc = load_encoder(MPNET, profile=profile)
+        ft.set_seed(args.seed)  # the new head's initial weights too
+        student = ft.PooledClassifier(enc.model, layers=args.layers)
+        run = ft.train_loop(student, enc.tokenizer, [sents[i] for i in rows], labs[rows],
+                            heldout_texts=[sents[i] for i in held_idx], heldout_labels=labs[held_idx],
+                            soft_targets=np.stack([soft_by_row[r] for r in rows]), epochs=1, lr=args.lr,
+                            batch_size=32, eval_every=args.eval_every, patience=float("inf"), seed=args.seed,
+                            progress=False)
+        phrases = "" if args.limit == 20000 else f"-limit{args.limit}" if args.limit else "-allphrases"
+        tag = f"student-mpnet{args.layers}{phrases}" + (f"-seed{args.seed}" if args.seed else "")
+        checkpoint = ft.checkpoint_dir(profile, args.size).with_name(f"{profile}-{args.size}-{tag}")
+        pred = ft.predict_proba(student, enc.tokenizer, val_texts).argmax(1)
+        ft.save_finetuned(student.cpu().eval(), enc.tokenizer, checkpoint,
+                          {"encoder": MPNET, "layers": args.layers, "teacher": teacher_path.name, "seed": args.seed,
+                           "heldout_size": provenance["heldout_size"],
+                           "heldout_by_sentence": provenance["heldout_by_sentence"], "lr": args.lr,
+                           "train_examples": len(rows),
+                           "sst2_validation_accuracy": 100 * float((pred == val_labels).mean())})
     student.cpu().eval()
     quantized = ft.int8_copy(student)
     transformers.set_seed(args.seed)
     distilbert = transformers.DistilBertForSequenceClassification(transformers.DistilBertConfig(num_labels=2)).eval()
     distilbert_int8 = ft.int8_copy(distilbert)
     wordpiece = load_encoder(MINILM, profile=profile).tokenizer  # DistilBERT's vocabulary (what its latency needs)
-    phrases = "" if args.limit == 20000 else f"-limit{args.limit}" if args.limit else "-allphrases"
-    tag = f"student-mpnet{args.layers}{phrases}" + (f"-seed{args.seed}" if args.seed else "")
-    checkpoint = ft.checkpoint_dir(profile, args.size).with_name(f"{profile}-{args.size}-{tag}")
-    pred = ft.predict_proba(student, enc.tokenizer, val_texts).argmax(1)
-    ft.save_finetuned(student, enc.tokenizer, checkpoint,
-                      {"encoder": MPNET, "layers": args.layers, "teacher": teacher_path.name, "seed": args.seed,
-                       "heldout_size": provenance["heldout_size"],
-                       "heldout_by_sentence": provenance["heldout_by_sentence"], "lr": args.lr,
-                       "train_examples": len(rows), "sst2_validation_accuracy": 100 * float((pred == val_labels).mean())})
     # the same models in onnxruntime (fp32, and int8 by its own dynamic quantization), beside the checkpoint
     runtimes = {}
     for name, model, tok in [("student", student, enc.tokenizer), ("distilbert", distilbert, wordpiece)]:
         path = onnx.export_classifier(model, tok, onnx_file(checkpoint, f"{name}_onnx"))
         runtimes[f"{name}_onnx"] = (onnx.OnnxClassifier(path, threads=args.threads), tok)
-        runtimes[f"{name}_onnx_int8"] = (onnx.OnnxClassifier(
-            onnx.quantize_int8(path, onnx_file(checkpoint, f"{name}_onnx_int8")), threads=args.threads), tok)
-        if name == "student":  # one scale per weight column: a second int8 candidate, chosen on held-out or not
-            runtimes["student_onnx_int8_per_channel"] = (onnx.OnnxClassifier(
-                onnx.quantize_int8(path, onnx_file(checkpoint, "student_onnx_int8_per_channel"), per_channel=True),
+        # the student's int8 candidates, chosen on held-out or not: one scale per weight matrix or per column,
+        # with the embedding tables quantized too or kept in fp32; DistilBERT's latency needs only the first
+        for variant, (per_channel, embeddings) in list(INT8_VARIANTS.items())[:None if name == "student" else 1]:
+            copy_name = f"{name}_onnx{variant}"
+            runtimes[copy_name] = (onnx.OnnxClassifier(onnx.quantize_int8(
+                path, onnx_file(checkpoint, copy_name), per_channel=per_channel, embeddings=embeddings),
                 threads=args.threads), tok)
     runs = {"student": (student, enc.tokenizer), "student_int8": (quantized, enc.tokenizer),
             "distilbert": (distilbert, wordpiece), "distilbert_int8": (distilbert_int8, wordpiece)} | runtimes
@@ -166,20 +202,24 @@ def main(argv=None) -> int:
                  "teacher_validation_accuracy": provenance.get("sst2_validation_accuracy"),
                  "lr": args.lr, "batch_size": 32, "epochs": 1, "eval_every": args.eval_every, "threads": args.threads,
                  "seed": args.seed, "latency_sentences": len(lat_texts), "checkpoint": str(checkpoint),
-                 "history": [[r["step"], round(r["heldout_accuracy"], 2)] for r in run["history"]],
+                 "history": earlier["details"]["history"] if earlier else
+                 [[r["step"], round(r["heldout_accuracy"], 2)] for r in run["history"]],
                  "chosen": chosen, "budget_ms": args.budget_ms,
-                 "chosen_by": "best held-out accuracy among the student copies within the latency budget"},
+                 "chosen_by": "best held-out accuracy among the student copies within the latency budget"}
+        | ({"student_from": {"record": Path(args.student).name, "commit": earlier["commit"],
+                             "command": earlier["command"]}} if earlier else {}),
         predictions={f"{name}_sst2_validation_accuracy": split | {"predictions": preds[name].tolist()}
                      for name in students} | ({"chosen_sst2_validation_accuracy": split | {
                          "predictions": preds[chosen].tolist()}} if chosen else {}))
     plumbing = "PLUMBING CHECK, NOT A RESULT: " if args.size == "small" else ""
-    print(f"{plumbing}student ({args.layers} MPNet layers, {len(rows):,} phrases, {run['seconds']:.0f} s), "
+    trained = f"trained by {Path(args.student).name}" if earlier else "trained"
+    print(f"{plumbing}student ({args.layers} MPNet layers, {len(rows):,} phrases, {trained} in {run['seconds']:.0f} s), "
           f"SST-2 validation and batch-1 latency ({args.threads} threads):")
-    print(f"  {'':30s} {'held-out':>8s}  {'SST-2 validation':>18s}")
+    print(f"  {'':46s} {'held-out':>8s}  {'SST-2 validation':>18s}")
     for name in runs:
         scored = (f"{held[name]:7.2f}%  {acc[name]:6.2f}% ({int((preds[name] == val_labels).sum())}/{len(val_labels)})"
                   if name in preds else f"{'':8s}  {'(latency only)':>18s}")
-        print(f"  {name:30s} {scored}  {latency[name]:6.1f} ms  x{latency[name] / latency['distilbert']:.2f} DistilBERT")
+        print(f"  {name:46s} {scored}  {latency[name]:6.1f} ms  x{latency[name] / latency['distilbert']:.2f} DistilBERT")
     if chosen:
         print(f"chosen on held-out within {args.budget_ms:g} ms: {chosen}, SST-2 validation {acc[chosen]:.2f}% "
               f"at {latency[chosen]:.1f} ms")

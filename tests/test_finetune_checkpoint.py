@@ -79,7 +79,7 @@ def test_mpnet_student_script_writes_a_record_that_rescores(tmp_path, data_dir):
                           capture_output=True, text=True, timeout=600, cwd=repo,
                           env=os.environ | {"TEXTCLASS_CACHE": str(tmp_path / "cache")})
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "PLUMBING CHECK, NOT A RESULT: student (1 MPNet layers, 16 phrases" in proc.stdout
+    assert "PLUMBING CHECK, NOT A RESULT: student (1 MPNet layers, 16 phrases, trained in" in proc.stdout
     rec = json.loads((tmp_path / "improve-offline-small-student-mpnet1-limit16.json").read_text())
     assert rec["command"].startswith("python scripts/distil_student.py --profile offline --size small")
     m = rec["metrics"]
@@ -87,7 +87,8 @@ def test_mpnet_student_script_writes_a_record_that_rescores(tmp_path, data_dir):
     assert m["student_latency_ms_1threads"] > 0 and m["distilbert_int8_latency_ms_1threads"] > 0
     assert m["student_latency_ratio_to_distilbert"] == pytest.approx(
         m["student_latency_ms_1threads"] / m["distilbert_latency_ms_1threads"], rel=1e-3)
-    copies = [f"student{copy}" for copy in ("", "_int8", "_onnx", "_onnx_int8", "_onnx_int8_per_channel")]
+    copies = [f"student{copy}" for copy in ("", "_int8", "_onnx", "_onnx_int8", "_onnx_int8_per_channel",
+                                             "_onnx_int8_fp32_embeddings", "_onnx_int8_per_channel_fp32_embeddings")]
     scored = [f"{name}_sst2_validation_accuracy" for name in copies + ["chosen"]]
     assert rescore(rec) == {k: pytest.approx(m[k], abs=1e-3) for k in scored}
     # the run chooses on held-out, never on validation: the best held-out copy within the budget (all, here)
@@ -105,6 +106,25 @@ def test_mpnet_student_script_writes_a_record_that_rescores(tmp_path, data_dir):
     assert (cache / "offline-small-student-mpnet1-limit16").is_dir()
     assert (cache / "offline-small-student-mpnet1-limit16-student-int8.onnx").is_file()
     assert (cache / "offline-small-student-mpnet1-limit16-student-int8-per-channel.onnx").is_file()
+    # the int8 copies with fp32 embedding tables quantize every matrix but the lookups: bigger files
+    fp32_tables = cache / "offline-small-student-mpnet1-limit16-student-int8-fp32-embeddings.onnx"
+    assert fp32_tables.stat().st_size > (cache / "offline-small-student-mpnet1-limit16-student-int8.onnx").stat().st_size
+
+    # --student scores the saved student again without training: the copies made the same way predict the same
+    proc = subprocess.run([sys.executable, str(repo / "scripts" / "distil_student.py"), "--profile", "offline",
+                           "--size", "small", "--latency-sentences", "3", "--threads", "1", "--budget-ms", "1000",
+                           "--results-dir", str(tmp_path / "again"), "--student",
+                           str(tmp_path / "improve-offline-small-student-mpnet1-limit16.json")],
+                          capture_output=True, text=True, timeout=600, cwd=repo,
+                          env=os.environ | {"TEXTCLASS_CACHE": str(tmp_path / "cache")})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "trained by improve-offline-small-student-mpnet1-limit16.json" in proc.stdout
+    again = json.loads((tmp_path / "again" / "improve-offline-small-student-mpnet1-limit16-requantized.json").read_text())
+    assert again["details"]["student_from"]["command"] == rec["command"]
+    assert again["metrics"]["train_examples"] == 16 and again["details"]["history"] == rec["details"]["history"]
+    for name in copies:
+        key = f"{name}_sst2_validation_accuracy"
+        assert again["predictions"][key]["predictions"] == rec["predictions"][key]["predictions"], name
 
     # scripts/submit_student.py submits the chosen copy to improve and improve-test, graded by the autograder
     env = os.environ | {"TEXTCLASS_CACHE": str(tmp_path / "cache")}

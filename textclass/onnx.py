@@ -134,18 +134,25 @@ def export_classifier(model, tokenizer, path) -> str:
     return str(path)
 
 
-def quantize_int8(source, target, per_channel: bool = False) -> str:
+def quantize_int8(source, target, per_channel: bool = False, embeddings: bool = True) -> str:
     """Dynamic int8 quantization of an ONNX model (onnxruntime: int8 weights, activations quantized on the fly);
-    ``per_channel`` gives each output column of a weight matrix its own scale instead of one per matrix."""
+    ``per_channel`` gives each output column of a weight matrix its own scale instead of one per matrix.
+    ``embeddings=False`` leaves the embedding tables (``Gather``) in fp32: a table lookup does no arithmetic, so
+    quantizing it saves only disk, not time, and one scale for a whole vocabulary blurs rare words."""
     import logging
 
     from onnxruntime.quantization import QuantType, quantize_dynamic
+    from onnxruntime.quantization.registry import IntegerOpsRegistry
+
+    lookups = {"Gather", "EmbedLayerNormalization"}
+    op_types = None if embeddings else sorted(set(IntegerOpsRegistry) - lookups)
 
     root = logging.getLogger()
     level = root.level
     root.setLevel(logging.ERROR)  # its advice to pre-process the graph first is for static quantization
     try:
-        quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, per_channel=per_channel)
+        quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, per_channel=per_channel,
+                         op_types_to_quantize=op_types)
     finally:
         root.setLevel(level)
     return str(target)
