@@ -26,6 +26,7 @@ from autograder.trusted import grade_path, regular_file
 from autograder.sandbox import Limits, isolation_available
 from autograder.scoring import load_gold, summary, write_report
 from autograder.stages import get_stage
+from autograder.workdir import private_paths
 from textclass.submission import atomic_write_text
 
 EXIT_GRADER_ERROR = 3
@@ -141,9 +142,9 @@ def grade_all(submissions_dir, stage_name: str, out, *, jobs: int = 2, answer_ke
             except (OSError, ValueError):
                 pass
         todo.append((path, learner, digest))
-    # the jail of each learner sees neither the class folder (other learners) nor the results
+    # the jail of each learner sees neither the class folder (other learners) nor the results, of any stage
     kwargs = {"solution": solution, "limits": limits, "data_dir": data_dir, "parameters": parameters,
-              "hide": [root.resolve(), out.resolve()]}
+              "hide": private_paths(root, out)}
     context = multiprocessing.get_context("fork")
     running, deadline = {}, limits.wall_s + limits.checks_s + 120
     while todo or running:

@@ -22,6 +22,7 @@ from autograder import first_paragraph
 from autograder.scoring import EXIT_INVALID, Gold, load_gold, summary, write_report
 from autograder.stages import STAGES
 from autograder.trusted import grade_notebook, grade_path, locate, regular_file
+from autograder.workdir import private_paths
 from textclass.submission import SubmissionError
 
 __all__ = ["grade_path", "grade_notebook", "locate", "regular_file", "load_gold", "summary", "write_report", "main",
@@ -120,8 +121,10 @@ def main(argv=None) -> int:
                 if any(p.is_dir() or p.suffix in (".json", ".ipynb") for p in path.iterdir()):
                     raise ValueError(f"{exc}; to grade a class folder (one entry per learner) add --out "
                                      "RESULTS_FOLDER") from None
+        # one learner's notebook: the jail sees neither its neighbours (a class folder?) nor any graded results
         report = grade_path(path, args.stage, answer_key=args.answer_key, data_dir=args.data_dir,
-                            solution=args.solution, limits=limits_from(args), parameters=parameters)
+                            solution=args.solution, limits=limits_from(args), parameters=parameters,
+                            hide=private_paths(path.parent))
     except (ValueError, RuntimeError, OSError) as exc:  # SubmissionError, ResourceError: a clear message
         print(f"autograder: {exc}", file=sys.stderr)
         return EXIT_INVALID

@@ -183,6 +183,59 @@ def test_the_hidden_key_the_secret_and_other_learners_are_invisible(env, tmp_pat
     assert found["env"] is False, found  # the instructor's secret stays in the grader
 
 
+@needs_isolation
+def test_a_class_graded_outside_the_repository_cannot_read_any_stage_results(env, tmp_path):
+    """With ``--work`` anywhere (here a folder in the home directory: neither the repository's ignored ``grading/``
+    nor /tmp, which the jail replaces anyway), a learner's jail sees no stage's submissions, reports or feedback
+    and no grades.csv; a notebook graded alone does not see its neighbours."""
+    import shutil
+    import tempfile
+
+    work = Path(tempfile.mkdtemp(prefix="srv-grading-", dir=Path.home()))
+    try:
+        _class_outside_the_repository(env, tmp_path, work)
+    finally:
+        shutil.rmtree(work)
+
+
+def _class_outside_the_repository(env, tmp_path, work):
+    from autograder.batch import grade_all
+    from autograder.grade import main as grade_main
+
+    root, out = work / "submitted" / STAGE.name, work / "graded" / STAGE.name
+    others = [work / "graded" / "zeroshot" / "bob.json", work / "submitted" / "zeroshot" / "bob.ipynb",
+              work / "feedback" / "bob.md", work / "grades.csv"]
+    for f in others:
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_text("another learner's work")
+    root.mkdir(parents=True)
+    (root / "neighbour.json").write_text("a neighbour's submission")
+    submit = learner_notebook().cells[-1].source.replace("model='synthetic notebook'", "model=json.dumps(found)")
+    nb = learner_notebook(before_test=_reader([*others, root / "neighbour.json"]), submit="import json\n" + submit)
+    write_notebook(root / "eve.ipynb", nb)
+    grade_all(root, STAGE.name, out, jobs=1, solution=env["solution"], limits=FAST)
+    found = json.loads(json.loads((out / "eve.json").read_text())["model"])
+    assert all(found[str(i)] in ("Fil", "Not") for i in range(len(others) + 1)), found
+    # one notebook graded on its own, straight from the class folder: its neighbours stay out of sight too
+    report = tmp_path / "eve-alone.json"
+    grade_main([str(root / "eve.ipynb"), "--stage", STAGE.name, "--solution", str(env["solution"]),
+                "--json", str(report), "--timeout", "90", "--cell-timeout", "30"])
+    found = json.loads(json.loads(report.read_text())["model"])
+    assert all(found[str(i)] in ("Fil", "Not") for i in range(len(others) + 1)), found
+
+
+def test_private_paths_never_hide_what_the_notebook_runs_from(tmp_path):
+    import sys
+
+    from autograder.workdir import private_paths
+
+    assert private_paths(tmp_path / "w" / "graded" / "orientation") == [
+        (tmp_path / "w" / p).resolve() for p in ("graded/orientation", "graded", "submitted", "feedback", "grades.csv")]
+    assert private_paths(tmp_path / "class") == [(tmp_path / "class").resolve()]
+    for needed in (REPO, REPO.parent, Path(sys.prefix), Path.home()):
+        assert private_paths(needed) == [], needed
+
+
 def test_symlinks_fifos_and_devices_are_refused_without_being_followed(env, tmp_path):
     real = write_notebook(tmp_path / "real.ipynb", learner_notebook())
     link = tmp_path / "link.ipynb"
