@@ -24,7 +24,7 @@ from autograder.checks import secret_label
 from autograder.escape import csv_cell, md_block, md_cell
 from autograder.trusted import grade_path, regular_file
 from autograder.sandbox import Limits, isolation_available
-from autograder.scoring import load_gold, summary, write_report
+from autograder.scoring import EXIT_INVALID, load_gold, summary, write_report
 from autograder.stages import get_stage
 from autograder.workdir import private_paths
 from textclass.submission import atomic_write_text
@@ -165,9 +165,25 @@ def grade_all(submissions_dir, stage_name: str, out, *, jobs: int = 2, answer_ke
             _finish(out, learner, digest, work_file, proc, f"grading took more than {deadline:g} s" if late else "")
             del running[sentinel]
     write_grades_csv(out)
-    return {"graded": len(names) - skipped, "skipped": skipped, "seconds": round(time.monotonic() - start, 1),
+    outcomes: dict[str, int] = {}
+    for report in load_results(out):
+        outcomes[outcome(report)] = outcomes.get(outcome(report), 0) + 1
+    return {"graded": len(names) - skipped, "skipped": skipped, "outcomes": outcomes,
+            "seconds": round(time.monotonic() - start, 1),
             "out": str(out), "hidden_cases": secret,
             "isolation": "namespace jail" if isolation_available() else "limits-only (NOT isolated: see the reports)"}
+
+
+def outcome(report: dict) -> str:
+    """passed, not passed, flagged, invalid or grader error: what a class table and summary count."""
+    code = report.get("exit_code")
+    if code == EXIT_GRADER_ERROR:
+        return "grader error"
+    if code == EXIT_INVALID:
+        return "invalid"
+    if report.get("flagged"):
+        return "flagged"
+    return "passed" if report.get("passed") else "not passed"
 
 
 def load_results(out) -> list[dict]:

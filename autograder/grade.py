@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 from autograder import first_paragraph
+from autograder.batch import EXIT_GRADER_ERROR
 from autograder.scoring import EXIT_INVALID, Gold, load_gold, summary, write_report
 from autograder.stages import STAGES
 from autograder.trusted import grade_notebook, grade_path, locate, regular_file
@@ -110,10 +111,13 @@ def main(argv=None) -> int:
 
             if not path.is_dir() or path.is_symlink():
                 raise ValueError(f"{path}: --out grades a class folder (one entry per learner); this is not a folder")
-            print(json.dumps(grade_all(path, args.stage, args.out, jobs=args.jobs, answer_key=args.answer_key,
-                                       data_dir=args.data_dir, solution=args.solution, limits=limits_from(args),
-                                       parameters=parameters, force=args.force)))
-            return 0
+            done = grade_all(path, args.stage, args.out, jobs=args.jobs, answer_key=args.answer_key,
+                             data_dir=args.data_dir, solution=args.solution, limits=limits_from(args),
+                             parameters=parameters, force=args.force)
+            print(class_table(args.out))
+            print(json.dumps(done))
+            # learners who fail are graded all the same (exit 0); a report the grader could not write is not
+            return EXIT_GRADER_ERROR if done["outcomes"].get("grader error") else 0
         if path.is_dir() and not path.is_symlink():
             try:  # a folder that is not one learner's submission but holds entries: a class folder without --out
                 locate(path)
@@ -132,6 +136,19 @@ def main(argv=None) -> int:
     if args.report:
         write_report(report, args.report)
     return report["exit_code"]
+
+
+def class_table(out) -> str:
+    """One line per learner of a class run's results folder: outcome, accuracy, score, exercises."""
+    from autograder.batch import load_results, outcome
+
+    lines = []
+    for r in load_results(out):
+        acc = f"{r['accuracy']:6.2f}%" if isinstance(r.get("accuracy"), (int, float)) else " " * 7
+        ex = (f"  exercises {r['exercise_score']:g}/{r['exercise_max']:g}"
+              if isinstance(r.get("exercise_score"), (int, float)) and r.get("exercise_max") else "")
+        lines.append(f"  {r['learner']:14s} {outcome(r):12s} {acc}  score {r.get('score', 0):g}{ex}")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -87,9 +87,10 @@ STAGES: dict[str, Stage] = {s.name: s for s in [
           source="the seed challenge"),
     Stage("orientation", "Submit the majority baseline on SST-2 validation", "sst2", "validation", 50.92, 0.2,
           level="orientation", source="always 'positive' (the train majority): 444/872 = 50.92%"),
-    Stage("zeroshot", "Zero-shot SST-2 validation: beat the embedding baseline", "sst2", "validation", 70.6,
-          kind="min", level="zeroshot",
-          source="all-MiniLM-L6-v2 cosine to 'This is a negative/positive review.': 70.6 on validation"),
+    Stage("zeroshot", "Zero-shot SST-2 validation with all-MiniLM-L6-v2: beat the embedding baseline by a point",
+          "sst2", "validation", 71.6, kind="min", level="zeroshot",
+          source="all-MiniLM-L6-v2 cosine to 'This is a negative/positive review.': 70.64 (616/872) on validation; "
+                 "the stage, like exercise (b), asks for a point more"),
     Stage("embeddings-probe", "Linear probe on frozen embeddings: SST-2 validation", "sst2", "validation", 80.0,
           kind="min", level="embeddings",
           source="logistic regression on all-MiniLM-L6-v2 embeddings of SST-2 train (course floor 80)"),

@@ -202,7 +202,8 @@ def grade_notebook(path: Path, stage: Stage, gold: Gold, *, solution=None, limit
                 gid = nbgrader_meta(c).get("grade_id") if nbgrader_meta(c).get("grade") else None
                 for o in c.get("outputs", []) if c.get("cell_type") == "code" else []:
                     if isinstance(o, dict) and o.get("output_type") == "error":
-                        what = f"{str(o.get('ename'))[:60]}: {str(o.get('evalue'))[:200]}"
+                        evalue = str(o.get("evalue") or "")[:200]
+                        what = str(o.get("ename"))[:60] + (f": {evalue}" if evalue else " (no message)")
                         if gid in wanted:
                             visible_errors.setdefault(gid, what)
                         else:

@@ -71,7 +71,14 @@ def test_grade_all_grades_every_submission_correctly(folder):
     seconds = time.perf_counter() - start
     print(f"\ngrade-all: {len(want)} submissions in {seconds:.1f} s (2 jobs)")
     assert result.returncode == 0, result.stderr[-2000:]
-    assert json.loads(result.stdout.strip().splitlines()[-1])["graded"] == len(want)
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["graded"] == len(want)
+    # every learner has a line in the table above the summary; the outcomes add up, and all fail or not, exit 0
+    table = result.stdout.strip().splitlines()[:-1]
+    assert sorted(line.split()[0] for line in table) == sorted(want)
+    assert summary["outcomes"]["invalid"] == sum(code == 2 for code, _ in want.values())
+    assert sum(summary["outcomes"].values()) == len(want) and "grader error" not in summary["outcomes"]
+    assert any(line.split()[1] == "flagged" for line in table if line.split()[0] == "copied")
     for learner, (code, score) in want.items():
         report = json.loads((out / f"{learner}.json").read_text())
         assert (report["exit_code"], report["score"]) == (code, score), (learner, report["messages"])

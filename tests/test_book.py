@@ -445,10 +445,15 @@ def test_learner_edition_needs_the_student_notebook(tmp_path):
 # ./course publish). A listed level that is back in sync fails too, so that the list stays true.
 EXECUTED_LAGS = {
     "finetune": "the full run (17 min of CPU) is the chapter's measured run; the notebook has since gained the "
-                "split_seed and progress parameters, the full profile's defaults and the mixed-precision line",
+                "split_seed and progress parameters, the full profile's defaults, the mixed-precision line and a "
+                "warning filter scoped to the Trainer's libraries",
     "improve": "the full run needs Level 4's three-epoch checkpoint and about 50 min of CPU; the notebook has since "
-               "gained the progress parameter, the 2-thread latency column and clearer exercise text",
-    "beyond": "the full run needs Level 4's full checkpoint; the outro has since been corrected",
+               "gained the progress parameter, the 2-thread latency column, clearer exercise text and scoped warning "
+               "filters. Its reliability helper's source on the page is the solution's np.histogram version (the old "
+               "one showed the ECE exercise's binning line); the figure beside it is the old helper's, the same bins "
+               "with their edges closed on the other side",
+    "beyond": "the full run needs Level 4's full checkpoint; the outro has since been corrected, and the notebook "
+              "shows encoding progress and filters only library deprecation warnings",
 }
 
 
@@ -466,3 +471,41 @@ def test_the_book_shows_each_solution_as_it_is_or_says_why_not(level):
     else:
         assert same, (f"{level}: book/executed/{level}.ipynb differs from solutions/{level}/{level}.ipynb: "
                       f"republish it (./course run {level} --size full, then ./course publish)")
+
+
+@pytest.mark.parametrize("level", [lv["id"] for lv in yaml.safe_load((REPO / "curriculum.yml").read_text())["levels"]])
+def test_no_executed_page_shows_a_frozen_progress_bar(level):
+    """A saved notebook keeps no widget state: a tqdm.auto bar would show on the page as "0%| 0/5" forever.
+    ``./course run`` drops widget outputs (tools.curriculum.drop_widget_outputs)."""
+    from tools.curriculum import WIDGET
+
+    executed = nbformat.read(REPO / "book" / "executed" / f"{level}.ipynb", as_version=4)
+    frozen = [i for i, c in enumerate(executed.cells) for o in c.get("outputs", []) if WIDGET in o.get("data", {})]
+    assert not frozen, f"{level}: widget outputs in cells {frozen}"
+
+
+def test_drop_widget_outputs_keeps_everything_else(tmp_path):
+    from nbformat.v4 import new_code_cell, new_notebook, new_output
+
+    from tools.curriculum import WIDGET, drop_widget_outputs
+
+    bar = new_output("display_data", data={WIDGET: {"model_id": "x", "version_major": 2, "version_minor": 0},
+                                           "text/plain": ["probe:   0%|          | 0/5"]})
+    text = new_output("stream", name="stdout", text="probe accuracy 81.2%\n")
+    nb = new_notebook(cells=[new_code_cell("run()", outputs=[bar, text]), new_code_cell("x = 1")])
+    path = tmp_path / "page.ipynb"
+    nbformat.write(nb, path)
+    assert drop_widget_outputs(path) == 1
+    again = nbformat.read(path, as_version=4)
+    assert again.cells[0].outputs == [text] and again.cells[1].source == "x = 1"
+    assert drop_widget_outputs(path) == 0
+
+
+def test_the_instructor_edition_never_builds_where_the_learner_edition_is_published(tmp_path):
+    learner = book.output_folder(None, tmp_path, None, "learner")
+    instructor = book.output_folder(None, tmp_path, None, "instructor")
+    assert learner == tmp_path and instructor == tmp_path / "_build" / "instructor"
+    assert not (learner / "_build" / "html").is_relative_to(instructor / "_build" / "html")
+    assert not (instructor / "_build" / "html").is_relative_to(learner / "_build" / "html")
+    assert book.output_folder(tmp_path / "run", tmp_path, None, "instructor") == tmp_path / "run" / "_build" / "instructor"
+    assert book.output_folder(None, tmp_path, tmp_path / "private", "instructor") == tmp_path / "private"

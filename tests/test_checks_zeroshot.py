@@ -167,3 +167,27 @@ def _fixed_temperature(scores, temperature):  # ignores the temperature: probabi
 def test_c_probabilities_must_be_probabilities(ex, wrong):
     r = checks.check_softmax_with_temperature(wrong, ex["softmax_with_temperature"][0]["coverage_curve"])
     assert r.score < r.max_score, r.report()
+
+
+def test_the_zeroshot_stage_grades_the_descriptions_not_a_bigger_encoder():
+    """The stage asks the baseline's encoder (all-MiniLM-L6-v2) for a point more than the baseline: the stock
+    description fails it, the solution's engineered descriptions pass it, and MPNet's stock 85% is not what is
+    submitted (the recorded run's submission re-scores from its predictions)."""
+    import json
+    from pathlib import Path
+
+    from autograder.scoring import load_gold
+    from autograder.stages import get_stage
+
+    stage = get_stage("zeroshot")
+    record = json.loads((Path(__file__).resolve().parents[1] / "results" / "zeroshot-offline-full.json").read_text())
+    m = record["metrics"]
+    assert not stage.passed(m["sst2_validation_accuracy_zeroshot_all_minilm_l6_v2_this_is_a_review"])
+    assert not stage.passed(m["sst2_validation_accuracy_zeroshot_all_minilm_l6_v2_the_movie_was"])
+    key = "sst2_validation_accuracy_zeroshot_all_minilm_l6_v2_engineered"
+    predictions = np.array(record["predictions"][key]["predictions"])
+    gold = np.asarray(load_gold(stage).labels)
+    assert stage.passed(100 * float((predictions == gold).mean())) and stage.passed(m[key])
+    source = "".join("".join(c["source"]) for c in json.loads(
+        (Path(__file__).resolve().parents[1] / "solutions" / "zeroshot" / "zeroshot.ipynb").read_text())["cells"])
+    assert "graded_name = models.MINILM" in source and "predictions=graded_preds" in source

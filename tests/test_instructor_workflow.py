@@ -119,9 +119,11 @@ def test_instructor_workflow_end_to_end(tmp_path, data_dir):
     # the same ones again)
     grade = ("grade", work / "submitted" / "reproduce", "--stage", "reproduce", "--out", work / "graded" / "reproduce",
              "--timeout", 300, "--cell-timeout", 120)
-    out = json.loads(instructor(*grade, "--jobs", 2))
-    assert (out["graded"], out["skipped"]) == (13, 0)
-    out = json.loads(instructor(*grade))
+    printed = instructor(*grade, "--jobs", 2).strip().splitlines()
+    out = json.loads(printed[-1])  # a line per learner, then the summary
+    assert (out["graded"], out["skipped"]) == (13, 0) and len(printed) == 14
+    assert sum(out["outcomes"].values()) == 13 and out["outcomes"]["invalid"] == 2
+    out = json.loads(instructor(*grade).strip().splitlines()[-1])
     assert (out["graded"], out["skipped"]) == (0, 13)
     reports = {n: json.loads((work / "graded" / "reproduce" / f"{n}.json").read_text()) for n in want}
     for name, w in want.items():

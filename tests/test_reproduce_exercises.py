@@ -107,30 +107,72 @@ def test_b_wrong_answers_lose_points(wrong, max_expected):
 
 @pytest.mark.task_c
 def test_c_solution_full_marks(ex_c):
-    r = checks.check_abstain(ex_c[0]["abstain"], ex_c[0]["coverage_and_accuracy"])
+    r = checks.check_abstain(ex_c[0]["abstain"], ex_c[0]["coverage_at_accuracy"])
     assert r.score == r.max_score == 10, r.report()
 
 
 @pytest.mark.task_c
 def test_c_blank_student_scores_zero(ex_c):
-    assert checks.check_abstain(ex_c[1]["abstain"], ex_c[1]["coverage_and_accuracy"]).score == 0
+    assert checks.check_abstain(ex_c[1]["abstain"], ex_c[1]["coverage_at_accuracy"]).score == 0
 
 
 def _strict_abstain(probabilities, threshold):
     return [int(p.argmax()) if p.max() > threshold else "UNCERTAIN" for p in np.asarray(probabilities)]
 
 
-def _accuracy_over_all(probabilities, labels, threshold):
-    answers = _strict_abstain(probabilities, threshold)
-    answered = [a != "UNCERTAIN" for a in answers]
-    right = [a == y for a, y in zip(answers, labels)]
-    return 100 * np.mean(answered), 100 * np.mean(right)  # counts abstentions as errors
+def _stop_at_first_miss(probabilities, labels, target):
+    """Lowers the threshold until accuracy first drops below the target (accuracy is not monotone)."""
+    probabilities, labels = np.asarray(probabilities), np.asarray(labels)
+    conf, right = probabilities.max(1), probabilities.argmax(1) == labels
+    best = (0.0, None)
+    for t in np.unique(conf)[::-1]:
+        answered = conf >= t
+        if 100 * right[answered].mean() < target:
+            break
+        best = (100 * answered.mean(), float(t))
+    return best
+
+
+def _one_sentence_at_a_time(probabilities, labels, target):
+    """Answers the k most confident for every k: splits sentences that share a confidence."""
+    probabilities, labels = np.asarray(probabilities), np.asarray(labels)
+    conf, right = probabilities.max(1), probabilities.argmax(1) == labels
+    order = np.argsort(-conf, kind="stable")
+    best = (0.0, None)
+    for k in range(1, len(order) + 1):
+        if 100 * right[order[:k]].mean() >= target:
+            best = (100 * k / len(order), float(conf[order[k - 1]]))
+    return best
+
+
+def _fraction_coverage(probabilities, labels, target):
+    cov, t = _solution_c()["coverage_at_accuracy"](probabilities, labels, target)
+    return cov / 100, t
+
+
+def _solution_c():
+    return solution_and_student("reproduce", "reproduce", "abstain")[0]
 
 
 @pytest.mark.task_c
-def test_c_wrong_answer_loses_points():
-    r = checks.check_abstain(_strict_abstain, _accuracy_over_all)
+@pytest.mark.parametrize("wrong", [_stop_at_first_miss, _one_sentence_at_a_time, _fraction_coverage])
+def test_c_wrong_answer_loses_points(ex_c, wrong):
+    r = checks.check_abstain(ex_c[0]["abstain"], wrong)
+    assert 3 <= r.score < r.max_score - 1, r.report()
+
+
+@pytest.mark.task_c
+def test_c_strict_abstain_loses_points(ex_c):
+    r = checks.check_abstain(_strict_abstain, ex_c[0]["coverage_at_accuracy"])
     assert 0 < r.score < r.max_score, r.report()
+
+
+@pytest.mark.task_c
+def test_c_odd_return_values_are_scored_not_raised(ex_c):
+    for odd in (lambda p, y, t: (50.0, "0.6"), lambda p, y, t: ("x", None), lambda p, y, t: 7,
+                lambda p, y, t: np.array([0.0, np.nan]), lambda p, y, t: (np.float64(0.0), None, 1)):
+        r = checks.check_abstain(ex_c[0]["abstain"], odd)
+        assert r.score <= 3 + 1, r.report()
 
 
 # ---- the rules the exercise text fixes (issue 12, point 7) -------------------------------------------------
@@ -154,7 +196,7 @@ def test_b_wald_interval_loses_points():
 
 
 def test_c_strict_threshold_loses_points(ex_c):
-    r = checks.check_abstain(_strict_threshold, ex_c[0]["coverage_and_accuracy"])
+    r = checks.check_abstain(_strict_threshold, ex_c[0]["coverage_at_accuracy"])
     assert r.score < r.max_score, r.report()
 
 

@@ -694,6 +694,16 @@ def stage(run: Path | None = None, root: Path = REPO_ROOT, dest: Path | None = N
     return dest
 
 
+def output_folder(run, root, out, edition: str) -> Path:
+    """Where jupyter-book writes (the book lands in ``<it>/_build/html``): ``out``, else the run folder or the
+    checkout; the instructor edition's default is ``_build/instructor`` under that, never where the learner
+    edition is published from."""
+    if out is not None:
+        return Path(out)
+    base = Path(run) if run is not None else Path(root)
+    return base / "_build" / "instructor" if edition == "instructor" else base
+
+
 def build(run: Path | None = None, *, root: Path = REPO_ROOT, out: Path | None = None,
           strict: bool = False, edition: str = "learner") -> Path:
     """Generate and build the book from the committed reference (or ``run``); return the html folder."""
@@ -702,7 +712,7 @@ def build(run: Path | None = None, *, root: Path = REPO_ROOT, out: Path | None =
     src = stage(run, root)
     refuse_errors(src)
     generate(src, edition=edition)
-    out = Path(out or (Path(run) if run is not None else Path(root)))
+    out = output_folder(run, root, out, edition)
     jb = Path(sys.executable).parent / "jupyter-book"
     cmd = [str(jb) if jb.exists() else "jupyter-book", "build", str(src), "--path-output", str(out)]
     if strict:
@@ -717,7 +727,7 @@ def build(run: Path | None = None, *, root: Path = REPO_ROOT, out: Path | None =
 def main(argv=None) -> int:
     import argparse
 
-    ap = argparse.ArgumentParser(prog="python -m tools book", description="Build the Jupyter Book into _build/html "
+    ap = argparse.ArgumentParser(prog="python -m tools book", description="Build the Jupyter Book into _build/html (the learner edition) "
                                  "from the committed reference (or from a run folder with --run); tracked files "
                                  "never change (the sources are generated in a copy under _build/book-src).")
     ap.add_argument("--run", metavar="RUN_DIR", help="render this run folder's notebooks and records "
@@ -731,7 +741,10 @@ def main(argv=None) -> int:
                     "(e.g. _build/html) instead of generating; exit 1 if any is broken")
     ap.add_argument("--edition", choices=EDITIONS, default="learner",
                     help="learner (default): executed outputs without exercise solutions or hidden tests; "
-                    "instructor: the executed solutions as they are")
+                    "instructor: the executed solutions as they are, built into _build/instructor/_build/html "
+                    "unless --out says where")
+    ap.add_argument("--out", metavar="DIR", help="build into DIR/_build/html (default: the checkout, or RUN_DIR; "
+                    "the instructor edition: _build/instructor under it)")
     args = ap.parse_args(argv)
     try:
         if args.install_cell:
@@ -752,7 +765,7 @@ def main(argv=None) -> int:
                 print("book sources up to date")
             return 0
         html = build(Path(args.run) if args.run else None, root=Path(args.root), strict=args.strict,
-                     edition=args.edition)
+                     edition=args.edition, out=Path(args.out) if args.out else None)
     except BookError as exc:
         print(f"book: {exc}", file=sys.stderr)
         return 2

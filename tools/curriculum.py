@@ -188,8 +188,32 @@ def execute(level: Level, output: str | os.PathLike, *, size: str = "full", prof
             partial.unlink(missing_ok=True)
             raise
     failed.unlink(missing_ok=True)
+    drop_widget_outputs(partial)
     partial.replace(output)
     return params
+
+
+WIDGET = "application/vnd.jupyter.widget-view+json"
+
+
+def drop_widget_outputs(notebook: str | os.PathLike) -> int:
+    """Remove the outputs that are live widgets (tqdm.auto's bars in a kernel): a saved notebook keeps no widget
+    state, so a page would show each bar frozen at its start ("0%| 0/5"). Returns how many were dropped."""
+    import nbformat
+
+    path = Path(notebook)
+    nb = nbformat.read(path, as_version=4)
+    dropped = 0
+    for cell in nb.get("cells", []):
+        outputs = cell.get("outputs") or []
+        kept = [o for o in outputs if WIDGET not in (o.get("data") or {})]
+        dropped += len(outputs) - len(kept)
+        if len(kept) != len(outputs):
+            cell["outputs"] = kept
+    nb.get("metadata", {}).pop("widgets", None)
+    if dropped:
+        nbformat.write(nb, path)
+    return dropped
 
 
 def error_outputs(notebook: str | os.PathLike) -> list[str]:

@@ -51,11 +51,17 @@ def _abstain(probs, t):
     return [int(p.argmax()) if p.max() >= t else "UNCERTAIN" for p in np.asarray(probs)]
 
 
-def _coverage(probs, labels, t):
-    answers = _abstain(probs, t)
-    answered = [(a, y) for a, y in zip(answers, labels) if a != "UNCERTAIN"]
-    return 100 * len(answered) / len(answers), (100 * float(np.mean([a == y for a, y in answered]))
-                                                if answered else float("nan"))
+def _coverage_at(probs, labels, target):
+    """(coverage %, threshold) of the lowest confidence threshold whose answered sentences reach ``target``%
+    (every sentence at that confidence answered together); (0.0, None) when none does. Exact: counts, not means."""
+    probs, labels = np.asarray(probs, dtype=float), np.asarray(labels)
+    conf, right = probs.max(axis=1), probs.argmax(axis=1) == labels
+    best = (0.0, None)
+    for t in np.unique(conf)[::-1]:  # from the most confident down
+        answered = conf >= t
+        if 100 * int(right[answered].sum()) >= target * int(answered.sum()):
+            best = (100 * float(answered.mean()), float(t))
+    return best
 
 
 # ------------------------------------------------------------------------------------------------ (a)
@@ -193,9 +199,10 @@ def _answers(out, n):
     return got
 
 
-@scored("abstaining below a confidence threshold (abstain, coverage_and_accuracy)")
-def check_abstain(r, abstain, coverage_and_accuracy):
-    """(c) answer only when confident: labels or "UNCERTAIN", then coverage and accuracy on the answered."""
+@scored("abstaining below a confidence threshold (abstain, coverage_at_accuracy)")
+def check_abstain(r, abstain, coverage_at_accuracy):
+    """(c) answer only when confident: labels or "UNCERTAIN"; then the most coverage that still reaches a
+    target accuracy, and its threshold."""
     probs = np.array([[0.9, 0.1], [0.4, 0.6], [0.2, 0.8], [0.55, 0.45], [0.3, 0.7], [0.7, 0.3], [0.05, 0.95]])
     labels = np.array([0, 1, 0, 1, 1, 1, 1])
     d = "labels when confident, 'UNCERTAIN' otherwise"
@@ -210,37 +217,53 @@ def check_abstain(r, abstain, coverage_and_accuracy):
         got = _answers(out, len(probs))
         r.add(d, got is not None and got[4] == 1 and got[5] == 0, 1,
               "use >= threshold: 0.7 at threshold 0.7 is answered")
-    d = "coverage in percent"
-    ok, out = safe_call(r, d, 1.5, coverage_and_accuracy, probs, labels, 0.65)
+
+    def pair(out):
+        """(coverage, threshold) as floats; a threshold that is neither a number nor None is nan (never right)."""
+        both = unpack(out, 2)
+        if not both:
+            return None, float("nan")
+        t = None if both[1] is None else as_float(both[1])
+        return as_float(both[0]), (float("nan") if t is None and both[1] is not None else t)
+
+    # confidences 0.95 0.9 0.8 0.7 0.7 0.6 0.55 -> right, right, wrong, right, wrong, right, wrong
+    d = "the lowest threshold that reaches the target, not the first one that misses it"
+    ok, out = safe_call(r, d, 2, coverage_at_accuracy, probs, labels, 65.0)
     if ok:
-        pair = unpack(out, 2)
-        cov, acc = (as_float(pair[0]), as_float(pair[1])) if pair else (None, None)
-        want_cov, want_acc = _coverage(probs, labels, 0.65)
-        r.add(d, close(cov, want_cov), 1.5, f"got {short(out)}, expected coverage {want_cov:.4f} (5 of 7)")
-        r.add("accuracy counts only the answered sentences", close(acc, want_acc), 2,
-              f"got {acc}, expected {want_acc:.4f} (3 of the 5 answered are right)")
-    d = "nothing answered: coverage 0 and accuracy nan (not a crash)"
-    ok, out = safe_call(r, d, 1, coverage_and_accuracy, probs, labels, 0.99)
+        cov, t = pair(out)
+        r.add(d, close(cov, 600 / 7) and close(t, 0.6), 2,
+              f"got {short(out)}, expected ({600 / 7:.4f}, 0.6): at 0.6 four of six answered are right (66.7%); "
+              "accuracy is not monotone in the threshold, so scan every threshold (0.7 misses, 0.6 reaches it)")
+    d = "sentences with the same confidence are answered together"
+    ok, out = safe_call(r, d, 2, coverage_at_accuracy, probs, labels, 74.5)
     if ok:
-        pair = unpack(out, 2)
-        cov, acc = (as_float(pair[0]), as_float(pair[1])) if pair else (None, None)
-        r.add(d, close(cov, 0.0) and acc is not None and math.isnan(acc), 1, f"got {short(out)}")
-    d = "hidden cases with three classes (drawn from the instructor's secret)"
+        cov, t = pair(out)
+        r.add(d, close(cov, 200 / 7) and close(t, 0.9), 2,
+              f"got {short(out)}, expected ({200 / 7:.4f}, 0.9): at 0.7 both 0.7 sentences are answered (3 of 5 "
+              "right, 60%), so stopping between them is not a threshold")
+    d = "no threshold reaches the target: (0.0, None), not a crash"
+    ok, out = safe_call(r, d, 1, coverage_at_accuracy, np.array([[0.9, 0.1], [0.2, 0.8]]), np.array([1, 0]), 50.0)
+    if ok:
+        cov, t = pair(out)
+        r.add(d, close(cov, 0.0) and t is None, 1, f"got {short(out)}, expected (0.0, None)")
+    d = "hidden cases with three classes and tied confidences (drawn from the instructor's secret)"
     srng = secret_rng("check_abstain")
     good = True
-    for _ in range(2):
-        n = int(srng.integers(4, 20))
-        p = np.round(srng.dirichlet(np.ones(3) * 0.7, size=n), 4)
-        y = srng.integers(0, 3, size=n)
-        t = float(np.round(srng.uniform(0.4, 0.9), 3))
-        ok, out = safe_call(r, d, 2.5, abstain, p, t)
-        ok2, out2 = safe_call(r, d, 2.5, coverage_and_accuracy, p, y, t) if ok else (False, None)
-        if not (ok and ok2):
+    for _ in range(3):
+        n = int(srng.integers(6, 21))
+        p = np.round(srng.dirichlet(np.ones(3) * 0.7, size=n), 1)
+        p[:, 0] = np.round(1 - p[:, 1:].sum(axis=1), 1)  # rows still sum to 1 (coarse: confidences tie)
+        p = np.clip(p, 0, 1)
+        y = np.where(srng.random(n) < 0.7, p.argmax(axis=1), srng.integers(0, 3, size=n))
+        # and a pair that ties at a high confidence, one right and one wrong
+        p, y = np.vstack([p, [[0.1, 0.9, 0.0], [0.0, 0.9, 0.1]]]), np.concatenate([y, [1, 2]])
+        target = float(np.round(srng.uniform(50, 95), 1)) + 0.05  # never exactly k/n of n <= 20 sentences
+        ok, out = safe_call(r, d, 2, coverage_at_accuracy, p, y, target)
+        if not ok:
             return
-        pair = unpack(out2, 2)
-        cov, acc = (as_float(pair[0]), as_float(pair[1])) if pair else (None, None)
-        want_cov, want_acc = _coverage(p, y, t)
-        if _answers(out, n) != _abstain(p, t) or not close(cov, want_cov) or not close(acc, want_acc):
+        cov, t = pair(out)
+        want_cov, want_t = _coverage_at(p, y, target)
+        if not (close(cov, want_cov) and (t is None if want_t is None else close(t, want_t))):
             good = False
             break
-    r.add(d, good, 2.5, "wrong on hidden probabilities and thresholds")
+    r.add(d, good, 2, "wrong on hidden probabilities and targets")
