@@ -104,6 +104,9 @@ def main(argv=None) -> int:
         from autograder.checks import secret_label
 
         secret_label()  # a named secret file that cannot be read stops here, before anything is graded
+        from autograder.sandbox import require_isolation
+
+        require_isolation()  # so does a required jail that is not there
         parameters = parse_parameters(args.parameter)
         path = Path(args.submission)
         if args.out:  # a class folder: every learner's file or folder in it

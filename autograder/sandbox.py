@@ -124,6 +124,15 @@ def isolation_available() -> bool:
         return False
 
 
+def require_isolation() -> None:
+    """With ``AUTOGRADER_ISOLATION=jail``, a RuntimeError when the namespace jail cannot be used, instead of
+    grading notebooks with limits only (what a grader without root gets otherwise)."""
+    if os.environ.get("AUTOGRADER_ISOLATION") == "jail" and not isolation_available():
+        raise RuntimeError("AUTOGRADER_ISOLATION=jail, but the namespace jail is not available here (it needs root "
+                           "with unshare, setpriv and ip): grade on a machine that has them, or unset "
+                           "AUTOGRADER_ISOLATION to grade with limits only")
+
+
 def sandbox_info(isolated: bool, limits: Limits) -> dict:
     enforced = [f"wall clock {limits.wall_s:g} s", f"{limits.cell_s:g} s per cell", f"{limits.call_s:g} s per "
                 f"checked call", f"memory {limits.memory_mb} MB (RLIMIT_AS)", f"files up to {limits.file_mb} MB",
@@ -173,6 +182,8 @@ class Jail:
 
     def start(self) -> None:
         from autograder.rpc import kernel_source
+
+        require_isolation()
 
         self.tmp = tempfile.mkdtemp(prefix="autograder-")
         scratch = Path(self.tmp)

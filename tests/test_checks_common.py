@@ -282,6 +282,24 @@ def test_grade_refuses_an_unreadable_secret_file_before_grading(tmp_path, monkey
     assert sub.read_text() == "{}"
 
 
+def test_a_required_jail_that_is_not_there_stops_grading(tmp_path, monkeypatch, capsys):
+    """AUTOGRADER_ISOLATION=jail on a machine without the namespace jail: grade exits 2 before grading and a Jail
+    will not start, rather than grading notebooks with limits only."""
+    from autograder import sandbox
+    from autograder.grade import main
+
+    monkeypatch.setenv("AUTOGRADER_ISOLATION", "jail")
+    monkeypatch.setattr(sandbox, "isolation_available", lambda: False)
+    sub = tmp_path / "submission.json"
+    sub.write_text("{}")
+    assert main([str(sub), "--stage", "reproduce"]) == 2
+    assert "AUTOGRADER_ISOLATION=jail" in capsys.readouterr().err and sub.read_text() == "{}"
+    with pytest.raises(RuntimeError, match="namespace jail is not available"):
+        sandbox.Jail({}, sandbox.Limits(), env={}, parameters={}).start()
+    monkeypatch.setattr(sandbox, "isolation_available", lambda: True)
+    sandbox.require_isolation()  # available: nothing to say
+
+
 # ----------------------------------------------------------------------------------- any return value
 class _Hostile:
     def __float__(self):
