@@ -444,16 +444,12 @@ def test_learner_edition_needs_the_student_notebook(tmp_path):
 # executed notebook must show its solution's cells as they are (republish: ./course run LEVEL --size full, then
 # ./course publish). A listed level that is back in sync fails too, so that the list stays true.
 EXECUTED_LAGS = {
-    "finetune": "the full run (17 min of CPU) is the chapter's measured run; the notebook has since gained the "
-                "split_seed and progress parameters, the full profile's defaults, the mixed-precision line and a "
-                "warning filter scoped to the Trainer's libraries",
     "improve": "the full run needs Level 4's three-epoch checkpoint and about 50 min of CPU; the notebook has since "
                "gained the progress parameter, the 2-thread latency column, clearer exercise text and scoped warning "
                "filters. Its reliability helper's source on the page is the solution's np.histogram version (the old "
                "one showed the ECE exercise's binning line); the figure beside it is the old helper's, the same bins "
                "with their edges closed on the other side",
-    "beyond": "the full run needs Level 4's full checkpoint; the outro has since been corrected, and the notebook "
-              "shows encoding progress and filters only library deprecation warnings",
+    "beyond": "republished right after this commit (the run needs Level 4's full checkpoint, rebuilt here)",
 }
 
 

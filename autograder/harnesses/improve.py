@@ -22,8 +22,10 @@ def distillation_run(fn, *, student, teacher, labels, temperature, alpha):
     except Exception as exc:  # noqa: BLE001
         return {"error": f"raised {type(exc).__name__}: {exc}"}
     if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
-        return {"error": f"returned {type(loss).__name__}; return the loss as a one-element torch tensor "
-                         "(a mean over the batch) so that .backward() can train the student"}
+        shape = f" of shape {tuple(loss.shape)}" if isinstance(loss, torch.Tensor) else ""
+        return {"error": f"returned {type(loss).__name__}{shape}; return the loss as a one-element torch tensor "
+                         "(a mean over the batch: kl_div with reduction='batchmean', cross_entropy's default mean) "
+                         "so that .backward() can train the student"}
     value = float(loss.detach())
     grad = None
     if loss.requires_grad:
