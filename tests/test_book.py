@@ -449,7 +449,6 @@ EXECUTED_LAGS = {
                "filters. Its reliability helper's source on the page is the solution's np.histogram version (the old "
                "one showed the ECE exercise's binning line); the figure beside it is the old helper's, the same bins "
                "with their edges closed on the other side",
-    "beyond": "republished right after this commit (the run needs Level 4's full checkpoint, rebuilt here)",
 }
 
 
