@@ -1,7 +1,8 @@
 """``python -m autograder <verb> ...``: the grading command line (``--help`` on each verb).
 
 verbs: grade (a submission.json, notebook, learner's folder, or a class folder with --out), collect, feedback,
-export, leaderboard, rescore. Exit codes of ``grade``: 0 passed, 1 graded but below target, 2 invalid.
+export, leaderboard, rescore. Exit codes of ``grade``: 0 passed, 1 graded but below target, 2 invalid; a class
+folder (``--out``): 0 graded, 2 not graded, 3 a report the grader could not write.
 """
 from __future__ import annotations
 

@@ -144,7 +144,7 @@ def grade_all(submissions_dir, stage_name: str, out, *, jobs: int = 2, answer_ke
         todo.append((path, learner, digest))
     # the jail of each learner sees neither the class folder (other learners) nor the results, of any stage
     kwargs = {"solution": solution, "limits": limits, "data_dir": data_dir, "parameters": parameters,
-              "hide": private_paths(root, out)}
+              "hide": private_paths(root, out, data_dir=data_dir, strict=True)}
     context = multiprocessing.get_context("fork")
     running, deadline = {}, limits.wall_s + limits.checks_s + 120
     while todo or running:
@@ -166,8 +166,9 @@ def grade_all(submissions_dir, stage_name: str, out, *, jobs: int = 2, answer_ke
             del running[sentinel]
     write_grades_csv(out)
     outcomes: dict[str, int] = {}
-    for report in load_results(out):
-        outcomes[outcome(report)] = outcomes.get(outcome(report), 0) + 1
+    for report in load_results(out):  # this class's learners only (a results folder may hold older reports)
+        if report.get("learner") in names:
+            outcomes[outcome(report)] = outcomes.get(outcome(report), 0) + 1
     return {"graded": len(names) - skipped, "skipped": skipped, "outcomes": outcomes,
             "seconds": round(time.monotonic() - start, 1),
             "out": str(out), "hidden_cases": secret,

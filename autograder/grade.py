@@ -8,7 +8,9 @@ learner's functions inside the jail through plain data (:mod:`autograder.rpc`), 
 submission.json the re-executed notebook wrote, against gold labels the jail cannot read.
 
 Exit codes: 0 passed, 1 graded but below target, 2 invalid (the message says what to do). With ``--out``, the
-argument is a class folder (one file or folder per learner), graded into per-learner reports and grades.csv.
+argument is a class folder (one file or folder per learner), graded into per-learner reports and grades.csv:
+exit 0 whatever the learners scored, 2 when the class could not be graded, 3 when the grader could not write a
+learner's report.
 """
 from __future__ import annotations
 
@@ -131,7 +133,7 @@ def main(argv=None) -> int:
         # one learner's notebook: the jail sees neither its neighbours (a class folder?) nor any graded results
         report = grade_path(path, args.stage, answer_key=args.answer_key, data_dir=args.data_dir,
                             solution=args.solution, limits=limits_from(args), parameters=parameters,
-                            hide=private_paths(path.parent))
+                            hide=private_paths(path.parent, data_dir=args.data_dir))
     except (ValueError, RuntimeError, OSError) as exc:  # SubmissionError, ResourceError: a clear message
         print(f"autograder: {exc}", file=sys.stderr)
         return EXIT_INVALID

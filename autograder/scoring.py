@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder.stages import OFFLINE_CANNOT_PASS, Stage, mismatch_message, profile_note
+from autograder.stages import OFFLINE_CANNOT_PASS, Stage, mismatch_message, offline_advice, profile_note
 from textclass.evaluate import wilson_interval
 from textclass.submission import SubmissionError, atomic_write_text, load_submission
 
@@ -138,7 +138,7 @@ def score(sub: dict, stage: Stage, gold: Gold) -> dict:
                         else (profile or "")[:40])
     if not passed and not flagged and isinstance(profile, str) and profile.startswith("offline") \
             and stage.name in OFFLINE_CANNOT_PASS:
-        report["how_to_improve"] = note.split(". ", 1)[1]  # said once, where the advice would stand
+        report["how_to_improve"] = offline_advice(stage)  # said once, where the advice would stand
         messages.insert(0, f"profile: {profile[:40]}")
     else:
         messages.insert(0, note)

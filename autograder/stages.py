@@ -119,10 +119,15 @@ def profile_note(stage: Stage, profile) -> str:
     if not profile:
         return "profile: not stated in the submission"
     if str(profile).startswith("offline") and stage.name in OFFLINE_CANNOT_PASS:
-        return (f"profile: {profile}. Offline, stage {stage.name!r} cannot pass by design: the published model is "
-                "not available offline, so the notebook evaluates a stand-in classifier through the same code. "
-                "This report checks the plumbing; run the online profile to grade the reproduction.")
+        return f"profile: {profile}. {offline_advice(stage)}"
     return f"profile: {profile}"
+
+
+def offline_advice(stage: Stage) -> str:
+    """What an offline submission to a stage that offline runs cannot pass should read instead of advice."""
+    return (f"Offline, stage {stage.name!r} cannot pass by design: the published model is not available offline, so "
+            "the notebook evaluates a stand-in classifier through the same code. This report checks the plumbing; "
+            "run the online profile to grade the reproduction.")
 
 
 def mismatch_message(field: str, got, stage: Stage) -> str:

@@ -110,6 +110,11 @@ def main(argv=None) -> int:
             earlier = json.loads(Path(args.student).read_text(encoding="utf-8"))
             checkpoint = Path(earlier["details"]["checkpoint"])
             args.seed, args.lr = earlier["details"]["seed"], earlier["details"]["lr"]
+            args.eval_every = earlier["details"]["eval_every"]
+            if not earlier["profile"].startswith(f"{profile}-{args.size}-"):
+                print(f"error: {args.student} is a {earlier['profile']} record; pass the --profile and --size it was "
+                      "made with", file=sys.stderr)
+                return 2
             tag = earlier["profile"].removeprefix(f"{profile}-{args.size}-") + "-requantized"
             student, tokenizer, info = ft.load_finetuned(checkpoint)
             args.layers = info["layers"]

@@ -175,3 +175,20 @@ def test_a_rerun_grades_again_when_the_secret_or_solution_changes_or_when_forced
     assert run()["graded"] == 3
     assert run(force=True)["graded"] == 3
     assert json.loads((out / "learner0.json").read_text())["correct"] == 794
+
+
+def test_a_stale_report_in_the_results_folder_is_not_counted(tmp_path):
+    """The summary counts this class's learners: a report left by a learner who is gone neither adds to the
+    outcomes nor turns the run's exit code into a grader error."""
+    from autograder.batch import grade_all
+    from autograder.grade import main
+
+    labels = gold_labels()
+    root, out = tmp_path / "class", tmp_path / "results"
+    root.mkdir()
+    out.mkdir()
+    write_json(root / "ana.json", submission(labels, 794))
+    (out / "ghost.json").write_text(json.dumps({"learner": "ghost", "stage": "reproduce", "exit_code": 3}))
+    summary = grade_all(root, "reproduce", out)
+    assert summary["outcomes"] == {"passed": 1}
+    assert main([str(root), "--stage", "reproduce", "--out", str(out), "--force"]) == 0

@@ -234,6 +234,14 @@ def test_private_paths_never_hide_what_the_notebook_runs_from(tmp_path):
     assert private_paths(tmp_path / "class") == [(tmp_path / "class").resolve()]
     for needed in (REPO, REPO.parent, Path(sys.prefix), Path.home()):
         assert private_paths(needed) == [], needed
+        with pytest.raises(ValueError, match="graded notebooks need"):
+            private_paths(needed, strict=True)  # a class run refuses instead of leaving other learners visible
+    # one learner's folder inside a class folder: the whole grading folder is hidden, not only that learner
+    alice = tmp_path / "w" / "submitted" / "reproduce" / "alice"
+    assert set(private_paths(alice)) >= {(tmp_path / "w" / p).resolve() for p in ("graded", "submitted", "feedback")}
+    data = tmp_path / "data"
+    data.mkdir()
+    assert private_paths(tmp_path, data_dir=data) == []  # the data the notebook reads stays visible
 
 
 def test_symlinks_fifos_and_devices_are_refused_without_being_followed(env, tmp_path):

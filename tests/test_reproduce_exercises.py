@@ -145,6 +145,18 @@ def _one_sentence_at_a_time(probabilities, labels, target):
     return best
 
 
+def _strict_target(probabilities, labels, target):
+    """Counts a threshold only when accuracy is strictly above the target."""
+    probabilities, labels = np.asarray(probabilities), np.asarray(labels)
+    conf, right = probabilities.max(1), probabilities.argmax(1) == labels
+    best = (0.0, None)
+    for t in np.unique(conf)[::-1]:
+        answered = conf >= t
+        if 100 * right[answered].mean() > target:
+            best = (100 * answered.mean(), float(t))
+    return best
+
+
 def _fraction_coverage(probabilities, labels, target):
     cov, t = _solution_c()["coverage_at_accuracy"](probabilities, labels, target)
     return cov / 100, t
@@ -155,10 +167,17 @@ def _solution_c():
 
 
 @pytest.mark.task_c
-@pytest.mark.parametrize("wrong", [_stop_at_first_miss, _one_sentence_at_a_time, _fraction_coverage])
+@pytest.mark.parametrize("wrong", [_stop_at_first_miss, _one_sentence_at_a_time, _fraction_coverage, _strict_target])
 def test_c_wrong_answer_loses_points(ex_c, wrong):
     r = checks.check_abstain(ex_c[0]["abstain"], wrong)
-    assert 3 <= r.score < r.max_score - 1, r.report()
+    assert 2 <= r.score <= r.max_score - 1, r.report()
+
+
+@pytest.mark.task_c
+def test_c_a_two_class_abstain_loses_the_hidden_cases(ex_c):
+    two = lambda p, t: [int(q[1] > q[0]) if max(q) >= t else "UNCERTAIN" for q in np.asarray(p)]  # noqa: E731
+    r = checks.check_abstain(two, ex_c[0]["coverage_at_accuracy"])
+    assert r.score == r.max_score - 2, r.report()
 
 
 @pytest.mark.task_c

@@ -210,8 +210,8 @@ def drop_widget_outputs(notebook: str | os.PathLike) -> int:
         dropped += len(outputs) - len(kept)
         if len(kept) != len(outputs):
             cell["outputs"] = kept
-    nb.get("metadata", {}).pop("widgets", None)
-    if dropped:
+    state = nb.get("metadata", {}).pop("widgets", None)
+    if dropped or state is not None:
         nbformat.write(nb, path)
     return dropped
 

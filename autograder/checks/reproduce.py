@@ -206,16 +206,16 @@ def check_abstain(r, abstain, coverage_at_accuracy):
     probs = np.array([[0.9, 0.1], [0.4, 0.6], [0.2, 0.8], [0.55, 0.45], [0.3, 0.7], [0.7, 0.3], [0.05, 0.95]])
     labels = np.array([0, 1, 0, 1, 1, 1, 1])
     d = "labels when confident, 'UNCERTAIN' otherwise"
-    ok, out = safe_call(r, d, 2, abstain, probs, 0.65)
+    ok, out = safe_call(r, d, 1.5, abstain, probs, 0.65)
     if ok:
         want = [0, "UNCERTAIN", 1, "UNCERTAIN", 1, 0, 1]
         got = _answers(out, len(probs))
-        r.add(d, got == want, 2, f"got {short(out)}, expected {want}")
+        r.add(d, got == want, 1.5, f"got {short(out)}, expected {want}")
     d = "a confidence exactly at the threshold is answered"
-    ok, out = safe_call(r, d, 1, abstain, probs, 0.7)
+    ok, out = safe_call(r, d, 0.5, abstain, probs, 0.7)
     if ok:
         got = _answers(out, len(probs))
-        r.add(d, got is not None and got[4] == 1 and got[5] == 0, 1,
+        r.add(d, got is not None and got[4] == 1 and got[5] == 0, 0.5,
               "use >= threshold: 0.7 at threshold 0.7 is answered")
 
     def pair(out):
@@ -241,12 +241,18 @@ def check_abstain(r, abstain, coverage_at_accuracy):
         r.add(d, close(cov, 200 / 7) and close(t, 0.9), 2,
               f"got {short(out)}, expected ({200 / 7:.4f}, 0.9): at 0.7 both 0.7 sentences are answered (3 of 5 "
               "right, 60%), so stopping between them is not a threshold")
+    d = "accuracy exactly at the target counts (>=)"
+    ok, out = safe_call(r, d, 1, coverage_at_accuracy, np.array([[0.9, 0.1], [0.8, 0.2]]), np.array([0, 1]), 50.0)
+    if ok:
+        cov, t = pair(out)
+        r.add(d, close(cov, 100.0) and close(t, 0.8), 1,
+              f"got {short(out)}, expected (100.0, 0.8): at 0.8 one of two answered is right, exactly 50%")
     d = "no threshold reaches the target: (0.0, None), not a crash"
     ok, out = safe_call(r, d, 1, coverage_at_accuracy, np.array([[0.9, 0.1], [0.2, 0.8]]), np.array([1, 0]), 50.0)
     if ok:
         cov, t = pair(out)
         r.add(d, close(cov, 0.0) and t is None, 1, f"got {short(out)}, expected (0.0, None)")
-    d = "hidden cases with three classes and tied confidences (drawn from the instructor's secret)"
+    d = "hidden cases with three classes and tied confidences, both functions (drawn from the instructor's secret)"
     srng = secret_rng("check_abstain")
     good = True
     for _ in range(3):
@@ -257,13 +263,17 @@ def check_abstain(r, abstain, coverage_at_accuracy):
         y = np.where(srng.random(n) < 0.7, p.argmax(axis=1), srng.integers(0, 3, size=n))
         # and a pair that ties at a high confidence, one right and one wrong
         p, y = np.vstack([p, [[0.1, 0.9, 0.0], [0.0, 0.9, 0.1]]]), np.concatenate([y, [1, 2]])
-        target = float(np.round(srng.uniform(50, 95), 1)) + 0.05  # never exactly k/n of n <= 20 sentences
-        ok, out = safe_call(r, d, 2, coverage_at_accuracy, p, y, target)
-        if not ok:
+        # the target may equal an accuracy exactly (k/16 is exact in binary): >= decides, as in the visible case
+        target = float(np.round(srng.uniform(50, 95), 1)) + 0.05
+        threshold = float(np.round(srng.uniform(0.4, 0.9), 2))
+        ok, out = safe_call(r, d, 2, abstain, p, threshold)
+        ok2, out2 = safe_call(r, d, 2, coverage_at_accuracy, p, y, target) if ok else (False, None)
+        if not (ok and ok2):
             return
-        cov, t = pair(out)
+        cov, t = pair(out2)
         want_cov, want_t = _coverage_at(p, y, target)
-        if not (close(cov, want_cov) and (t is None if want_t is None else close(t, want_t))):
+        if _answers(out, len(p)) != _abstain(p, threshold) or not (
+                close(cov, want_cov) and (t is None if want_t is None else close(t, want_t))):
             good = False
             break
     r.add(d, good, 2, "wrong on hidden probabilities and targets")
