@@ -28,7 +28,6 @@ import os
 import shlex
 import sys
 import time
-import types
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -125,7 +124,6 @@ def main(argv=None) -> int:
         if info.get("teacher") != teacher_path.name:
             print(f"error: that student learned from {info.get('teacher')}, not {teacher_path.name}", file=sys.stderr)
             return 2
-        enc = types.SimpleNamespace(tokenizer=tokenizer)
         run = {"best_heldout_accuracy": earlier["metrics"]["student_best_heldout_accuracy"],
                "seconds": earlier["metrics"]["train_seconds"], "history": [],
                "examples_per_second": earlier["metrics"]["train_examples_per_second"]}
@@ -136,9 +134,10 @@ def main(argv=None) -> int:
         rows = np.array([r for r in rng.permutation(train_rows) if r in soft_by_row][:args.limit or None])
 
         enc = load_encoder(MPNET, profile=profile)
+        tokenizer = enc.tokenizer
         ft.set_seed(args.seed)  # the new head's initial weights too
         student = ft.PooledClassifier(enc.model, layers=args.layers)
-        run = ft.train_loop(student, enc.tokenizer, [sents[i] for i in rows], labs[rows],
+        run = ft.train_loop(student, tokenizer, [sents[i] for i in rows], labs[rows],
                             heldout_texts=[sents[i] for i in held_idx], heldout_labels=labs[held_idx],
                             soft_targets=np.stack([soft_by_row[r] for r in rows]), epochs=1, lr=args.lr,
                             batch_size=32, eval_every=args.eval_every, patience=float("inf"), seed=args.seed,
@@ -146,8 +145,8 @@ def main(argv=None) -> int:
         phrases = "" if args.limit == 20000 else f"-limit{args.limit}" if args.limit else "-allphrases"
         tag = f"student-mpnet{args.layers}{phrases}" + (f"-seed{args.seed}" if args.seed else "")
         checkpoint = ft.checkpoint_dir(profile, args.size).with_name(f"{profile}-{args.size}-{tag}")
-        pred = ft.predict_proba(student, enc.tokenizer, val_texts).argmax(1)
-        ft.save_finetuned(student.cpu().eval(), enc.tokenizer, checkpoint,
+        pred = ft.predict_proba(student, tokenizer, val_texts).argmax(1)
+        ft.save_finetuned(student, tokenizer, checkpoint,
                           {"encoder": MPNET, "layers": args.layers, "teacher": teacher_path.name, "seed": args.seed,
                            "heldout_size": provenance["heldout_size"],
                            "heldout_by_sentence": provenance["heldout_by_sentence"], "lr": args.lr,
@@ -161,7 +160,7 @@ def main(argv=None) -> int:
     wordpiece = load_encoder(MINILM, profile=profile).tokenizer  # DistilBERT's vocabulary (what its latency needs)
     # the same models in onnxruntime (fp32, and int8 by its own dynamic quantization), beside the checkpoint
     runtimes = {}
-    for name, model, tok in [("student", student, enc.tokenizer), ("distilbert", distilbert, wordpiece)]:
+    for name, model, tok in [("student", student, tokenizer), ("distilbert", distilbert, wordpiece)]:
         path = onnx.export_classifier(model, tok, onnx_file(checkpoint, f"{name}_onnx"))
         runtimes[f"{name}_onnx"] = (onnx.OnnxClassifier(path, threads=args.threads), tok)
         # the student's int8 candidates, chosen on held-out or not: one scale per weight matrix or per column,
@@ -171,17 +170,17 @@ def main(argv=None) -> int:
             runtimes[copy_name] = (onnx.OnnxClassifier(onnx.quantize_int8(
                 path, onnx_file(checkpoint, copy_name), per_channel=per_channel, embeddings=embeddings),
                 threads=args.threads), tok)
-    runs = {"student": (student, enc.tokenizer), "student_int8": (quantized, enc.tokenizer),
+    runs = {"student": (student, tokenizer), "student_int8": (quantized, tokenizer),
             "distilbert": (distilbert, wordpiece), "distilbert_int8": (distilbert_int8, wordpiece)} | runtimes
     students = [name for name in runs if name.startswith("student")]
-    preds = {"student": pred} | {name: ft.predict_proba(runs[name][0], enc.tokenizer, val_texts).argmax(1)
+    preds = {"student": pred} | {name: ft.predict_proba(runs[name][0], tokenizer, val_texts).argmax(1)
                                  for name in students[1:]}
     lat_texts = val_texts[:args.latency_sentences]
     latency = {name: stats.latency_ms(stats.batch1(model, tok), lat_texts, threads=args.threads)["median_ms"]
                for name, (model, tok) in runs.items()}
     acc = {name: 100 * float((p == val_labels).mean()) for name, p in preds.items()}
     held_texts, held_labels = [sents[i] for i in held_idx], labs[held_idx]
-    held = {name: 100 * float((ft.predict_proba(runs[name][0], enc.tokenizer, held_texts).argmax(1)
+    held = {name: 100 * float((ft.predict_proba(runs[name][0], tokenizer, held_texts).argmax(1)
                                == held_labels).mean()) for name in students}
     # the run's choice: the best held-out accuracy within the latency budget (ties: the faster copy)
     within = [name for name in students if latency[name] <= args.budget_ms]

@@ -120,17 +120,24 @@ def _strict_abstain(probabilities, threshold):
     return [int(p.argmax()) if p.max() > threshold else "UNCERTAIN" for p in np.asarray(probabilities)]
 
 
-def _stop_at_first_miss(probabilities, labels, target):
-    """Lowers the threshold until accuracy first drops below the target (accuracy is not monotone)."""
+def _scan(probabilities, labels, target, *, strict=False, stop_at_miss=False):
+    """Every threshold from the most confident down, like the solution, but wrong in one of two ways."""
     probabilities, labels = np.asarray(probabilities), np.asarray(labels)
     conf, right = probabilities.max(1), probabilities.argmax(1) == labels
     best = (0.0, None)
     for t in np.unique(conf)[::-1]:
         answered = conf >= t
-        if 100 * right[answered].mean() < target:
+        accuracy = 100 * right[answered].mean()
+        if accuracy > target if strict else accuracy >= target:
+            best = (100 * answered.mean(), float(t))
+        elif stop_at_miss:
             break
-        best = (100 * answered.mean(), float(t))
     return best
+
+
+def _stop_at_first_miss(probabilities, labels, target):
+    """Lowers the threshold until accuracy first drops below the target (accuracy is not monotone)."""
+    return _scan(probabilities, labels, target, stop_at_miss=True)
 
 
 def _one_sentence_at_a_time(probabilities, labels, target):
@@ -147,14 +154,7 @@ def _one_sentence_at_a_time(probabilities, labels, target):
 
 def _strict_target(probabilities, labels, target):
     """Counts a threshold only when accuracy is strictly above the target."""
-    probabilities, labels = np.asarray(probabilities), np.asarray(labels)
-    conf, right = probabilities.max(1), probabilities.argmax(1) == labels
-    best = (0.0, None)
-    for t in np.unique(conf)[::-1]:
-        answered = conf >= t
-        if 100 * right[answered].mean() > target:
-            best = (100 * answered.mean(), float(t))
-    return best
+    return _scan(probabilities, labels, target, strict=True)
 
 
 def _fraction_coverage(probabilities, labels, target):

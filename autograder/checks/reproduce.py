@@ -226,32 +226,28 @@ def check_abstain(r, abstain, coverage_at_accuracy):
         t = None if both[1] is None else as_float(both[1])
         return as_float(both[0]), (float("nan") if t is None and both[1] is not None else t)
 
+    def matches(out, want_cov, want_t) -> bool:
+        cov, t = pair(out)
+        return close(cov, want_cov) and (t is None if want_t is None else close(t, want_t))
+
+    def fixed(d, points, p, y, target, want_cov, want_t, why):
+        """One public case of coverage_at_accuracy: (coverage, threshold) against (want_cov, want_t)."""
+        ok, out = safe_call(r, d, points, coverage_at_accuracy, p, y, target)
+        if ok:
+            right = matches(out, want_cov, want_t)
+            want = f"({want_cov:.4f}, {want_t})" if want_cov % 1 else f"({want_cov}, {want_t})"
+            r.add(d, right, points, f"got {short(out)}, expected {want}" + (f": {why}" if why else ""))
+
     # confidences 0.95 0.9 0.8 0.7 0.7 0.6 0.55 -> right, right, wrong, right, wrong, right, wrong
-    d = "the lowest threshold that reaches the target, not the first one that misses it"
-    ok, out = safe_call(r, d, 2, coverage_at_accuracy, probs, labels, 65.0)
-    if ok:
-        cov, t = pair(out)
-        r.add(d, close(cov, 600 / 7) and close(t, 0.6), 2,
-              f"got {short(out)}, expected ({600 / 7:.4f}, 0.6): at 0.6 four of six answered are right (66.7%); "
-              "accuracy is not monotone in the threshold, so scan every threshold (0.7 misses, 0.6 reaches it)")
-    d = "sentences with the same confidence are answered together"
-    ok, out = safe_call(r, d, 2, coverage_at_accuracy, probs, labels, 74.5)
-    if ok:
-        cov, t = pair(out)
-        r.add(d, close(cov, 200 / 7) and close(t, 0.9), 2,
-              f"got {short(out)}, expected ({200 / 7:.4f}, 0.9): at 0.7 both 0.7 sentences are answered (3 of 5 "
-              "right, 60%), so stopping between them is not a threshold")
-    d = "accuracy exactly at the target counts (>=)"
-    ok, out = safe_call(r, d, 1, coverage_at_accuracy, np.array([[0.9, 0.1], [0.8, 0.2]]), np.array([0, 1]), 50.0)
-    if ok:
-        cov, t = pair(out)
-        r.add(d, close(cov, 100.0) and close(t, 0.8), 1,
-              f"got {short(out)}, expected (100.0, 0.8): at 0.8 one of two answered is right, exactly 50%")
-    d = "no threshold reaches the target: (0.0, None), not a crash"
-    ok, out = safe_call(r, d, 1, coverage_at_accuracy, np.array([[0.9, 0.1], [0.2, 0.8]]), np.array([1, 0]), 50.0)
-    if ok:
-        cov, t = pair(out)
-        r.add(d, close(cov, 0.0) and t is None, 1, f"got {short(out)}, expected (0.0, None)")
+    fixed("the lowest threshold that reaches the target, not the first one that misses it", 2, probs, labels, 65.0,
+          600 / 7, 0.6, "at 0.6 four of six answered are right (66.7%); accuracy is not monotone in the threshold, "
+          "so scan every threshold (0.7 misses, 0.6 reaches it)")
+    fixed("sentences with the same confidence are answered together", 2, probs, labels, 74.5, 200 / 7, 0.9,
+          "at 0.7 both 0.7 sentences are answered (3 of 5 right, 60%), so stopping between them is not a threshold")
+    fixed("accuracy exactly at the target counts (>=)", 1, np.array([[0.9, 0.1], [0.8, 0.2]]), np.array([0, 1]),
+          50.0, 100.0, 0.8, "at 0.8 one of two answered is right, exactly 50%")
+    fixed("no threshold reaches the target: (0.0, None), not a crash", 1, np.array([[0.9, 0.1], [0.2, 0.8]]),
+          np.array([1, 0]), 50.0, 0.0, None, "")
     d = "hidden cases with three classes and tied confidences, both functions (drawn from the instructor's secret)"
     srng = secret_rng("check_abstain")
     good = True
@@ -270,10 +266,7 @@ def check_abstain(r, abstain, coverage_at_accuracy):
         ok2, out2 = safe_call(r, d, 2, coverage_at_accuracy, p, y, target) if ok else (False, None)
         if not (ok and ok2):
             return
-        cov, t = pair(out2)
-        want_cov, want_t = _coverage_at(p, y, target)
-        if _answers(out, len(p)) != _abstain(p, threshold) or not (
-                close(cov, want_cov) and (t is None if want_t is None else close(t, want_t))):
+        if _answers(out, len(p)) != _abstain(p, threshold) or not matches(out2, *_coverage_at(p, y, target)):
             good = False
             break
     r.add(d, good, 2, "wrong on hidden probabilities and targets")
