@@ -69,7 +69,7 @@ def test_a_copy_of_the_sources_names_the_commit_it_was_told(tmp_path):
     assert len(commit(REPO).split("+")[0]) == 12  # git's answer in a checkout
 
 
-REPRODUCTIONS = sorted((REPO / "results" / "reproductions").glob("*.json"))
+REPRODUCTIONS = sorted((REPO / "results" / "reproductions").rglob("*.json"))  # <name>.json or <machine>/<name>.json
 RECORDS = sorted((REPO / "results").glob("*.json")) + REPRODUCTIONS
 
 
@@ -81,13 +81,15 @@ def test_every_recorded_accuracy_rescores(path, data_dir):
         assert rec["metrics"][metric] == pytest.approx(value, abs=1e-3), f"{path.name}: {metric}"
 
 
-@pytest.mark.parametrize("path", REPRODUCTIONS, ids=[p.name for p in REPRODUCTIONS])
+@pytest.mark.parametrize("path", REPRODUCTIONS,
+                         ids=[p.relative_to(REPO / "results" / "reproductions").as_posix() for p in REPRODUCTIONS])
 def test_a_rerun_reproduces_its_record(path):
-    """``results/reproductions/<name>.json`` is the command of ``results/<name>.json`` run again, later, from a later
-    commit: its predictions, its held-out curve and every metric but the timings are the original's. A CPU run of
-    the course is deterministic (fixed seeds, fixed thread count), so a learner who reruns it gets the book's
-    numbers. Level 5's choices (the best model on held-out, the challenge's model within the latency budget) must
-    not move either, though its latencies do."""
+    """``results/reproductions/<name>.json`` (or ``results/reproductions/<machine>/<name>.json``, a rerun on another
+    CPU) is the command of ``results/<name>.json`` run again, later, from a later commit: its predictions, its
+    held-out curve and every metric but the timings are the original's. A CPU run of the course is deterministic
+    (fixed seeds, fixed thread count), so a learner who reruns it gets the book's numbers. Level 5's choices (the
+    best model on held-out, the challenge's model within the latency budget) must not move either, though its
+    latencies do."""
     rerun = json.loads(path.read_text())
     original = json.loads((REPO / "results" / path.name).read_text())
     assert rerun["command"] == original["command"] and rerun["date"] > original["date"]
