@@ -42,6 +42,14 @@ def test_record_has_every_field(results_tmp):
     assert path == results_tmp / "demo-offline-small.json"
     assert set(rec) >= {"notebook", "profile", "metrics", "command", "commit", "machine", "date", "seconds"}
     assert rec["metrics"] == {"sst2_validation_accuracy": 81.25} and "cores" in rec["machine"]
+    # which int8 instructions the CPU has: an int8 copy's predictions depend on them (Level 5's chapter)
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        flags = next(line.split(":", 1)[1].split() for line in cpuinfo.read_text().splitlines()
+                     if line.startswith("flags"))
+        assert rec["int8_instructions"] == [f for f in results.INT8_FLAGS if f in flags]
+    else:
+        assert rec["int8_instructions"] is None
     with pytest.raises(TypeError, match="must be a number"):
         results.record("demo", "x", {"accuracy": "81%"}, seconds=1)
 

@@ -74,6 +74,21 @@ def machine(threads: int | None = None) -> str:
     return ", ".join(parts)
 
 
+INT8_FLAGS = ("avx2", "avx512bw", "avx512_vnni", "avx_vnni", "amx_int8")   # /proc/cpuinfo names
+
+
+def int8_instructions() -> list[str] | None:
+    """The CPU's instruction sets that int8 matrix products can run on (``/proc/cpuinfo`` flags among
+    :data:`INT8_FLAGS`), or None where there is no ``/proc/cpuinfo``. torch and onnxruntime pick their int8 kernels
+    by these, and an int8 model's predictions can differ between CPUs that differ here (Level 5's chapter)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return None
+    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
+    return [f for f in INT8_FLAGS if f in flags]
+
+
 class Timer:
     """``with Timer() as t: ...`` then ``t.seconds``."""
 
@@ -113,6 +128,7 @@ def record(notebook: str, profile: str, metrics: dict, *, seconds: float, predic
         "command": os.environ.get("TEXTCLASS_COMMAND", f"jupyter (interactive) {notebook}"),
         "commit": git_commit(),
         "machine": machine(),
+        "int8_instructions": int8_instructions(),
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "seconds": round(float(seconds), 1),
     }
