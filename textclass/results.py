@@ -55,14 +55,7 @@ def _current_commit() -> str:
 def machine(threads: int | None = None) -> str:
     """CPU model, cores, torch threads and GPU, e.g. ``x86_64 Intel Xeon ..., 2 cores, torch 2 threads, no GPU``.
     ``threads``: the count to report instead of this process's own (a runner describing its notebooks' runs)."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = (_cpuinfo() or {}).get("model name") or platform.processor() or platform.machine()
     parts = [f"{platform.machine()} {cpu}", f"{os.cpu_count()} cores"]
     try:
         import torch
@@ -74,6 +67,20 @@ def machine(threads: int | None = None) -> str:
     return ", ".join(parts)
 
 
+def _cpuinfo() -> dict[str, str] | None:
+    """The first CPU's fields in ``/proc/cpuinfo`` (``model name``, ``flags``, ...); None where there is none."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return None
+    fields: dict[str, str] = {}
+    for line in text.splitlines():
+        name, sep, value = line.partition(":")
+        if sep:
+            fields.setdefault(name.strip(), value.strip())
+    return fields
+
+
 INT8_FLAGS = ("avx2", "avx512bw", "avx512_vnni", "avx_vnni", "amx_int8")   # /proc/cpuinfo names
 
 
@@ -81,12 +88,18 @@ def int8_instructions() -> list[str] | None:
     """The CPU's instruction sets that int8 matrix products can run on (``/proc/cpuinfo`` flags among
     :data:`INT8_FLAGS`), or None where there is no ``/proc/cpuinfo``. torch and onnxruntime pick their int8 kernels
     by these, and an int8 model's predictions can differ between CPUs that differ here (Level 5's chapter)."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
+    info = _cpuinfo()
+    if info is None:
         return None
-    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
+    flags = info.get("flags", "").split()
     return [f for f in INT8_FLAGS if f in flags]
+
+
+def provenance() -> dict:
+    """Where and when a measurement is made: commit, machine, the CPU's int8 instructions, date (UTC). Result records
+    and the benchmarks both start with it."""
+    return {"commit": git_commit(), "machine": machine(), "int8_instructions": int8_instructions(),
+            "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
 
 
 class Timer:
@@ -126,10 +139,7 @@ def record(notebook: str, profile: str, metrics: dict, *, seconds: float, predic
         "profile": profile,
         "metrics": {k: _round(v) for k, v in metrics.items()},
         "command": os.environ.get("TEXTCLASS_COMMAND", f"jupyter (interactive) {notebook}"),
-        "commit": git_commit(),
-        "machine": machine(),
-        "int8_instructions": int8_instructions(),
-        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        **provenance(),
         "seconds": round(float(seconds), 1),
     }
     sources = _data_sources()

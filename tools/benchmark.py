@@ -175,15 +175,13 @@ def main(argv=None) -> int:
         ap.error(f"unknown models {sorted(unknown)}; known: {', '.join(MODELS)}")
 
     from tools.book import benchmarks_page, notebook_walls
-    from textclass.results import git_commit, int8_instructions, machine
+    from textclass.results import machine, provenance
     from textclass.submission import atomic_write_text
 
     val_texts, _ = _sst2("validation", args.n, args.data_dir)
     res = {"command": "python -m tools benchmark" + "".join(" " + shlex.quote(a) for a in (argv if argv is not None
                                                                                          else sys.argv[1:])),
-           "commit": git_commit(), "machine": machine(), "int8_instructions": int8_instructions(),
-           "date": __import__("datetime").datetime.now(__import__("datetime").timezone.utc).isoformat(
-               timespec="seconds")}
+           **provenance()}
     start = time.perf_counter()
     if not args.skip_evaluator:
         res["evaluator"] = evaluator_vs_per_sentence(args, val_texts)
