@@ -18,7 +18,10 @@ looked at once per copy and never picks anything.
 The record (``results/improve-<profile>-<size>-student-mpnet<layers>[-limit<N>|-allphrases][-seed<seed>].json``) carries the validation predictions of
 every student copy, so each accuracy re-scores; the student and its ONNX files are saved to the course cache. ``--size small`` marks a plumbing
 check (use it with a small ``--limit``). ``--student RECORD`` trains nothing: it loads the student that run saved
-and makes, scores and chooses among today's copies of it (record ``<that run's name>-requantized``).
+and makes, scores and chooses among today's copies of it (record ``<that run's name>-requantized-7bit``, or
+``-requantized`` with ``--int8-bits 8``). onnxruntime's copies keep their weights to 7 bits (``--int8-bits 7``, the
+default since 2026-12-05), which every x86 CPU multiplies exactly; 8-bit copies, as the records before made them,
+are their CPU's on AVX2 without VNNI (tests/test_int8_cpu.py).
 """
 from __future__ import annotations
 
@@ -40,13 +43,16 @@ INT8_VARIANTS = {"_int8": (False, True), "_int8_per_channel": (True, True),
                  "_int8_fp32_embeddings": (False, False), "_int8_per_channel_fp32_embeddings": (True, False)}
 
 
-def onnx_file(checkpoint: Path, copy_name: str) -> Path:
+def onnx_file(checkpoint: Path, copy_name: str, bits: int = 8) -> Path:
     """Where a run saves the ONNX file of a copy (``student_onnx``, ``distilbert_onnx_int8``, ...): beside the
-    checkpoint, ``<checkpoint>-<model>[-int8[-per-channel][-fp32-embeddings]].onnx``. scripts/submit_student.py finds them here.
-    A name no run saves (another variant, no ``_onnx``) is a ValueError."""
+    checkpoint, ``<checkpoint>-<model>[-int8[-7bit][-per-channel][-fp32-embeddings]].onnx`` (``-7bit``: weights of
+    7 bits, ``bits=7``). scripts/submit_student.py finds them here. A name no run saves (another variant, no
+    ``_onnx``) is a ValueError."""
     model, _, variant = copy_name.partition("_onnx")
-    if not model or not _ or variant not in ("", *INT8_VARIANTS):
-        raise ValueError(f"no ONNX copy is named {copy_name!r}")
+    if not model or not _ or variant not in ("", *INT8_VARIANTS) or bits not in (7, 8):
+        raise ValueError(f"no ONNX copy is named {copy_name!r} ({bits} bits)")
+    if variant and bits == 7:
+        variant = variant.replace("_int8", "_int8_7bit", 1)
     return checkpoint.with_name(f"{checkpoint.name}-{model}{variant.replace('_', '-')}.onnx")
 
 
@@ -68,7 +74,10 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--student", default=None, metavar="RECORD",
                     help="no training: make and score the copies of the student an earlier run saved (its record); "
-                         "the new record is that run's name plus -requantized")
+                         "the new record is that run's name plus -requantized-7bit (-requantized with --int8-bits 8)")
+    ap.add_argument("--int8-bits", type=int, default=7, choices=[7, 8],
+                    help="weight bits of onnxruntime's int8 copies: 7 (default) is exact on every x86 CPU; 8 as "
+                         "the records before 2026-12-05, whose products saturate on AVX2 without VNNI")
     ap.add_argument("--results-dir", default=None, help="where the record goes (default: TEXTCLASS_RESULTS_DIR, else the checkout's results/)")
     args = ap.parse_args(argv)
 
@@ -114,7 +123,7 @@ def main(argv=None) -> int:
                 print(f"error: {args.student} is a {earlier['profile']} record; pass the --profile and --size it was "
                       "made with", file=sys.stderr)
                 return 2
-            tag = earlier["profile"].removeprefix(f"{profile}-{args.size}-") + "-requantized"
+            tag = earlier["profile"].removeprefix(f"{profile}-{args.size}-") + ("-requantized-7bit" if args.int8_bits == 7 else "-requantized")
             student, tokenizer, info = ft.load_finetuned(checkpoint)
             args.layers = info["layers"]
         except (OSError, ValueError, KeyError, TypeError, config.ResourceError) as exc:
@@ -168,7 +177,8 @@ def main(argv=None) -> int:
         for variant, (per_channel, embeddings) in list(INT8_VARIANTS.items())[:None if name == "student" else 1]:
             copy_name = f"{name}_onnx{variant}"
             runtimes[copy_name] = (onnx.OnnxClassifier(onnx.quantize_int8(
-                path, onnx_file(checkpoint, copy_name), per_channel=per_channel, embeddings=embeddings),
+                path, onnx_file(checkpoint, copy_name, args.int8_bits), per_channel=per_channel, embeddings=embeddings,
+                reduce_range=args.int8_bits == 7),
                 threads=args.threads), tok)
     runs = {"student": (student, tokenizer), "student_int8": (quantized, tokenizer),
             "distilbert": (distilbert, wordpiece), "distilbert_int8": (distilbert_int8, wordpiece)} | runtimes
@@ -208,7 +218,7 @@ def main(argv=None) -> int:
                  "seed": args.seed, "latency_sentences": len(lat_texts), "checkpoint": str(checkpoint),
                  "history": earlier["details"]["history"] if earlier else
                  [[r["step"], round(r["heldout_accuracy"], 2)] for r in run["history"]],
-                 "chosen": chosen, "budget_ms": args.budget_ms,
+                 "chosen": chosen, "budget_ms": args.budget_ms, "int8_weight_bits": args.int8_bits,
                  "chosen_by": "best held-out accuracy among the student copies within the latency budget"}
         | ({"student_from": {"record": Path(args.student).name, "commit": earlier["commit"],
                              "command": earlier["command"]}} if earlier else {}),

@@ -27,8 +27,9 @@ if str(REPO) not in sys.path:
 from distil_student import onnx_file  # noqa: E402  (the ONNX copies' file names, made in one place)
 
 
-def load_copy(chosen: str, checkpoint: Path, threads: int):
-    """``(model, tokenizer)`` for one of distil_student.py's student copies, from where that run saved it."""
+def load_copy(chosen: str, checkpoint: Path, threads: int, bits: int = 8):
+    """``(model, tokenizer)`` for one of distil_student.py's student copies, from where that run saved it
+    (``bits``: the weight bits of its onnxruntime copies, ``details.int8_weight_bits``; 8 in records before it)."""
     from textclass import finetune as ft
     from textclass.config import ResourceError
 
@@ -38,7 +39,7 @@ def load_copy(chosen: str, checkpoint: Path, threads: int):
     if chosen == "student_int8":
         return ft.int8_copy(model), tokenizer  # the int8 copy distil_student.py scored
     try:
-        path = onnx_file(checkpoint, chosen) if chosen.startswith("student_onnx") else None
+        path = onnx_file(checkpoint, chosen, bits) if chosen.startswith("student_onnx") else None
     except ValueError:
         path = None  # an ONNX variant no run of distil_student.py makes
     if path is not None:
@@ -81,7 +82,7 @@ def main(argv=None) -> int:
         return 2
     profile = record["profile"].split("-")[0]
     try:
-        model, tokenizer = load_copy(chosen, checkpoint, args.threads)
+        model, tokenizer = load_copy(chosen, checkpoint, args.threads, int(details.get("int8_weight_bits", 8)))
         validation = data.load_sst2("validation", profile=profile)
         test = data.load_sst2("test", profile=profile)
     except ResourceError as exc:

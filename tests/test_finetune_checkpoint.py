@@ -104,11 +104,14 @@ def test_mpnet_student_script_writes_a_record_that_rescores(tmp_path, data_dir):
         assert m[f"{name}_onnx_int8_latency_ms_1threads"] > 0
     cache = tmp_path / "cache" / "finetuned"
     assert (cache / "offline-small-student-mpnet1-limit16").is_dir()
-    assert (cache / "offline-small-student-mpnet1-limit16-student-int8.onnx").is_file()
-    assert (cache / "offline-small-student-mpnet1-limit16-student-int8-per-channel.onnx").is_file()
+    # onnxruntime's copies have 7-bit weights, which every x86 CPU multiplies exactly (tests/test_int8_cpu.py)
+    assert rec["details"]["int8_weight_bits"] == 7
+    assert (cache / "offline-small-student-mpnet1-limit16-student-int8-7bit.onnx").is_file()
+    assert (cache / "offline-small-student-mpnet1-limit16-student-int8-7bit-per-channel.onnx").is_file()
+    assert not (cache / "offline-small-student-mpnet1-limit16-student-int8.onnx").exists()
     # the int8 copies with fp32 embedding tables quantize every matrix but the lookups: bigger files
-    fp32_tables = cache / "offline-small-student-mpnet1-limit16-student-int8-fp32-embeddings.onnx"
-    assert fp32_tables.stat().st_size > (cache / "offline-small-student-mpnet1-limit16-student-int8.onnx").stat().st_size
+    fp32_tables = cache / "offline-small-student-mpnet1-limit16-student-int8-7bit-fp32-embeddings.onnx"
+    assert fp32_tables.stat().st_size > (cache / "offline-small-student-mpnet1-limit16-student-int8-7bit.onnx").stat().st_size
 
     # --student scores the saved student again without training: the copies made the same way predict the same
     proc = subprocess.run([sys.executable, str(repo / "scripts" / "distil_student.py"), "--profile", "offline",
@@ -119,7 +122,7 @@ def test_mpnet_student_script_writes_a_record_that_rescores(tmp_path, data_dir):
                           env=os.environ | {"TEXTCLASS_CACHE": str(tmp_path / "cache")})
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "trained by improve-offline-small-student-mpnet1-limit16.json" in proc.stdout
-    again = json.loads((tmp_path / "again" / "improve-offline-small-student-mpnet1-limit16-requantized.json").read_text())
+    again = json.loads((tmp_path / "again" / "improve-offline-small-student-mpnet1-limit16-requantized-7bit.json").read_text())
     assert again["details"]["student_from"]["command"] == rec["command"]
     assert again["metrics"]["train_examples"] == 16 and again["details"]["history"] == rec["details"]["history"]
     for name in copies:
@@ -186,3 +189,24 @@ def test_teacher_artifact_lookup_order(results_tmp, tmp_path):
         (results_tmp / name).write_bytes(b"")
     assert results.teacher_artifact() == results_tmp / "teacher-b.npz"  # the run's own folder first, newest name
     assert results.teacher_artifact(tmp_path / "mine.npz") == tmp_path / "mine.npz"
+
+
+def test_onnx_copies_of_7_and_8_bits_have_their_own_files():
+    """distil_student.py's 7-bit copies (the default) sit beside the 8-bit files earlier records name, so that
+    scripts/submit_student.py loads the copy a record scored (details.int8_weight_bits, 8 when absent)."""
+    import sys
+
+    repo = Path(__file__).resolve().parent.parent
+    sys.path.insert(0, str(repo / "scripts"))
+    try:
+        from distil_student import onnx_file
+    finally:
+        sys.path.remove(str(repo / "scripts"))
+    ckpt = Path("cache") / "offline-full-student"
+    assert onnx_file(ckpt, "student_onnx_int8_per_channel").name == "offline-full-student-student-int8-per-channel.onnx"
+    assert (onnx_file(ckpt, "student_onnx_int8_per_channel", 7).name
+            == "offline-full-student-student-int8-7bit-per-channel.onnx")
+    assert onnx_file(ckpt, "student_onnx", 7).name == "offline-full-student-student.onnx"  # fp32: no bits
+    for bad in [("student_onnx_int4", 8), ("student_int8", 8), ("student_onnx_int8", 6)]:
+        with pytest.raises(ValueError):
+            onnx_file(ckpt, *bad)

@@ -134,9 +134,14 @@ def export_classifier(model, tokenizer, path) -> str:
     return str(path)
 
 
-def quantize_int8(source, target, per_channel: bool = False, embeddings: bool = True) -> str:
+def quantize_int8(source, target, per_channel: bool = False, embeddings: bool = True,
+                  reduce_range: bool = True) -> str:
     """Dynamic int8 quantization of an ONNX model (onnxruntime: int8 weights, activations quantized on the fly);
     ``per_channel`` gives each output column of a weight matrix its own scale instead of one per matrix.
+    ``reduce_range`` (the default) keeps the weights to 7 bits (-64..63): then every x86 CPU computes the same
+    integers. With 8 bits, a CPU with AVX2 and no VNNI adds two uint8 x int8 products in a saturating 16-bit step
+    (255 x 127 x 2 > 32,767) where a VNNI CPU sums exactly, and the copy's predictions become its CPU's
+    (tests/test_int8_cpu.py shows both on an emulated Haswell).
     ``embeddings=False`` leaves the embedding tables (``Gather``) in fp32: a table lookup does no arithmetic, so
     quantizing it saves only disk, not time, and one scale for a whole vocabulary blurs rare words."""
     import logging
@@ -152,7 +157,7 @@ def quantize_int8(source, target, per_channel: bool = False, embeddings: bool = 
     root.setLevel(logging.ERROR)  # its advice to pre-process the graph first is for static quantization
     try:
         quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, per_channel=per_channel,
-                         op_types_to_quantize=op_types)
+                         reduce_range=reduce_range, op_types_to_quantize=op_types)
     finally:
         root.setLevel(level)
     return str(target)
