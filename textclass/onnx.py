@@ -134,8 +134,11 @@ def export_classifier(model, tokenizer, path) -> str:
     return str(path)
 
 
+INT8_WEIGHT_BITS = 7   # the weights of quantize_int8's copies by default (reduce_range); records say it
+
+
 def quantize_int8(source, target, per_channel: bool = False, embeddings: bool = True,
-                  reduce_range: bool = True) -> str:
+                  reduce_range: bool = INT8_WEIGHT_BITS == 7) -> str:
     """Dynamic int8 quantization of an ONNX model (onnxruntime: int8 weights, activations quantized on the fly);
     ``per_channel`` gives each output column of a weight matrix its own scale instead of one per matrix.
     ``reduce_range`` (the default) keeps the weights to 7 bits (-64..63): then every x86 CPU computes the same
