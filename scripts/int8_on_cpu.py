@@ -1,6 +1,6 @@
 """Score an int8 ONNX copy of Level 5's student on SST-2 validation, on this CPU or on an emulated one.
 
-    python scripts/int8_on_cpu.py MODEL.onnx --name NAME [--cpu Haswell] [--batches N] [--threads 2]
+    python scripts/int8_on_cpu.py MODEL.onnx --name NAME [--cpu Haswell] [--batches N] [--against RECORD:KEY]
 
 An int8 copy is a model of its CPU's arithmetic as well as of its weights: onnxruntime multiplies uint8 activations
 by int8 weights exactly on a CPU with VNNI, and in a saturating 16-bit step on one with AVX2 (or AVX-512) and no
@@ -11,7 +11,9 @@ Level 5's record of the same copy; ``--batches N`` scores only the first N batch
 
 The record, ``results/improve-offline-full-int8-<NAME>-<cpu or native>.json`` (``--results-dir`` elsewhere), holds
 the predictions, the instruction flags the copy saw (read inside the emulator), the weight bits of the file (7:
-``reduce_range``, what ``textclass.onnx.quantize_int8`` makes; 8: the full int8 range) and the emulator's version.
+``reduce_range``, what ``textclass.onnx.quantize_int8`` makes; 8: the full int8 range) and the emulator's version;
+with ``--against RECORD:KEY``, on how many of these sentences the copy predicts what that record's KEY predicted
+(the same copy scored in Level 5's run on its own CPU). tests/test_submission_results.py checks that count.
 """
 from __future__ import annotations
 
@@ -70,6 +72,9 @@ def main(argv=None) -> int:
     ap.add_argument("--cpu", default=None, help="a qemu CPU model to emulate, e.g. Haswell (default: this CPU)")
     ap.add_argument("--batches", type=int, default=0, help="score the first N batches of 64 only (default: all)")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--against", default=None, metavar="RECORD:KEY",
+                    help="a record (path) and its prediction key to compare with, e.g. "
+                         "results/improve-offline-full.json:student_mpnet_6_distilled_int8_onnx_sst2_validation_accuracy")
     ap.add_argument("--results-dir", default=None)
     ap.add_argument("--child", nargs=2, metavar=("BATCHES", "OUT"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -79,6 +84,14 @@ def main(argv=None) -> int:
     if not Path(args.model).is_file():
         print(f"error: {args.model} is not a file", file=sys.stderr)
         return 2
+    against = None
+    if args.against:
+        record_path, _, key = args.against.rpartition(":")
+        try:
+            theirs = json.loads(Path(record_path).read_text(encoding="utf-8"))["predictions"][key]["predictions"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            print(f"error: --against {args.against}: no predictions under that key ({exc!r})", file=sys.stderr)
+            return 2
     prefix, emulator = [], None
     if args.cpu:
         qemu = shutil.which("qemu-x86_64")
@@ -121,6 +134,11 @@ def main(argv=None) -> int:
     order = np.argsort(rows)
     idx, pred = np.array(rows)[order], logits.argmax(1)[order]
     accuracy = 100 * float((pred == labels[idx]).mean())
+    if args.against:
+        agree = int((np.asarray(theirs)[idx] == pred).sum())
+        against = {"record": Path(record_path).resolve().relative_to(REPO / "results").as_posix()
+                   if Path(record_path).resolve().is_relative_to(REPO / "results") else record_path,
+                   "key": key, "agree": agree, "of": len(idx)}
     where = (args.cpu or "native").lower()
     os.environ.setdefault("TEXTCLASS_COMMAND", " ".join(shlex.quote(a) for a in
                                                         ["python", "scripts/int8_on_cpu.py", *sys.argv[1:]]))
@@ -133,12 +151,14 @@ def main(argv=None) -> int:
         directory=args.results_dir or os.environ.get("TEXTCLASS_RESULTS_DIR") or REPO / "results",
         details={"model_file": Path(args.model).name, "int8_weight_bits": weight_bits(args.model),
                  "emulated_cpu": args.cpu, "emulator": emulator, "flags_seen_by_the_copy": flags,
-                 "batches": len(batches), "threads": args.threads},
+                 "batches": len(batches), "threads": args.threads, "against": against},
         predictions={"sst2_validation_accuracy": split | {"predictions": pred.tolist()}})
     on = f"an emulated {args.cpu} ({emulator})" if args.cpu else "this CPU"
     print(f"{Path(args.model).name} ({weight_bits(args.model)}-bit weights) on {on}, which shows the copy "
           f"{', '.join(flags) or 'none of ' + ', '.join(INT8_FLAGS)}: {accuracy:.2f}% "
           f"({int((pred == labels[idx]).sum())}/{len(idx)}), {100 * pred.mean():.1f}% called positive")
+    if against:
+        print(f"the same predictions as {against['record']} ({key}) on {against['agree']} of {against['of']} sentences")
     print(f"record {path}")
     return 0
 
