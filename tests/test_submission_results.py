@@ -179,3 +179,23 @@ def test_a_notebook_run_by_hand_in_a_checkout_never_writes_the_committed_records
     assert config.in_checkout()
     assert config.results_dir() == config.REPO_ROOT / "_build" / "results"
     assert config.results_dir() != config.REPO_ROOT / "results"
+
+
+# scripts/int8_on_cpu.py: an int8 copy of Level 5's student scored on this or an emulated CPU, compared with the
+# record of the run that made it
+CPU_CHECKS = sorted((REPO / "results").glob("improve-offline-full-int8-*.json"))
+
+
+@pytest.mark.parametrize("path", CPU_CHECKS, ids=[p.name for p in CPU_CHECKS])
+def test_an_int8_copy_on_another_cpu_says_how_often_it_agrees(path):
+    """The count of sentences on which the copy predicts what the record of its own run predicted is what the two
+    records' predictions give; a 7-bit copy (``reduce_range``, the course's quantization) agrees on every one, on any
+    CPU, emulated or not."""
+    rec = json.loads(path.read_text())
+    against, split = rec["details"]["against"], rec["predictions"]["sst2_validation_accuracy"]
+    theirs = json.loads((REPO / "results" / against["record"]).read_text())["predictions"][against["key"]]
+    idx = split.get("indices", range(len(split["predictions"])))
+    agree = sum(int(theirs["predictions"][i] == p) for i, p in zip(idx, split["predictions"]))
+    assert (agree, len(split["predictions"])) == (against["agree"], against["of"])
+    if rec["details"]["int8_weight_bits"] == 7:
+        assert agree == against["of"], f"{path.name}: a 7-bit copy predicted otherwise on {against['of'] - agree}"
