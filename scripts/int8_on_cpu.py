@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -55,7 +56,7 @@ def run_copy(model: str, batches: str, out: str, threads: int) -> None:
 
 
 def weight_bits(model: str) -> int:
-    """7 when no int8 weight of the file leaves -64..63 (onnxruntime's ``reduce_range``), else 8."""
+    """7 when no int8 weight of the file leaves -64..64 (onnxruntime's ``reduce_range``), else 8."""
     import numpy as np
     import onnx
     from onnx import numpy_helper
@@ -99,7 +100,8 @@ def main(argv=None) -> int:
             print("error: --cpu needs qemu-x86_64 (Debian: apt-get install qemu-user)", file=sys.stderr)
             return 2
         prefix = [qemu, "-cpu", args.cpu]
-        emulator = subprocess.run([qemu, "--version"], capture_output=True, text=True).stdout.splitlines()[0]
+        emulator = (subprocess.run([qemu, "--version"], capture_output=True, text=True).stdout.splitlines()
+                    or ["qemu-x86_64"])[0]
 
     import numpy as np
 
@@ -139,7 +141,7 @@ def main(argv=None) -> int:
         against = {"record": Path(record_path).resolve().relative_to(REPO / "results").as_posix()
                    if Path(record_path).resolve().is_relative_to(REPO / "results") else record_path,
                    "key": key, "agree": agree, "of": len(idx)}
-    where = (args.cpu or "native").lower()
+    where = re.sub(r"[^a-z0-9]+", "-", (args.cpu or "native").lower()).strip("-")
     os.environ.setdefault("TEXTCLASS_COMMAND", " ".join(shlex.quote(a) for a in
                                                         ["python", "scripts/int8_on_cpu.py", *sys.argv[1:]]))
     split = {"dataset": "sst2", "split": "validation"} | ({"indices": idx.tolist()} if args.batches else {})

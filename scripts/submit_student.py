@@ -82,7 +82,7 @@ def main(argv=None) -> int:
         return 2
     profile = record["profile"].split("-")[0]
     try:
-        model, tokenizer = load_copy(chosen, checkpoint, args.threads, int(details.get("int8_weight_bits", 8)))
+        model, tokenizer = load_copy(chosen, checkpoint, args.threads, int(details.get("int8_weight_bits") or 8))
         validation = data.load_sst2("validation", profile=profile)
         test = data.load_sst2("test", profile=profile)
     except ResourceError as exc:
