@@ -1,4 +1,4 @@
-"""An int8 copy computes the same integers on every x86 CPU (textclass.onnx.quantize_int8).
+"""An int8 copy computes the same integer products on every x86 CPU (textclass.onnx.quantize_int8).
 
 onnxruntime's int8 matrix product multiplies uint8 activations by int8 weights. With AVX512-VNNI or AVX-VNNI the
 products are summed exactly in 32 bits; on a CPU with AVX2 and no VNNI (many AMD EPYCs, older Intel Xeons) the

@@ -202,8 +202,9 @@ CPU_CHECKS = sorted((REPO / "results").glob("improve-offline-full-int8-*.json"))
 @pytest.mark.parametrize("path", CPU_CHECKS, ids=[p.name for p in CPU_CHECKS])
 def test_an_int8_copy_on_another_cpu_says_how_often_it_agrees(path):
     """The count of sentences on which the copy predicts what the record of its own run predicted is what the two
-    records' predictions give; a 7-bit copy (``reduce_range``, the course's quantization) agrees on every one, on any
-    CPU, emulated or not."""
+    records' predictions give; a 7-bit copy (``reduce_range``, the course's quantization), whose integer products
+    are exact on any CPU, emulated or not, agrees on all but near-ties (the floating-point code around the products
+    is the CPU's: Level 5's copy on an emulated Haswell moved 2 of 872, both near-ties on the Xeon)."""
     rec = json.loads(path.read_text())
     against, split = rec["details"]["against"], rec["predictions"]["sst2_validation_accuracy"]
     if against is None:
@@ -213,4 +214,5 @@ def test_an_int8_copy_on_another_cpu_says_how_often_it_agrees(path):
     agree = sum(int(theirs["predictions"][i] == p) for i, p in zip(idx, split["predictions"]))
     assert (agree, len(split["predictions"])) == (against["agree"], against["of"])
     if rec["details"]["int8_weight_bits"] == 7:
-        assert agree == against["of"], f"{path.name}: a 7-bit copy predicted otherwise on {against['of'] - agree}"
+        assert against["of"] - agree <= max(1, against["of"] // 200), \
+            f"{path.name}: a 7-bit copy predicted otherwise on {against['of'] - agree} of {against['of']} sentences"

@@ -142,7 +142,7 @@ def quantize_int8(source, target, per_channel: bool = False, embeddings: bool = 
     """Dynamic int8 quantization of an ONNX model (onnxruntime: int8 weights, activations quantized on the fly);
     ``per_channel`` gives each output column of a weight matrix its own scale instead of one per matrix.
     ``reduce_range`` (the default) keeps the weights to 7 bits (-64..64): then every x86 CPU computes the same
-    integers. With 8 bits, a CPU with AVX2 and no VNNI adds two uint8 x int8 products in a saturating 16-bit step
+    integer products. With 8 bits, a CPU with AVX2 and no VNNI adds two uint8 x int8 products in a saturating 16-bit step
     (255 x 127 x 2 > 32,767) where a VNNI CPU sums exactly, and the copy's predictions become its CPU's
     (tests/test_int8_cpu.py shows both on an emulated Haswell).
     ``embeddings=False`` leaves the embedding tables (``Gather``) in fp32: a table lookup does no arithmetic, so
