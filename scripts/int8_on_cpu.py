@@ -18,6 +18,7 @@ with ``--against RECORD:KEY``, on how many of these sentences the copy predicts 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import re
@@ -37,22 +38,27 @@ if str(REPO) not in sys.path:
 INT8_FLAGS = ("AVX2", "AVX512BW", "AVX512VNNI", "AVXVNNI", "AVX512_SPR")
 
 
+def cpu_flags() -> list[str]:
+    """Which of :data:`INT8_FLAGS` numpy finds in this process (under qemu: the emulated CPU's)."""
+    try:
+        from numpy._core._multiarray_umath import __cpu_features__ as features
+    except ImportError:  # numpy < 2
+        from numpy.core._multiarray_umath import __cpu_features__ as features
+    return [f for f in INT8_FLAGS if features.get(f)]
+
+
 def run_copy(model: str, batches: str, out: str, threads: int) -> None:
     """In the process that may be emulated: onnxruntime and numpy only, every batch of ``batches`` through ``model``."""
     import numpy as np
     import onnxruntime as ort
 
-    try:
-        from numpy._core._multiarray_umath import __cpu_features__ as features
-    except ImportError:  # numpy < 2
-        from numpy.core._multiarray_umath import __cpu_features__ as features
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
     saved = np.load(batches)
     logits = [session.run(None, {"input_ids": saved[f"ids{b}"], "attention_mask": saved[f"mask{b}"]})[0]
               for b in range(int(saved["count"]))]
-    np.savez(out, logits=np.concatenate(logits), flags=np.array([f for f in INT8_FLAGS if features.get(f)]))
+    np.savez(out, logits=np.concatenate(logits), flags=np.array(cpu_flags()))
 
 
 def weight_bits(model: str) -> int:
@@ -106,7 +112,7 @@ def main(argv=None) -> int:
     import numpy as np
 
     from textclass import data, results
-    from textclass.evaluate import length_sorted_batches
+    from textclass.evaluate import tokenized_batches
     from textclass.models import MPNET, offline_path
     from transformers import AutoTokenizer
 
@@ -114,12 +120,12 @@ def main(argv=None) -> int:
     tokenizer = AutoTokenizer.from_pretrained(str(offline_path(MPNET)))
     validation = data.load_sst2("validation", profile="offline")
     texts, labels = list(validation["sentence"]), np.array(validation["label"])
-    batches = length_sorted_batches([len(t) for t in texts], 64)[:args.batches or None]
+    # predict_proba's batches (64, at most 64 tokens), the first --batches of them
+    batches = list(itertools.islice(tokenized_batches(tokenizer, texts, 64, max_length=64, return_tensors="np"),
+                                    args.batches or None))
     with tempfile.TemporaryDirectory() as tmp:
         arrays = {"count": np.array(len(batches))}
-        for b, batch in enumerate(batches):
-            enc = tokenizer([texts[i] for i in batch], padding=True, truncation=True, max_length=64,
-                            return_tensors="np")
+        for b, (_, enc) in enumerate(batches):
             arrays[f"ids{b}"] = enc["input_ids"].astype(np.int64)
             arrays[f"mask{b}"] = enc["attention_mask"].astype(np.int64)
         np.savez(Path(tmp) / "batches.npz", **arrays)
@@ -132,15 +138,17 @@ def main(argv=None) -> int:
             return 1
         out = np.load(Path(tmp) / "out.npz")
         logits, flags = out["logits"], [str(f) for f in out["flags"]]
-    rows = [i for batch in batches for i in batch]
+    rows = [i for batch, _ in batches for i in batch]
     order = np.argsort(rows)
     idx, pred = np.array(rows)[order], logits.argmax(1)[order]
     accuracy = 100 * float((pred == labels[idx]).mean())
     if args.against:
         agree = int((np.asarray(theirs)[idx] == pred).sum())
-        against = {"record": Path(record_path).resolve().relative_to(REPO / "results").as_posix()
-                   if Path(record_path).resolve().is_relative_to(REPO / "results") else record_path,
+        resolved = Path(record_path).resolve()
+        against = {"record": resolved.relative_to(REPO / "results").as_posix()
+                   if resolved.is_relative_to(REPO / "results") else record_path,
                    "key": key, "agree": agree, "of": len(idx)}
+    bits = weight_bits(args.model)
     where = re.sub(r"[^a-z0-9]+", "-", (args.cpu or "native").lower()).strip("-")
     os.environ.setdefault("TEXTCLASS_COMMAND", " ".join(shlex.quote(a) for a in
                                                         ["python", "scripts/int8_on_cpu.py", *sys.argv[1:]]))
@@ -151,12 +159,12 @@ def main(argv=None) -> int:
          "positive_share": 100 * float(pred.mean())},
         seconds=time.perf_counter() - start,
         directory=args.results_dir or os.environ.get("TEXTCLASS_RESULTS_DIR") or REPO / "results",
-        details={"model_file": Path(args.model).name, "int8_weight_bits": weight_bits(args.model),
+        details={"model_file": Path(args.model).name, "int8_weight_bits": bits,
                  "emulated_cpu": args.cpu, "emulator": emulator, "flags_seen_by_the_copy": flags,
                  "batches": len(batches), "threads": args.threads, "against": against},
         predictions={"sst2_validation_accuracy": split | {"predictions": pred.tolist()}})
     on = f"an emulated {args.cpu} ({emulator})" if args.cpu else "this CPU"
-    print(f"{Path(args.model).name} ({weight_bits(args.model)}-bit weights) on {on}, which shows the copy "
+    print(f"{Path(args.model).name} ({bits}-bit weights) on {on}, which shows the copy "
           f"{', '.join(flags) or 'none of ' + ', '.join(INT8_FLAGS)}: {accuracy:.2f}% "
           f"({int((pred == labels[idx]).sum())}/{len(idx)}), {100 * pred.mean():.1f}% called positive")
     if against:

@@ -18,6 +18,7 @@ import platform
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -36,12 +37,11 @@ np.save(sys.argv[3], s.run(None, {"x": np.load(sys.argv[2])})[0])
 """
 
 # the int8-relevant instruction flags numpy sees in the process (under qemu: the emulated CPU's)
-FLAGS = """
-try:
-    from numpy._core._multiarray_umath import __cpu_features__ as f
-except ImportError:
-    from numpy.core._multiarray_umath import __cpu_features__ as f
-print(" ".join(k for k in ("AVX2", "AVX512BW", "AVX512VNNI") if f.get(k)))
+FLAGS = f"""
+import sys
+sys.path.insert(0, {str(Path(__file__).resolve().parents[1] / "scripts")!r})
+from int8_on_cpu import cpu_flags
+print(" ".join(cpu_flags()))
 """
 
 

@@ -21,6 +21,16 @@ import numpy as np
 from textclass.config import resolve_device
 
 
+def tokenized_batches(tokenizer, texts, batch_size: int, *, max_length: int, return_tensors: str = "pt"):
+    """``(indices, encoding)`` for each batch of :func:`length_sorted_batches` over the texts' character lengths,
+    padded to the batch's longest and truncated to ``max_length``: how the course's batched inference tokenizes
+    (fine-tuned classifiers, encoders, scripts/int8_on_cpu.py). An int8 model quantizes its activations per batch,
+    so the batching is part of its predictions."""
+    for batch in length_sorted_batches([len(t) for t in texts], batch_size):
+        yield batch, tokenizer([texts[i] for i in batch], padding=True, truncation=True, max_length=max_length,
+                               return_tensors=return_tensors)
+
+
 def length_sorted_batches(lengths, batch_size: int) -> list[list[int]]:
     """Indices grouped into batches of at most ``batch_size``, shortest items first."""
     if batch_size < 1:

@@ -101,15 +101,14 @@ def _autocast(device: str):
 def predict_proba(model, tokenizer, texts, *, batch_size: int = 64, device: str = "cpu", max_length: int = 64):
     import torch
 
-    from textclass.evaluate import length_sorted_batches
+    from textclass.evaluate import tokenized_batches
 
     texts = list(texts)
     model.eval().to(device)
     out = None
     with torch.inference_mode():
-        for batch in length_sorted_batches([len(t) for t in texts], batch_size):
-            enc = tokenizer([texts[i] for i in batch], padding=True, truncation=True, max_length=max_length,
-                            return_tensors="pt").to(device)
+        for batch, enc in tokenized_batches(tokenizer, texts, batch_size, max_length=max_length):
+            enc = enc.to(device)
             with _autocast(device):
                 logits = model(enc["input_ids"], enc["attention_mask"])
             p = torch.softmax(logits.float(), -1).cpu().numpy()

@@ -12,7 +12,7 @@ import hashlib
 import numpy as np
 
 from textclass.config import cache_dir, resolve_device
-from textclass.evaluate import length_sorted_batches
+from textclass.evaluate import tokenized_batches
 
 
 def mean_pool(last_hidden_state, attention_mask):
@@ -48,9 +48,8 @@ def encode(loaded, texts, *, batch_size: int = 64, normalize: bool = True, max_l
     out = np.zeros((len(texts), model.config.hidden_size), dtype=np.float32)
     with torch.inference_mode(), tqdm(total=len(texts), desc=f"encoding ({loaded.name.split('/')[-1]})",
                                       disable=not progress, unit="sent") as bar:
-        for batch in length_sorted_batches([len(t) for t in texts], batch_size):
-            enc = tokenizer([texts[i] for i in batch], padding=True, truncation=True, max_length=max_length,
-                            return_tensors="pt").to(device)
+        for batch, enc in tokenized_batches(tokenizer, texts, batch_size, max_length=max_length):
+            enc = enc.to(device)
             emb = mean_pool(model(**enc).last_hidden_state, enc["attention_mask"])
             if normalize:
                 emb = torch.nn.functional.normalize(emb, dim=-1)
