@@ -308,3 +308,51 @@ def test_pad_batch_equals_the_tokenizers_own_padding():
         assert torch.equal(mine["input_ids"], ref["input_ids"]), side
         assert torch.equal(mine["attention_mask"], ref["attention_mask"]), side
     tok.padding_side = "right"
+
+
+def test_train_loop_ema_evaluates_and_returns_the_moving_average_and_trains_on_unchanged():
+    """``ema``: the returned weights are the moving average of the weights after each step (decay
+    ``min(ema, (1 + n) / (10 + n))``), computed here by hand from the weights the step leaves; the evaluations swap
+    the average in and the current weights back, so the training itself is the run without ``ema``, loss for loss."""
+    import torch
+    import transformers
+
+    from textclass import finetune as ft
+    from textclass.models import MINILM, load_encoder
+
+    tok = load_encoder(MINILM, profile="offline").tokenizer
+    config = transformers.BertConfig(vocab_size=tok.vocab_size, hidden_size=16, num_hidden_layers=1,
+                                     num_attention_heads=2, intermediate_size=32)
+    texts = [f"review number {i} was {'great' if i % 2 else 'awful'}" for i in range(40)]
+    labels = np.arange(40) % 2
+
+    def run(ema, heldout):
+        torch.manual_seed(0)
+        model = ft.PooledClassifier(transformers.BertModel(config))
+        after = []
+
+        def step(model, batch, optimizer, scheduler):
+            loss = checks.reference_train_step(model, batch, optimizer, scheduler)
+            after.append(model.head.weight.detach().clone())
+            return loss
+
+        held = {"heldout_texts": texts[:8], "heldout_labels": labels[:8], "eval_every": 2, "patience": 100} if heldout else {}
+        start = model.head.weight.detach().clone()
+        out = ft.train_loop(model, tok, texts, labels, step=step, lr=1e-2, batch_size=8, epochs=2, ema=ema,
+                            progress=False, **held)
+        return model, out, start, after
+
+    plain, plain_out, _, _ = run(None, heldout=True)
+    averaged, ema_out, _, _ = run(0.9, heldout=True)
+    assert ema_out["losses"] == plain_out["losses"]          # evaluating the average did not move the training
+    assert len(ema_out["history"]) == len(plain_out["history"]) == 5
+    assert [h["heldout_accuracy"] for h in ema_out["history"]] != [h["heldout_accuracy"] for h in plain_out["history"]] \
+        or not torch.equal(averaged.head.weight, plain.head.weight)
+
+    model, _, start, after = run(0.9, heldout=False)
+    expected = start.clone()
+    for n, w in enumerate(after):
+        decay = min(0.9, (1 + n) / (10 + n))
+        expected = decay * expected + (1 - decay) * w
+    assert torch.allclose(model.head.weight, expected, atol=1e-6)
+    assert not torch.allclose(model.head.weight, after[-1], atol=1e-4)     # not simply the last weights

@@ -169,7 +169,7 @@ def train_loop(model, tokenizer, texts, labels, *, heldout_texts=None, heldout_l
                lr: float = 5e-5, batch_size: int = 16, max_length: int = 64, eval_every: int = 50,
                patience: int = 3, seed: int = 0, device: str = "cpu", soft_targets=None, temperature: float = 1.0,
                step=None, extras: dict | None = None, min_steps: int = 0, progress: bool = True,
-               group_by_length: bool = True) -> dict:
+               group_by_length: bool = True, ema: float | None = None) -> dict:
     """Plain PyTorch fine-tuning with AdamW, linear warm-up/decay, early stopping on the held-out slice.
 
     ``step(model, batch, optimizer, scheduler) -> loss`` is one training step (the learner writes it in Level 4;
@@ -181,6 +181,11 @@ def train_loop(model, tokenizer, texts, labels, *, heldout_texts=None, heldout_l
     :func:`length_grouped_order`), so that little of each batch is padding. The history holds, per evaluation,
     the mean training loss since the previous one and the held-out accuracy. Returns the history and restores the
     best held-out weights.
+
+    ``ema`` (e.g. 0.999) keeps an exponential moving average of the weights, updated after every step (Polyak
+    averaging; the decay is ``min(ema, (1 + n) / (10 + n))`` after ``n`` steps, so that the first steps are not
+    averaged with the pretrained weights): the held-out evaluations, early stopping and the returned model then use
+    the averaged weights, and training goes on from the current ones.
     """
     import torch
     from tqdm.auto import tqdm
@@ -204,8 +209,29 @@ def train_loop(model, tokenizer, texts, labels, *, heldout_texts=None, heldout_l
     start = time.perf_counter()
     stop = False
 
+    # The moving average of the floating-point weights (state_dict entries share the parameters' storage).
+    live = {k: v for k, v in model.state_dict().items() if v.is_floating_point()} if ema else {}
+    shadow = {k: v.detach().clone() for k, v in live.items()}
+
+    def update_average():
+        decay = min(float(ema), (1 + step) / (10 + step))
+        with torch.no_grad():
+            for k, v in live.items():
+                shadow[k].lerp_(v, 1.0 - decay)
+
     def evaluate(epoch) -> bool:
-        """Held-out accuracy now; keep the best weights; True when early stopping says stop."""
+        """Held-out accuracy now (of the averaged weights with ``ema``); keep the best weights; True when early
+        stopping says stop."""
+        if ema:
+            current = {k: v.detach().clone() for k, v in live.items()}
+            model.load_state_dict(shadow, strict=False)
+            try:
+                return _evaluate(epoch)
+            finally:
+                model.load_state_dict(current, strict=False)
+        return _evaluate(epoch)
+
+    def _evaluate(epoch) -> bool:
         p = predict_proba(model, tokenizer, heldout_texts, device=device, max_length=max_length)
         acc = 100 * float((p.argmax(1) == np.asarray(heldout_labels)).mean())
         since = losses[-(step - (history[-1]["step"] if history else 0)):]
@@ -256,6 +282,8 @@ def train_loop(model, tokenizer, texts, labels, *, heldout_texts=None, heldout_l
                     loss_value = float(step_fn(model, batch, opt, sched))
                 else:
                     loss_value = _builtin_step(model, enc, idx)
+                if ema:
+                    update_average()
                 step += 1
                 losses.append(loss_value)
                 bar.update(1)
@@ -268,6 +296,8 @@ def train_loop(model, tokenizer, texts, labels, *, heldout_texts=None, heldout_l
                 break
     if state["best_state"] is not None:
         model.load_state_dict(state["best_state"])
+    elif ema:
+        model.load_state_dict(shadow, strict=False)
     model.eval()
     return {"history": history, "best_heldout_accuracy": state["best"], "steps": step, "losses": losses,
             "phrases_seen": min(step * batch_size, epochs * len(texts)),
