@@ -78,7 +78,7 @@ def test_a_copy_of_the_sources_names_the_commit_it_was_told(tmp_path):
     assert len(commit(REPO).split("+")[0]) == 12  # git's answer in a checkout
 
 
-REPRODUCTIONS = sorted((REPO / "results" / "reproductions").rglob("*.json"))  # <name>.json or <machine>/<name>.json
+REPRODUCTIONS = sorted((REPO / "results" / "reproductions").rglob("*.json"))  # <name>.json, <machine>/<name>.json or <machine>/<commit>/<name>.json
 RECORDS = sorted((REPO / "results").glob("*.json")) + REPRODUCTIONS
 
 
