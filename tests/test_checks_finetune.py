@@ -312,8 +312,9 @@ def test_pad_batch_equals_the_tokenizers_own_padding():
 
 def test_train_loop_ema_evaluates_and_returns_the_moving_average_and_trains_on_unchanged():
     """``ema``: the returned weights are the moving average of the weights after each step (decay
-    ``min(ema, (1 + n) / (10 + n))``), computed here by hand from the weights the step leaves; the evaluations swap
-    the average in and the current weights back, so the training itself is the run without ``ema``, loss for loss."""
+    ``min(ema, (1 + n) / (10 + n))``), computed here by hand from the weights the step leaves -- with a held-out
+    slice, the average at the best evaluation; the evaluations swap the average in and the current weights back,
+    so the training itself is the run without ``ema``, loss for loss."""
     import torch
     import transformers
 
@@ -342,17 +343,26 @@ def test_train_loop_ema_evaluates_and_returns_the_moving_average_and_trains_on_u
                             progress=False, **held)
         return model, out, start, after
 
-    plain, plain_out, _, _ = run(None, heldout=True)
-    averaged, ema_out, _, _ = run(0.9, heldout=True)
-    assert ema_out["losses"] == plain_out["losses"]          # evaluating the average did not move the training
-    assert len(ema_out["history"]) == len(plain_out["history"]) == 5
-    assert [h["heldout_accuracy"] for h in ema_out["history"]] != [h["heldout_accuracy"] for h in plain_out["history"]] \
-        or not torch.equal(averaged.head.weight, plain.head.weight)
+    def average(start, after, ema):
+        expected = start.clone()
+        for n, w in enumerate(after):
+            decay = min(ema, (1 + n) / (10 + n))      # 0.3 caps it from the fourth step on
+            expected = decay * expected + (1 - decay) * w
+        return expected
 
-    model, _, start, after = run(0.9, heldout=False)
-    expected = start.clone()
-    for n, w in enumerate(after):
-        decay = min(0.9, (1 + n) / (10 + n))
-        expected = decay * expected + (1 - decay) * w
-    assert torch.allclose(model.head.weight, expected, atol=1e-6)
+    _, plain_out, _, _ = run(None, heldout=True)
+    averaged, ema_out, start, after = run(0.3, heldout=True)
+    assert ema_out["losses"] == plain_out["losses"]          # evaluating the average did not move the training
+    assert [h["step"] for h in ema_out["history"]] == [2, 4, 6, 8, 10]
+    best = max(ema_out["history"], key=lambda h: h["heldout_accuracy"])   # the first of the best
+    assert torch.allclose(averaged.head.weight, average(start, after[:best["step"]], 0.3), atol=1e-6)
+    held = ft.predict_proba(averaged, tok, texts[:8]).argmax(1)
+    assert 100 * float((held == labels[:8]).mean()) == pytest.approx(ema_out["best_heldout_accuracy"])
+
+    model, _, start, after = run(0.3, heldout=False)
+    assert torch.allclose(model.head.weight, average(start, after, 0.3), atol=1e-6)
+    assert not torch.allclose(model.head.weight, average(start, after, 0.9), atol=1e-4)   # ema is used, not ignored
     assert not torch.allclose(model.head.weight, after[-1], atol=1e-4)     # not simply the last weights
+    for bad in (0, 1, -0.5, 1.5):
+        with pytest.raises(ValueError, match="between 0 and 1"):
+            ft.train_loop(model, tok, texts[:8], labels[:8], ema=bad, progress=False)

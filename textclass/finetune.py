@@ -183,13 +183,16 @@ def train_loop(model, tokenizer, texts, labels, *, heldout_texts=None, heldout_l
     best held-out weights.
 
     ``ema`` (e.g. 0.999) keeps an exponential moving average of the weights, updated after every step (Polyak
-    averaging; the decay is ``min(ema, (1 + n) / (10 + n))`` after ``n`` steps, so that the first steps are not
-    averaged with the pretrained weights): the held-out evaluations, early stopping and the returned model then use
-    the averaged weights, and training goes on from the current ones.
+    averaging; the decay is ``min(ema, (1 + n) / (10 + n))`` after ``n`` steps, so that the starting weights fade
+    from the average within the first steps): the held-out evaluations, early stopping and the returned model then
+    use the averaged weights, and training goes on from the current ones.
     """
     import torch
     from tqdm.auto import tqdm
 
+    if ema is not None and not 0.0 < float(ema) < 1.0:
+        raise ValueError(f"ema={ema!r}: the moving average's decay must lie between 0 and 1 (e.g. 0.999), "
+                         "or None for no average")
     step_fn = step
     set_seed(seed)
     model.to(device).train()
