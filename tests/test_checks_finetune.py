@@ -266,19 +266,26 @@ def test_length_grouped_order_keeps_every_row_once_and_removes_most_padding():
     assert firsts != sorted(firsts, key=lambda r: -lengths[r])   # batches are shuffled, not longest first
 
 
+def _tiny_bert_classifier(tokenizer):
+    """A PooledClassifier over a one-layer, 16-wide random BERT with the tokenizer's vocabulary (fast, real code)."""
+    import transformers
+
+    from textclass import finetune as ft
+
+    config = transformers.BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=16, num_hidden_layers=1,
+                                     num_attention_heads=2, intermediate_size=32)
+    return ft.PooledClassifier(transformers.BertModel(config))
+
+
 @pytest.mark.parametrize("grouped", [True, False])
 def test_trainer_groups_batches_by_length_as_the_loop_does(tmp_path, grouped):
     """Level 4's Trainer run sees the batches the plain loop sees: grouped by length, or shuffled when the
     notebook's ``group_by_length`` is False (real Trainer, tiny random BERT, the offline MiniLM tokenizer)."""
-    import transformers
-
     from textclass import finetune as ft
     from textclass.models import MINILM, load_encoder
 
     tok = load_encoder(MINILM, profile="offline").tokenizer
-    config = transformers.BertConfig(vocab_size=tok.vocab_size, hidden_size=16, num_hidden_layers=1,
-                                     num_attention_heads=2, intermediate_size=32)
-    model = ft.PooledClassifier(transformers.BertModel(config))
+    model = _tiny_bert_classifier(tok)
     texts = ["good", "a bad , bad film", "fine .", "not good at all , and long"] * 4
     labels = [1, 0, 1, 0] * 4
     trainer = ft.train_with_trainer(model, tok, texts, labels, heldout_texts=texts[:4], heldout_labels=labels[:4],
@@ -316,20 +323,17 @@ def test_train_loop_ema_evaluates_and_returns_the_moving_average_and_trains_on_u
     slice, the average at the best evaluation; the evaluations swap the average in and the current weights back,
     so the training itself is the run without ``ema``, loss for loss."""
     import torch
-    import transformers
 
     from textclass import finetune as ft
     from textclass.models import MINILM, load_encoder
 
     tok = load_encoder(MINILM, profile="offline").tokenizer
-    config = transformers.BertConfig(vocab_size=tok.vocab_size, hidden_size=16, num_hidden_layers=1,
-                                     num_attention_heads=2, intermediate_size=32)
     texts = [f"review number {i} was {'great' if i % 2 else 'awful'}" for i in range(40)]
     labels = np.arange(40) % 2
 
     def run(ema, heldout):
         torch.manual_seed(0)
-        model = ft.PooledClassifier(transformers.BertModel(config))
+        model = _tiny_bert_classifier(tok)
         after = []
 
         def step(model, batch, optimizer, scheduler):

@@ -97,7 +97,8 @@ INT8_KERNELS = re.compile(r"^student_.*int8|^challenge_|_all_")
 
 def _runs_of_one_command():
     """Every pair of records of one name, ``results/<name>.json`` and its reruns under ``results/reproductions/``
-    (``<name>.json`` or ``<machine>/<name>.json``): each rerun against the record and against every other rerun."""
+    (``<name>.json``, ``<machine>/<name>.json`` or ``<machine>/<commit>/<name>.json``): each rerun against the
+    record and against every other rerun."""
     groups: dict[str, list[Path]] = {}
     for path in REPRODUCTIONS:
         groups.setdefault(path.name, [REPO / "results" / path.name]).append(path)
