@@ -100,6 +100,10 @@ def main(argv=None) -> int:
     parser.add_argument("--force", action="store_true",
                         help="class folder: grade every learner again (a re-run otherwise skips a learner whose "
                              "submission, secret, solution notebook, checks and limits are all unchanged)")
+    parser.add_argument("--keep-submission", action="store_true",
+                        help="one submission.json with --json REPORT: copy it beside the report as "
+                             "<report name>-submission.json and name that copy in the report's \"submission\" field, "
+                             "so the report can be re-graded from what it graded")
     add_grading_options(parser)
     args = parser.parse_args(argv)
     try:
@@ -130,6 +134,10 @@ def main(argv=None) -> int:
                 if any(p.is_dir() or p.suffix in (".json", ".ipynb") for p in path.iterdir()):
                     raise ValueError(f"{exc}; to grade a class folder (one entry per learner) add --out "
                                      "RESULTS_FOLDER") from None
+        if args.keep_submission and not (args.report and path.suffix == ".json" and regular_file(path)):
+            raise ValueError("--keep-submission keeps one submission.json beside its report: give a .json "
+                             "submission file and --json REPORT")
+        kept = path.read_bytes() if args.keep_submission else None
         # one learner's notebook: the jail sees neither its neighbours (a class folder?) nor any graded results
         report = grade_path(path, args.stage, answer_key=args.answer_key, data_dir=args.data_dir,
                             solution=args.solution, limits=limits_from(args), parameters=parameters,
@@ -139,8 +147,29 @@ def main(argv=None) -> int:
         return EXIT_INVALID
     print(summary(report))
     if args.report:
+        if kept is not None:
+            try:
+                report["submission"] = keep_submission(path, kept, args.report).name
+            except ValueError as exc:
+                print(f"autograder: {exc}", file=sys.stderr)
+                return EXIT_INVALID
         write_report(report, args.report)
     return report["exit_code"]
+
+
+def keep_submission(submission, data: bytes, report) -> Path:
+    """Write ``data`` (the graded submission.json's bytes, read before grading) to ``<report stem>-submission.json``
+    beside the report; the submission itself is only read. A submission that changed while it was graded is a
+    ValueError (nothing is written). Returns the copy's path."""
+    from textclass.submission import atomic_write_bytes
+
+    source, report = Path(submission), Path(report)
+    if source.read_bytes() != data:
+        raise ValueError(f"{source} changed while it was graded: grade it again")
+    copy = report.with_name(report.stem + "-submission.json")
+    if not (copy.exists() and copy.resolve() == source.resolve()):
+        atomic_write_bytes(copy, data)
+    return copy
 
 
 def class_table(out) -> str:

@@ -54,6 +54,34 @@ def test_cli_passes_inside_the_band(tmp_path, labels, correct):
     assert sub.read_bytes() == before  # grading never modifies the submission
 
 
+def test_keep_submission_copies_what_it_graded_beside_the_report(tmp_path, labels):
+    """``--keep-submission``: the graded submission.json, byte for byte, as ``<report>-submission.json`` beside the
+    report, named in its ``submission`` field; grading the copy gives the same report; the submission itself is
+    untouched; without ``--json``, or for a notebook, a clear exit 2 and nothing written."""
+    inbox, out = tmp_path / "inbox", tmp_path / "grades"
+    inbox.mkdir()
+    sub = write_json(inbox / "submission.json", submission(labels, 796))
+    before = sub.read_bytes()
+    result = cli("grade", sub, "--stage", "reproduce", "--json", out / "reproduce.json", "--keep-submission")
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads((out / "reproduce.json").read_text())
+    assert report["submission"] == "reproduce-submission.json"
+    assert (out / "reproduce-submission.json").read_bytes() == before == sub.read_bytes()
+    again = cli("grade", out / report["submission"], "--stage", "reproduce", "--json", tmp_path / "again.json")
+    assert again.returncode == 0, again.stdout + again.stderr
+    regraded = json.loads((tmp_path / "again.json").read_text())
+    assert {k: regraded[k] for k in ("correct", "accuracy", "score")} == {k: report[k] for k in ("correct", "accuracy", "score")}
+    assert regraded["submission"] == report["submission"]     # the report names the file it graded
+
+    for args in ([sub, "--stage", "reproduce", "--keep-submission"],
+                 [tmp_path / "nb.ipynb", "--stage", "reproduce", "--json", tmp_path / "nb.json", "--keep-submission"]):
+        (tmp_path / "nb.ipynb").write_text("{}")
+        bad = cli("grade", *args)
+        assert bad.returncode == 2 and "--keep-submission keeps one submission.json" in bad.stderr, bad.stderr
+    assert not (tmp_path / "nb.json").exists() and sorted(p.name for p in out.iterdir()) == [
+        "reproduce-submission.json", "reproduce.json"]
+
+
 @pytest.mark.parametrize("correct", [791, 801])
 def test_cli_fails_just_outside_the_band_with_partial_credit(tmp_path, labels, correct):
     sub = write_json(tmp_path / "s.json", submission(labels, correct))

@@ -266,13 +266,14 @@ def test_length_grouped_order_keeps_every_row_once_and_removes_most_padding():
     assert firsts != sorted(firsts, key=lambda r: -lengths[r])   # batches are shuffled, not longest first
 
 
-def _tiny_bert_classifier(tokenizer):
-    """A PooledClassifier over a one-layer, 16-wide random BERT with the tokenizer's vocabulary (fast, real code)."""
+def _tiny_bert_classifier(tokenizer, layers: int = 1):
+    """A PooledClassifier over a 16-wide random BERT (one layer unless told) with the tokenizer's vocabulary (fast,
+    real code)."""
     import transformers
 
     from textclass import finetune as ft
 
-    config = transformers.BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=16, num_hidden_layers=1,
+    config = transformers.BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=16, num_hidden_layers=layers,
                                      num_attention_heads=2, intermediate_size=32)
     return ft.PooledClassifier(transformers.BertModel(config))
 
@@ -370,3 +371,89 @@ def test_train_loop_ema_evaluates_and_returns_the_moving_average_and_trains_on_u
     for bad in (0, 1, -0.5, 1.5):
         with pytest.raises(ValueError, match="between 0 and 1"):
             ft.train_loop(model, tok, texts[:8], labels[:8], ema=bad, progress=False)
+
+
+def test_train_loop_layer_decay_gives_each_layer_its_learning_rate_under_one_schedule():
+    """``layer_decay``: at every step the head (and BERT's pooler) train at the scheduled rate, transformer layer
+    ``k`` of 3 at ``layer_decay ** (3 - k)`` times it, the embeddings at ``layer_decay ** 4`` times it -- the
+    rates read here from the optimizer the learner's step receives, the expected factors written out by hand;
+    the schedule (warm-up, decay) is the run without ``layer_decay``; 1 is no decay; outside (0, 1] a ValueError."""
+    import torch
+
+    from textclass import finetune as ft
+    from textclass.models import MINILM, load_encoder
+
+    tok = load_encoder(MINILM, profile="offline").tokenizer
+    texts = [f"review number {i} was {'great' if i % 2 else 'awful'}" for i in range(40)]
+    labels = np.arange(40) % 2
+
+    def run(layer_decay):
+        torch.manual_seed(0)
+        model = _tiny_bert_classifier(tok, layers=3)
+        names = {id(p): n for n, p in model.named_parameters()}
+        rates = []
+
+        def step(model, batch, optimizer, scheduler):
+            rates.append({names[id(p)]: g["lr"] for g in optimizer.param_groups for p in g["params"]})
+            return checks.reference_train_step(model, batch, optimizer, scheduler)
+
+        out = ft.train_loop(model, tok, texts, labels, step=step, lr=1e-3, batch_size=8, epochs=2,
+                            layer_decay=layer_decay, progress=False)
+        return rates, out, model
+
+    def factor(name, d):
+        if name.startswith("encoder.embeddings."):
+            return d ** 4
+        for k in range(3):
+            if name.startswith(f"encoder.encoder.layer.{k}."):
+                return d ** (3 - k)
+        assert name.startswith(("head.", "encoder.pooler."))
+        return 1.0
+
+    plain, plain_out, _ = run(None)
+    decayed, _, model = run(0.5)
+    assert len(decayed) == len(plain) == 10
+    assert len(decayed[0]) == len(list(model.parameters()))        # every parameter is trained
+    for before, after in zip(plain, decayed):
+        scheduled = before["head.weight"]
+        assert len(set(before.values())) == 1                       # no decay: one rate for all
+        for name, rate in after.items():
+            assert rate == pytest.approx(scheduled * factor(name, 0.5), rel=1e-9), name
+    assert decayed[0]["encoder.embeddings.word_embeddings.weight"] < decayed[0]["encoder.encoder.layer.0.output.dense.weight"]
+    _, one_out, _ = run(1.0)
+    assert one_out["losses"] == pytest.approx(plain_out["losses"])
+    for bad in (0, -0.5, 1.5):
+        with pytest.raises(ValueError, match="layer_decay"):
+            ft.train_loop(model, tok, texts[:8], labels[:8], layer_decay=bad, progress=False)
+
+
+def test_layer_depths_of_mpnet_names():
+    """MPNet's shared relative-position bias sits with the embeddings (depth 0), its layers above, the head on top."""
+    from textclass import finetune as ft
+
+    names = ["encoder.embeddings.word_embeddings.weight", "encoder.encoder.relative_attention_bias.weight",
+             "encoder.encoder.layer.0.attention.attn.q.weight", "encoder.encoder.layer.11.output.dense.bias",
+             "encoder.pooler.dense.weight", "head.weight"]
+    assert ft.layer_depths(names) == ([0, 0, 1, 12, 13, 13], 13)
+    assert ft.layer_depths(["head.weight", "head.bias"]) == ([1, 1], 1)
+
+
+def test_trainer_with_layer_decay_trains_each_depth_at_its_rate(tmp_path):
+    """Level 4's Trainer run with ``layer_decay`` uses the loop's layer groups: after training, each group's
+    starting rate (``initial_lr``) is ``lr * 0.5 ** (top - depth)`` (real Trainer, tiny 2-layer random BERT)."""
+    from textclass import finetune as ft
+    from textclass.models import MINILM, load_encoder
+
+    tok = load_encoder(MINILM, profile="offline").tokenizer
+    model = _tiny_bert_classifier(tok, layers=2)
+    texts = ["good", "a bad , bad film", "fine .", "not good at all , and long"] * 4
+    labels = [1, 0, 1, 0] * 4
+    trainer = ft.train_with_trainer(model, tok, texts, labels, heldout_texts=texts[:4], heldout_labels=labels[:4],
+                                    output_dir=str(tmp_path), batch_size=4, eval_steps=2, lr=1e-3, layer_decay=0.5)
+    names = {id(p): n for n, p in model.named_parameters()}
+    start = {names[id(p)]: g["initial_lr"] for g in trainer.optimizer.param_groups for p in g["params"]}
+    assert start["head.weight"] == pytest.approx(1e-3)
+    assert start["encoder.encoder.layer.1.output.dense.weight"] == pytest.approx(5e-4)
+    assert start["encoder.encoder.layer.0.output.dense.weight"] == pytest.approx(2.5e-4)
+    assert start["encoder.embeddings.word_embeddings.weight"] == pytest.approx(1.25e-4)
+    assert trainer.state.global_step == 4

@@ -169,7 +169,7 @@ def train_loop(model, tokenizer, texts, labels, *, heldout_texts=None, heldout_l
                lr: float = 5e-5, batch_size: int = 16, max_length: int = 64, eval_every: int = 50,
                patience: int = 3, seed: int = 0, device: str = "cpu", soft_targets=None, temperature: float = 1.0,
                step=None, extras: dict | None = None, min_steps: int = 0, progress: bool = True,
-               group_by_length: bool = True, ema: float | None = None) -> dict:
+               group_by_length: bool = True, ema: float | None = None, layer_decay: float | None = None) -> dict:
     """Plain PyTorch fine-tuning with AdamW, linear warm-up/decay, early stopping on the held-out slice.
 
     ``step(model, batch, optimizer, scheduler) -> loss`` is one training step (the learner writes it in Level 4;
@@ -186,6 +186,11 @@ def train_loop(model, tokenizer, texts, labels, *, heldout_texts=None, heldout_l
     averaging; the decay is ``min(ema, (1 + n) / (10 + n))`` after ``n`` steps, so that the starting weights fade
     from the average within the first steps): the held-out evaluations, early stopping and the returned model then
     use the averaged weights, and training goes on from the current ones.
+
+    ``layer_decay`` (e.g. 0.8) gives each layer its own learning rate (layer-wise learning-rate decay, as in
+    ULMFiT's discriminative fine-tuning and ELECTRA): the head keeps ``lr``, the top transformer layer gets
+    ``lr * layer_decay``, the one below ``lr * layer_decay ** 2``, down to the embeddings at
+    ``lr * layer_decay ** (layers + 1)`` (see :func:`layer_depths`), so the pre-trained lower layers move less.
     """
     import torch
     from tqdm.auto import tqdm
@@ -193,12 +198,13 @@ def train_loop(model, tokenizer, texts, labels, *, heldout_texts=None, heldout_l
     if ema is not None and not 0.0 < float(ema) < 1.0:
         raise ValueError(f"ema={ema!r}: the moving average's decay must lie between 0 and 1 (e.g. 0.999), "
                          "or None for no average")
+    groups = parameter_groups(model, lr, layer_decay)
     step_fn = step
     set_seed(seed)
     model.to(device).train()
     texts, labels = list(texts), np.asarray(labels)
     lr = float(lr)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    opt = torch.optim.AdamW(groups, lr=lr, weight_decay=0.01)
     steps = epochs * int(np.ceil(len(texts) / batch_size))
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / max(1, 0.1 * steps))
                                               * max(0.0, (steps - s) / steps))
@@ -307,6 +313,38 @@ def train_loop(model, tokenizer, texts, labels, *, heldout_texts=None, heldout_l
             "seconds": time.perf_counter() - start, "examples_per_second": step * batch_size / max(1e-9, time.perf_counter() - start)}
 
 
+def layer_depths(names) -> tuple[list[int], int]:
+    """Each parameter's depth for layer-wise learning-rate decay, from its name, and the top depth.
+
+    Embeddings (and MPNet's shared ``relative_attention_bias``) are depth 0, transformer layer ``k``
+    (``...layer.k...``) is ``k + 1``, everything else (the head, a pooler) is the top, ``layers + 1``."""
+    import re
+
+    names = list(names)
+    layer = [re.search(r"(?:^|\.)layer\.(\d+)\.", n) for n in names]
+    top = 1 + max((int(m.group(1)) + 1 for m in layer if m), default=0)
+    depths = [int(m.group(1)) + 1 if m else 0 if ("embeddings" in n or "relative_attention_bias" in n) else top
+              for n, m in zip(names, layer)]
+    return depths, top
+
+
+def parameter_groups(model, lr: float, layer_decay: float | None = None):
+    """The optimizer's parameters: all at ``lr`` (``layer_decay`` None), or one group per depth of
+    :func:`layer_depths` at ``lr * layer_decay ** (top - depth)``."""
+    if layer_decay is None:
+        return list(model.parameters())
+    if not 0.0 < float(layer_decay) <= 1.0:
+        raise ValueError(f"layer_decay={layer_decay!r}: each layer's learning rate is the one above it times "
+                         "layer_decay, a number in (0, 1] (e.g. 0.8; 1 is no decay), or None")
+    named = list(model.named_parameters())
+    depths, top = layer_depths(name for name, _ in named)
+    by_depth: dict[int, list] = {}
+    for (_, param), depth in zip(named, depths):
+        by_depth.setdefault(depth, []).append(param)
+    return [{"params": params, "lr": float(lr) * float(layer_decay) ** (top - depth)}
+            for depth, params in sorted(by_depth.items())]
+
+
 def tokenized_dataset(texts, labels, tokenizer, *, max_length: int = 64):
     """A ``datasets.Dataset`` of token ids and ``labels`` (unpadded: ``DataCollatorWithPadding`` pads each batch),
     what ``transformers.Trainer`` takes."""
@@ -327,10 +365,12 @@ def tokenized_dataset(texts, labels, tokenizer, *, max_length: int = 64):
 
 def train_with_trainer(model, tokenizer, texts, labels, *, heldout_texts, heldout_labels, output_dir: str,
                        epochs: int = 1, lr: float = 5e-5, batch_size: int = 16, max_length: int = 64,
-                       eval_steps: int = 50, patience: int = 3, seed: int = 0, group_by_length: bool = True):
+                       eval_steps: int = 50, patience: int = 3, seed: int = 0, group_by_length: bool = True,
+                       layer_decay: float | None = None):
     """The same fine-tuning with ``transformers.Trainer``: evaluation on the held-out slice, early stopping,
     best checkpoint restored, mixed precision only on CUDA; batches grouped by length as in :func:`train_loop`
-    (``group_by_length=False``: shuffled batches)."""
+    (``group_by_length=False``: shuffled batches). With ``layer_decay`` the Trainer gets :func:`train_loop`'s
+    optimizer (AdamW over :func:`parameter_groups`, weight decay 0.01 on every weight) and its own schedule."""
     import inspect
 
     import datasets
@@ -361,7 +401,9 @@ def train_with_trainer(model, tokenizer, texts, labels, *, heldout_texts, heldou
         **grouping,
         bf16=cuda and real_bf16(), fp16=cuda and not real_bf16(),
         disable_tqdm=True, use_cpu=not cuda)
-    trainer = tf.Trainer(model=model, args=args, train_dataset=train_ds, eval_dataset=held_ds,
+    optimizers = ((torch.optim.AdamW(parameter_groups(model, lr, layer_decay), lr=lr, weight_decay=0.01), None)
+                  if layer_decay is not None else (None, None))
+    trainer = tf.Trainer(model=model, args=args, train_dataset=train_ds, eval_dataset=held_ds, optimizers=optimizers,
                          data_collator=tf.DataCollatorWithPadding(tokenizer), compute_metrics=metrics,
                          callbacks=[tf.EarlyStoppingCallback(early_stopping_patience=patience)])
     trainer.remove_callback(tf.PrinterCallback)  # no raw log dicts in the notebook (disable_tqdm adds it)
