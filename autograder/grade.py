@@ -115,6 +115,10 @@ def main(argv=None) -> int:
         require_isolation()  # so does a required jail that is not there
         parameters = parse_parameters(args.parameter)
         path = Path(args.submission)
+        if args.keep_submission and (args.out or not (args.report and path.suffix == ".json" and regular_file(path))):
+            raise ValueError("--keep-submission keeps one submission.json beside its report: give a .json "
+                             "submission file and --json REPORT (a class folder's --out keeps none)")
+        kept = path.read_bytes() if args.keep_submission else None
         if args.out:  # a class folder: every learner's file or folder in it
             from autograder.batch import grade_all
 
@@ -134,10 +138,6 @@ def main(argv=None) -> int:
                 if any(p.is_dir() or p.suffix in (".json", ".ipynb") for p in path.iterdir()):
                     raise ValueError(f"{exc}; to grade a class folder (one entry per learner) add --out "
                                      "RESULTS_FOLDER") from None
-        if args.keep_submission and not (args.report and path.suffix == ".json" and regular_file(path)):
-            raise ValueError("--keep-submission keeps one submission.json beside its report: give a .json "
-                             "submission file and --json REPORT")
-        kept = path.read_bytes() if args.keep_submission else None
         # one learner's notebook: the jail sees neither its neighbours (a class folder?) nor any graded results
         report = grade_path(path, args.stage, answer_key=args.answer_key, data_dir=args.data_dir,
                             solution=args.solution, limits=limits_from(args), parameters=parameters,
@@ -145,14 +145,14 @@ def main(argv=None) -> int:
     except (ValueError, RuntimeError, OSError) as exc:  # SubmissionError, ResourceError: a clear message
         print(f"autograder: {exc}", file=sys.stderr)
         return EXIT_INVALID
+    if kept is not None:  # before the verdict is printed: a submission that changed has no verdict
+        try:
+            report["submission"] = keep_submission(path, kept, args.report).name
+        except (ValueError, OSError) as exc:
+            print(f"autograder: {exc}; no report written", file=sys.stderr)
+            return EXIT_INVALID
     print(summary(report))
     if args.report:
-        if kept is not None:
-            try:
-                report["submission"] = keep_submission(path, kept, args.report).name
-            except ValueError as exc:
-                print(f"autograder: {exc}", file=sys.stderr)
-                return EXIT_INVALID
         write_report(report, args.report)
     return report["exit_code"]
 
@@ -167,7 +167,8 @@ def keep_submission(submission, data: bytes, report) -> Path:
     if source.read_bytes() != data:
         raise ValueError(f"{source} changed while it was graded: grade it again")
     copy = report.with_name(report.stem + "-submission.json")
-    if not (copy.exists() and copy.resolve() == source.resolve()):
+    # the submission is already where its copy goes: keep it as it is (a link there is replaced by a real copy)
+    if not (copy.exists() and not copy.is_symlink() and os.path.samefile(copy, source)):
         atomic_write_bytes(copy, data)
     return copy
 

@@ -71,15 +71,51 @@ def test_keep_submission_copies_what_it_graded_beside_the_report(tmp_path, label
     assert again.returncode == 0, again.stdout + again.stderr
     regraded = json.loads((tmp_path / "again.json").read_text())
     assert {k: regraded[k] for k in ("correct", "accuracy", "score")} == {k: report[k] for k in ("correct", "accuracy", "score")}
-    assert regraded["submission"] == report["submission"]     # the report names the file it graded
+    assert not list(tmp_path.glob("again-submission.json"))   # without the option, no copy
 
+    (tmp_path / "nb.ipynb").write_text("{}")
     for args in ([sub, "--stage", "reproduce", "--keep-submission"],
-                 [tmp_path / "nb.ipynb", "--stage", "reproduce", "--json", tmp_path / "nb.json", "--keep-submission"]):
-        (tmp_path / "nb.ipynb").write_text("{}")
+                 [tmp_path / "nb.ipynb", "--stage", "reproduce", "--json", tmp_path / "nb.json", "--keep-submission"],
+                 [inbox, "--stage", "reproduce", "--out", tmp_path / "class", "--keep-submission"]):
         bad = cli("grade", *args)
         assert bad.returncode == 2 and "--keep-submission keeps one submission.json" in bad.stderr, bad.stderr
-    assert not (tmp_path / "nb.json").exists() and sorted(p.name for p in out.iterdir()) == [
+    assert not (tmp_path / "nb.json").exists() and not (tmp_path / "class").exists()
+    assert sorted(p.name for p in out.iterdir()) == ["reproduce-submission.json", "reproduce.json"]
+
+
+def test_keep_submission_edge_cases(tmp_path, labels):
+    """The submission already where its copy goes is kept as it is; a link there becomes a real copy (a later edit
+    of the submission does not reach it); a submission that changed while graded writes nothing (exit 2, no
+    verdict printed)."""
+    import os
+
+    from autograder.grade import keep_submission
+
+    out = tmp_path / "grades"
+    out.mkdir()
+    sub = write_json(out / "reproduce-submission.json", submission(labels, 794))
+    before = sub.read_bytes()
+    result = cli("grade", sub, "--stage", "reproduce", "--json", out / "reproduce.json", "--keep-submission")
+    assert result.returncode == 0, result.stderr
+    assert sub.read_bytes() == before and sorted(p.name for p in out.iterdir()) == [
         "reproduce-submission.json", "reproduce.json"]
+
+    elsewhere = write_json(tmp_path / "mine.json", submission(labels, 700))
+    os.symlink(elsewhere, out / "other-submission.json")
+    copy = keep_submission(elsewhere, elsewhere.read_bytes(), out / "other.json")
+    assert not copy.is_symlink() and copy.read_bytes() == elsewhere.read_bytes()
+    assert oct(copy.stat().st_mode & 0o777) == oct(0o666 & ~_umask())   # readable as any file the user writes
+    with pytest.raises(ValueError, match="changed while it was graded"):
+        keep_submission(elsewhere, b"{}", out / "third.json")
+    assert not (out / "third-submission.json").exists()
+
+
+def _umask():
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 @pytest.mark.parametrize("correct", [791, 801])

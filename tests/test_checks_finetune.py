@@ -427,8 +427,9 @@ def test_train_loop_layer_decay_gives_each_layer_its_learning_rate_under_one_sch
             ft.train_loop(model, tok, texts[:8], labels[:8], layer_decay=bad, progress=False)
 
 
-def test_layer_depths_of_mpnet_names():
-    """MPNet's shared relative-position bias sits with the embeddings (depth 0), its layers above, the head on top."""
+def test_layer_depths_of_mpnet_distilbert_and_roberta_names():
+    """MPNet's shared relative-position bias sits with the embeddings (depth 0), layers above, the head on top;
+    DistilBERT's transformer.layer.N and RoBERTa's LayerNorm names are read as layers, not as the head."""
     from textclass import finetune as ft
 
     names = ["encoder.embeddings.word_embeddings.weight", "encoder.encoder.relative_attention_bias.weight",
@@ -436,6 +437,12 @@ def test_layer_depths_of_mpnet_names():
              "encoder.pooler.dense.weight", "head.weight"]
     assert ft.layer_depths(names) == ([0, 0, 1, 12, 13, 13], 13)
     assert ft.layer_depths(["head.weight", "head.bias"]) == ([1, 1], 1)
+    distilbert = ["encoder.embeddings.word_embeddings.weight", "encoder.transformer.layer.0.ffn.lin1.weight",
+                  "encoder.transformer.layer.5.output_layer_norm.weight", "head.bias"]
+    assert ft.layer_depths(distilbert) == ([0, 1, 6, 7], 7)
+    roberta = ["encoder.embeddings.LayerNorm.weight", "encoder.encoder.layer.0.attention.output.LayerNorm.bias",
+               "encoder.encoder.layer.1.output.dense.weight", "encoder.pooler.dense.bias"]
+    assert ft.layer_depths(roberta) == ([0, 1, 2, 3], 3)
 
 
 def test_trainer_with_layer_decay_trains_each_depth_at_its_rate(tmp_path):

@@ -329,14 +329,14 @@ def layer_depths(names) -> tuple[list[int], int]:
 
 
 def parameter_groups(model, lr: float, layer_decay: float | None = None):
-    """The optimizer's parameters: all at ``lr`` (``layer_decay`` None), or one group per depth of
-    :func:`layer_depths` at ``lr * layer_decay ** (top - depth)``."""
+    """The optimizer's parameters: all at ``lr`` (``layer_decay`` None), or the trainable ones in one group per
+    depth of :func:`layer_depths` at ``lr * layer_decay ** (top - depth)``."""
     if layer_decay is None:
         return list(model.parameters())
     if not 0.0 < float(layer_decay) <= 1.0:
         raise ValueError(f"layer_decay={layer_decay!r}: each layer's learning rate is the one above it times "
                          "layer_decay, a number in (0, 1] (e.g. 0.8; 1 is no decay), or None")
-    named = list(model.named_parameters())
+    named = [(name, param) for name, param in model.named_parameters() if param.requires_grad]
     depths, top = layer_depths(name for name, _ in named)
     by_depth: dict[int, list] = {}
     for (_, param), depth in zip(named, depths):
