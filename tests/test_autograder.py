@@ -102,21 +102,16 @@ def test_keep_submission_edge_cases(tmp_path, labels):
 
     elsewhere = write_json(tmp_path / "mine.json", submission(labels, 700))
     os.symlink(elsewhere, out / "other-submission.json")
-    copy = keep_submission(elsewhere, elsewhere.read_bytes(), out / "other.json")
+    mask = os.umask(0o027)
+    try:
+        copy = keep_submission(elsewhere, elsewhere.read_bytes(), out / "other.json")
+    finally:
+        os.umask(mask)
     assert not copy.is_symlink() and copy.read_bytes() == elsewhere.read_bytes()
-    assert oct(copy.stat().st_mode & 0o777) == oct(0o666 & ~_umask())   # readable as any file the user writes
+    assert oct(copy.stat().st_mode & 0o777) == oct(0o640)   # as the umask says, not mkstemp's 0600
     with pytest.raises(ValueError, match="changed while it was graded"):
         keep_submission(elsewhere, b"{}", out / "third.json")
     assert not (out / "third-submission.json").exists()
-
-
-def _umask():
-    import os
-
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
 
 @pytest.mark.parametrize("correct", [791, 801])
 def test_cli_fails_just_outside_the_band_with_partial_credit(tmp_path, labels, correct):

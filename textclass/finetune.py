@@ -198,13 +198,12 @@ def train_loop(model, tokenizer, texts, labels, *, heldout_texts=None, heldout_l
     if ema is not None and not 0.0 < float(ema) < 1.0:
         raise ValueError(f"ema={ema!r}: the moving average's decay must lie between 0 and 1 (e.g. 0.999), "
                          "or None for no average")
-    groups = parameter_groups(model, lr, layer_decay)
+    opt = adamw(model, lr, layer_decay)
     step_fn = step
     set_seed(seed)
     model.to(device).train()
     texts, labels = list(texts), np.asarray(labels)
     lr = float(lr)
-    opt = torch.optim.AdamW(groups, lr=lr, weight_decay=0.01)
     steps = epochs * int(np.ceil(len(texts) / batch_size))
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / max(1, 0.1 * steps))
                                               * max(0.0, (steps - s) / steps))
@@ -345,6 +344,14 @@ def parameter_groups(model, lr: float, layer_decay: float | None = None):
             for depth, params in sorted(by_depth.items())]
 
 
+def adamw(model, lr: float, layer_decay: float | None = None):
+    """The course's optimizer, for the plain loop and the Trainer alike: AdamW, weight decay 0.01 on every weight,
+    over :func:`parameter_groups`."""
+    import torch
+
+    return torch.optim.AdamW(parameter_groups(model, lr, layer_decay), lr=float(lr), weight_decay=0.01)
+
+
 def tokenized_dataset(texts, labels, tokenizer, *, max_length: int = 64):
     """A ``datasets.Dataset`` of token ids and ``labels`` (unpadded: ``DataCollatorWithPadding`` pads each batch),
     what ``transformers.Trainer`` takes."""
@@ -370,7 +377,7 @@ def train_with_trainer(model, tokenizer, texts, labels, *, heldout_texts, heldou
     """The same fine-tuning with ``transformers.Trainer``: evaluation on the held-out slice, early stopping,
     best checkpoint restored, mixed precision only on CUDA; batches grouped by length as in :func:`train_loop`
     (``group_by_length=False``: shuffled batches). With ``layer_decay`` the Trainer gets :func:`train_loop`'s
-    optimizer (AdamW over :func:`parameter_groups`, weight decay 0.01 on every weight) and its own schedule."""
+    optimizer (:func:`adamw`) and its own schedule."""
     import inspect
 
     import datasets
@@ -401,8 +408,7 @@ def train_with_trainer(model, tokenizer, texts, labels, *, heldout_texts, heldou
         **grouping,
         bf16=cuda and real_bf16(), fp16=cuda and not real_bf16(),
         disable_tqdm=True, use_cpu=not cuda)
-    optimizers = ((torch.optim.AdamW(parameter_groups(model, lr, layer_decay), lr=lr, weight_decay=0.01), None)
-                  if layer_decay is not None else (None, None))
+    optimizers = (adamw(model, lr, layer_decay), None) if layer_decay is not None else (None, None)
     trainer = tf.Trainer(model=model, args=args, train_dataset=train_ds, eval_dataset=held_ds, optimizers=optimizers,
                          data_collator=tf.DataCollatorWithPadding(tokenizer), compute_metrics=metrics,
                          callbacks=[tf.EarlyStoppingCallback(early_stopping_patience=patience)])
