@@ -443,10 +443,7 @@ def test_learner_edition_needs_the_student_notebook(tmp_path):
 # predates its solution's current text is listed here with the reason it was not re-run; every other level's
 # executed notebook must show its solution's cells as they are (republish: ./course run LEVEL --size full, then
 # ./course publish). A listed level that is back in sync fails too, so that the list stays true.
-EXECUTED_LAGS: dict[str, str] = {   # level id: why its executed page does not show its solution as it is
-    "finetune": "session 26 put the layer_decay parameter (default None: the same run) on the solution; the machine "
-                "then trained at 70 phrases/s against the record's 127, so the republish waits for timings that compare",
-}
+EXECUTED_LAGS: dict[str, str] = {}   # level id: why its executed page does not show its solution as it is
 
 
 def _cell_sources(nb) -> list[tuple[str, str]]:
