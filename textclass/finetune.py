@@ -198,12 +198,12 @@ def train_loop(model, tokenizer, texts, labels, *, heldout_texts=None, heldout_l
     if ema is not None and not 0.0 < float(ema) < 1.0:
         raise ValueError(f"ema={ema!r}: the moving average's decay must lie between 0 and 1 (e.g. 0.999), "
                          "or None for no average")
-    opt = adamw(model, lr, layer_decay)
     step_fn = step
     set_seed(seed)
     model.to(device).train()
     texts, labels = list(texts), np.asarray(labels)
     lr = float(lr)
+    opt = adamw(model, lr, layer_decay)   # over the parameters where they now live
     steps = epochs * int(np.ceil(len(texts) / batch_size))
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / max(1, 0.1 * steps))
                                               * max(0.0, (steps - s) / steps))
