@@ -22,6 +22,13 @@ and makes, scores and chooses among today's copies of it (record ``<that run's n
 ``-requantized`` with ``--int8-bits 8``). onnxruntime's copies keep their weights to 7 bits (``--int8-bits 7``, the
 default since 2026-12-05), which every x86 CPU multiplies exactly; 8-bit copies, as the records before made them,
 are their CPU's on AVX2 without VNNI (tests/test_int8_cpu.py).
+
+``--qat PHRASES`` adds quantization-aware training before the copies are made: the student (trained here, or
+loaded with ``--student``) trains on ``PHRASES`` more train phrases against the same soft labels at ``--qat-lr``
+while every linear layer computes as onnxruntime's per-column int8 copy will (uint8 activations, 7-bit weights,
+rounding passed straight through: ``textclass.onnx.simulated_int8``); held-out is scored through the simulation and
+its best weights are kept, saved beside the first checkpoint (``<checkpoint>-qat<PHRASES>``), exported and quantized.
+The record is ``<the run's name>-qat<PHRASES>`` and says in ``details.qat`` how the pass went.
 """
 from __future__ import annotations
 
@@ -78,6 +85,12 @@ def main(argv=None) -> int:
     ap.add_argument("--int8-bits", type=int, default=7, choices=[7, 8],
                     help="weight bits of onnxruntime's int8 copies: 7 (default) is exact on every x86 CPU; 8 as "
                          "the records before 2026-12-05, whose products saturate on AVX2 without VNNI")
+    ap.add_argument("--qat", type=int, default=0, metavar="PHRASES",
+                    help="after training (or loading, with --student), quantization-aware training on this many "
+                         "train phrases: every linear layer computes as onnxruntime's per-column int8 copy will "
+                         "(textclass.onnx.simulated_int8), the best held-out weights through it are kept, and the "
+                         "copies are made from them; the record's name gains -qat<PHRASES> (default 0: none)")
+    ap.add_argument("--qat-lr", type=float, default=1e-5, help="learning rate of the --qat pass (default 1e-5)")
     ap.add_argument("--results-dir", default=None, help="where the record goes (default: TEXTCLASS_RESULTS_DIR, else the checkout's results/)")
     args = ap.parse_args(argv)
 
@@ -161,6 +174,29 @@ def main(argv=None) -> int:
                            "heldout_by_sentence": provenance["heldout_by_sentence"], "lr": args.lr,
                            "train_examples": len(rows),
                            "sst2_validation_accuracy": 100 * float((pred == val_labels).mean())})
+    qat = None
+    if args.qat:  # quantization-aware training: the rounding of the int8 copy simulated while training on
+        qat_rows = np.array([r for r in np.random.default_rng(args.seed + 1).permutation(train_rows)
+                             if r in soft_by_row][:args.qat])
+        with onnx.simulated_int8(student, bits=args.int8_bits, per_channel=True):
+            qat_run = ft.train_loop(student, tokenizer, [sents[i] for i in qat_rows], labs[qat_rows],
+                                    heldout_texts=[sents[i] for i in held_idx], heldout_labels=labs[held_idx],
+                                    soft_targets=np.stack([soft_by_row[r] for r in qat_rows]), epochs=1,
+                                    lr=args.qat_lr, batch_size=32, eval_every=args.eval_every,
+                                    patience=float("inf"), seed=args.seed + 1, progress=False)
+        qat = {"phrases": len(qat_rows), "lr": args.qat_lr, "weight_bits": args.int8_bits, "per_channel": True,
+               "seconds": round(qat_run["seconds"], 1), "examples_per_second": qat_run["examples_per_second"],
+               "best_heldout_accuracy_simulated": qat_run["best_heldout_accuracy"],
+               "history": [[r["step"], round(r["heldout_accuracy"], 2)] for r in qat_run["history"]],
+               "from_checkpoint": str(checkpoint)}
+        tag += f"-qat{len(qat_rows)}" + ("" if args.int8_bits == 7 else "-8bit")
+        tag = tag.replace("-requantized-7bit", "").replace("-requantized", "")
+        checkpoint = checkpoint.with_name(f"{checkpoint.name}-qat{len(qat_rows)}")
+        pred = ft.predict_proba(student, tokenizer, val_texts).argmax(1)
+        ft.save_finetuned(student, tokenizer, checkpoint, dict(info if args.student else {}) | {
+            "encoder": MPNET, "layers": args.layers, "teacher": teacher_path.name, "seed": args.seed,
+            "heldout_size": provenance["heldout_size"], "heldout_by_sentence": provenance["heldout_by_sentence"],
+            "qat": qat, "sst2_validation_accuracy": 100 * float((pred == val_labels).mean())})
     student.cpu().eval()
     quantized = ft.int8_copy(student)
     transformers.set_seed(args.seed)
@@ -220,6 +256,7 @@ def main(argv=None) -> int:
                  [[r["step"], round(r["heldout_accuracy"], 2)] for r in run["history"]],
                  "chosen": chosen, "budget_ms": args.budget_ms, "int8_weight_bits": args.int8_bits,
                  "chosen_by": "best held-out accuracy among the student copies within the latency budget"}
+        | ({"qat": qat} if qat else {})
         | ({"student_from": {"record": Path(args.student).name, "commit": earlier["commit"],
                              "command": earlier["command"]}} if earlier else {}),
         predictions={f"{name}_sst2_validation_accuracy": split | {"predictions": preds[name].tolist()}

@@ -158,6 +158,26 @@ def test_mpnet_student_script_writes_a_record_that_rescores(tmp_path, data_dir):
     proc = subprocess.run(submit + [str(tmp_path / "unknown.json"), "--out", str(tmp_path / "unknown")],
                           capture_output=True, text=True, timeout=600, cwd=repo, env=env)
     assert proc.returncode == 2 and "does not know how to load" in proc.stderr, proc.stderr[-2000:]
+
+    # --qat: quantization-aware training of the saved student, then its copies; the first checkpoint stays as it was
+    first = {f: f.read_bytes() for f in (cache / "offline-small-student-mpnet1-limit16").rglob("*") if f.is_file()}
+    proc = subprocess.run([sys.executable, str(repo / "scripts" / "distil_student.py"), "--profile", "offline",
+                           "--size", "small", "--latency-sentences", "3", "--threads", "1", "--budget-ms", "1000",
+                           "--results-dir", str(tmp_path / "qat"), "--qat", "16", "--qat-lr", "1e-3",
+                           "--student", str(record)],
+                          capture_output=True, text=True, timeout=600, cwd=repo, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    qat = json.loads((tmp_path / "qat" / "improve-offline-small-student-mpnet1-limit16-qat16.json").read_text())
+    q = qat["details"]["qat"]
+    assert q["phrases"] == 16 and q["weight_bits"] == 7 and q["per_channel"] and q["lr"] == 1e-3
+    assert len(q["history"]) == 1 and q["from_checkpoint"] == str(cache / "offline-small-student-mpnet1-limit16")
+    assert qat["details"]["checkpoint"] == str(cache / "offline-small-student-mpnet1-limit16-qat16")
+    assert (cache / "offline-small-student-mpnet1-limit16-qat16-student-int8-7bit-per-channel.onnx").is_file()
+    assert {f: f.read_bytes() for f in (cache / "offline-small-student-mpnet1-limit16").rglob("*") if f.is_file()} == first
+    assert rescore(qat) == {k: pytest.approx(qat["metrics"][k], abs=1e-3) for k in scored}
+    # the weights moved (lr 1e-3): the fp32 student predicts differently from the one it started from
+    assert (qat["predictions"]["student_sst2_validation_accuracy"]["predictions"]
+            != rec["predictions"]["student_sst2_validation_accuracy"]["predictions"])
     assert not (tmp_path / "unknown").exists()
 
 

@@ -164,3 +164,75 @@ def quantize_int8(source, target, per_channel: bool = False, embeddings: bool = 
     finally:
         root.setLevel(level)
     return str(target)
+
+
+def _weight_levels(bits: int) -> int:
+    """The largest integer of onnxruntime's symmetric int8 weights: 64 with 7 bits (``reduce_range``), 127 with 8."""
+    if bits not in (7, 8):
+        raise ValueError(f"bits={bits!r}: onnxruntime's int8 weights have 7 or 8 bits")
+    return 64 if bits == 7 else 127
+
+
+def simulate_int8_weight(weight, bits: int = INT8_WEIGHT_BITS, per_channel: bool = True):
+    """``weight`` (a torch ``Linear`` weight, out x in) rounded as :func:`quantize_int8` stores it: symmetric, scale
+    ``max|w| / 64`` (7 bits) or ``/ 127`` (8 bits), one scale per output column of the ONNX ``MatMul`` (a row here)
+    with ``per_channel``, else one per matrix. The rounding passes gradients straight through (the straight-through
+    estimator), so a model can be trained through it."""
+    import torch
+
+    levels = _weight_levels(bits)
+    top = weight.detach().abs().amax(dim=1, keepdim=True) if per_channel else weight.detach().abs().max()
+    scale = torch.clamp(top, min=1e-12) / levels
+    rounded = torch.clamp(torch.round(weight / scale), -levels, levels) * scale
+    return weight + (rounded - weight).detach()
+
+
+def simulate_uint8_activation(x):
+    """``x`` as onnxruntime's ``DynamicQuantizeLinear`` sees it: one uint8 scale and zero point for the whole tensor,
+    from its range widened to include 0 (``scale = (max - min) / 255``), rounded and back; gradients pass straight
+    through."""
+    import torch
+
+    lo = torch.clamp(x.detach().min(), max=0.0)
+    hi = torch.clamp(x.detach().max(), min=0.0)
+    scale = torch.clamp((hi - lo) / 255.0, min=1e-12)
+    zero = torch.clamp(torch.round(-lo / scale), 0, 255)
+    rounded = (torch.clamp(torch.round(x / scale) + zero, 0, 255) - zero) * scale
+    return x + (rounded - x).detach()
+
+
+class simulated_int8:
+    """Within this context every ``torch.nn.Linear`` of ``model`` computes as onnxruntime's dynamic int8 copy will
+    (:func:`quantize_int8`): its input rounded to uint8 (:func:`simulate_uint8_activation`) and its weight to
+    ``bits``-bit integers (:func:`simulate_int8_weight`), gradients passing straight through. Training in it is
+    quantization-aware training: the fp32 weights learn to be rounded. On leaving, every layer computes in fp32
+    again (its weights are the trained fp32 ones; the int8 copy is made from them afterwards).
+
+        with simulated_int8(student):
+            ft.train_loop(student, ...)       # forward passes see the rounding; held-out is scored through it
+    """
+
+    def __init__(self, model, bits: int = INT8_WEIGHT_BITS, per_channel: bool = True):
+        _weight_levels(bits)
+        self.model, self.bits, self.per_channel = model, bits, per_channel
+        self.layers = []
+
+    def __enter__(self):
+        import torch
+        import torch.nn.functional as F
+
+        bits, per_channel = self.bits, self.per_channel
+        for module in self.model.modules():
+            if isinstance(module, torch.nn.Linear):
+                def forward(x, m=module):
+                    return F.linear(simulate_uint8_activation(x), simulate_int8_weight(m.weight, bits, per_channel),
+                                    m.bias)
+                module.forward = forward
+                self.layers.append(module)
+        return self.model
+
+    def __exit__(self, *exc):
+        for module in self.layers:
+            del module.forward           # the class's forward again
+        self.layers = []
+        return False

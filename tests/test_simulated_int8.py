@@ -1,0 +1,91 @@
+"""Quantization-aware training simulates onnxruntime's int8 copy (textclass.onnx.simulated_int8).
+
+Inside ``simulated_int8(model)`` a torch model must compute what ``quantize_int8``'s per-column 7-bit copy of its
+ONNX export computes in onnxruntime -- to float rounding, far closer than the fp32 model is to that copy -- while
+gradients still reach the fp32 weights (straight-through), and on leaving the model must be its fp32 self again.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("onnxruntime")
+pytest.importorskip("onnx")
+torch = pytest.importorskip("torch")
+
+from textclass import onnx as tc_onnx  # noqa: E402
+
+
+def _mlp(seed=0):
+    torch.manual_seed(seed)
+    # three-dimensional inputs (batch, tokens, width), as a transformer's: each Linear exports as MatMul + Add
+    return torch.nn.Sequential(torch.nn.Linear(32, 48), torch.nn.GELU(), torch.nn.Linear(48, 24),
+                               torch.nn.LayerNorm(24), torch.nn.Linear(24, 8)).eval()
+
+
+def _ort_copy(model, tmp_path, per_channel=True, bits=7):
+    import onnxruntime as ort
+
+    src, dst = tmp_path / "m.onnx", tmp_path / f"m-int8-{bits}-{per_channel}.onnx"
+    torch.onnx.export(model, (torch.zeros(2, 5, 32),), str(src), input_names=["x"], output_names=["y"],
+                      dynamic_axes={"x": {0: "b", 1: "t"}, "y": {0: "b", 1: "t"}}, opset_version=17, dynamo=False)
+    tc_onnx.quantize_int8(src, dst, per_channel=per_channel, reduce_range=bits == 7)
+    session = ort.InferenceSession(str(dst), providers=["CPUExecutionProvider"])
+    return lambda x: session.run(None, {"x": x.numpy()})[0]
+
+
+@pytest.mark.parametrize("per_channel", [True, False])
+def test_simulation_computes_what_the_onnxruntime_copy_computes(tmp_path, per_channel):
+    model = _mlp()
+    run = _ort_copy(model, tmp_path, per_channel=per_channel)
+    x = torch.randn(3, 7, 32, generator=torch.Generator().manual_seed(1)) * 2 + 0.5
+    with torch.no_grad():
+        fp32 = model(x).numpy()
+        with tc_onnx.simulated_int8(model, per_channel=per_channel):
+            simulated = model(x).numpy()
+        again = model(x).numpy()
+    copy = run(x)
+    off_fp32 = np.abs(fp32 - copy).max()
+    off_sim = np.abs(simulated - copy).max()
+    assert off_fp32 > 1e-3                 # the copy rounds: otherwise the comparison shows nothing
+    assert off_sim < off_fp32 / 20, (off_sim, off_fp32)
+    assert np.array_equal(again, fp32)     # leaving the context restores every layer's fp32 forward
+
+
+def test_per_column_and_per_matrix_scales_differ_and_each_matches_only_its_own_copy(tmp_path):
+    model = _mlp(seed=3)
+    x = torch.randn(2, 9, 32, generator=torch.Generator().manual_seed(4))
+    per_column = _ort_copy(model, tmp_path, per_channel=True)(x)
+    with torch.no_grad(), tc_onnx.simulated_int8(model, per_channel=False):
+        per_matrix_sim = model(x).numpy()
+    with torch.no_grad(), tc_onnx.simulated_int8(model, per_channel=True):
+        per_column_sim = model(x).numpy()
+    assert np.abs(per_column_sim - per_column).max() < np.abs(per_matrix_sim - per_column).max() / 5
+
+
+def test_eight_bit_simulation_uses_127_levels():
+    w = torch.tensor([[1.0, -0.5, 0.26, 0.01]])
+    assert torch.allclose(tc_onnx.simulate_int8_weight(w, bits=7), torch.round(w * 64) / 64)
+    assert torch.allclose(tc_onnx.simulate_int8_weight(w, bits=8), torch.round(w * 127) / 127)
+    with pytest.raises(ValueError, match="7 or 8"):
+        tc_onnx.simulated_int8(torch.nn.Linear(2, 2), bits=4)
+
+
+def test_gradients_pass_straight_through_to_the_fp32_weights():
+    model = _mlp()
+    x = torch.randn(2, 3, 32)
+    with tc_onnx.simulated_int8(model):
+        model(x).pow(2).sum().backward()
+    grads = [p.grad for p in model.parameters()]
+    assert all(g is not None and torch.isfinite(g).all() for g in grads)
+    assert all(g.abs().sum() > 0 for g in grads)
+    weight = model[0].weight.detach().clone()
+    torch.optim.SGD(model.parameters(), lr=0.1).step()
+    assert not torch.equal(weight, model[0].weight)    # the fp32 weights train, not a rounded copy of them
+
+
+def test_zero_tensor_and_constant_inputs_stay_finite():
+    assert torch.equal(tc_onnx.simulate_uint8_activation(torch.zeros(4)), torch.zeros(4))
+    assert torch.isfinite(tc_onnx.simulate_int8_weight(torch.zeros(3, 3))).all()
+    out = tc_onnx.simulate_uint8_activation(torch.full((2, 2), 3.0))
+    assert torch.allclose(out, torch.full((2, 2), 3.0), atol=3 / 255)
