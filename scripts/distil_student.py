@@ -24,11 +24,12 @@ default since 2026-12-05), which every x86 CPU multiplies exactly; 8-bit copies,
 are their CPU's on AVX2 without VNNI (tests/test_int8_cpu.py).
 
 ``--qat PHRASES`` adds quantization-aware training before the copies are made: the student (trained here, or
-loaded with ``--student``) trains on ``PHRASES`` more train phrases against the same soft labels at ``--qat-lr``
-while every linear layer computes as onnxruntime's per-column int8 copy will (uint8 activations, 7-bit weights,
-rounding passed straight through: ``textclass.onnx.simulated_int8``); held-out is scored through the simulation and
-its best weights are kept, saved beside the first checkpoint (``<checkpoint>-qat<PHRASES>``), exported and quantized.
-The record is ``<the run's name>-qat<PHRASES>`` and says in ``details.qat`` how the pass went.
+loaded with ``--student``) trains once more on ``PHRASES`` of its train phrases against the same soft labels at
+``--qat-lr`` while every linear layer computes as onnxruntime's per-column int8 copy will (uint8 activations, 7-bit
+weights, rounding passed straight through: ``textclass.onnx.simulated_int8``; ``--qat-per-matrix`` for the per-matrix
+copies). Held-out is scored through the simulation before the pass and every ``--qat-eval-every`` steps; the best
+weights, the starting ones included, are kept, saved beside the first checkpoint (``<checkpoint>-qat<PHRASES>``),
+exported and quantized. The record is ``<the run's name>-qat<PHRASES>`` and says in ``details.qat`` how it went.
 """
 from __future__ import annotations
 
@@ -91,6 +92,9 @@ def main(argv=None) -> int:
                          "(textclass.onnx.simulated_int8), the best held-out weights through it are kept, and the "
                          "copies are made from them; the record's name gains -qat<PHRASES> (default 0: none)")
     ap.add_argument("--qat-lr", type=float, default=1e-5, help="learning rate of the --qat pass (default 1e-5)")
+    ap.add_argument("--qat-eval-every", type=int, default=50, help="steps between the --qat pass's held-out evaluations")
+    ap.add_argument("--qat-per-matrix", action="store_true",
+                    help="simulate one weight scale per matrix (the per-matrix copies) instead of one per column")
     ap.add_argument("--results-dir", default=None, help="where the record goes (default: TEXTCLASS_RESULTS_DIR, else the checkout's results/)")
     args = ap.parse_args(argv)
 
@@ -176,26 +180,41 @@ def main(argv=None) -> int:
                            "sst2_validation_accuracy": 100 * float((pred == val_labels).mean())})
     qat = None
     if args.qat:  # quantization-aware training: the rounding of the int8 copy simulated while training on
+        import copy  # phrases of the train rows (an every-phrase student has seen each of them once already)
+
         qat_rows = np.array([r for r in np.random.default_rng(args.seed + 1).permutation(train_rows)
                              if r in soft_by_row][:args.qat])
-        with onnx.simulated_int8(student, bits=args.int8_bits, per_channel=True):
+        held_texts_q, held_labels_q = [sents[i] for i in held_idx], labs[held_idx]
+        with onnx.simulated_int8(student, bits=args.int8_bits, per_channel=not args.qat_per_matrix):
+            before = 100 * float((ft.predict_proba(student, tokenizer, held_texts_q).argmax(1)
+                                  == held_labels_q).mean())
+            start_state = copy.deepcopy(student.state_dict())
             qat_run = ft.train_loop(student, tokenizer, [sents[i] for i in qat_rows], labs[qat_rows],
-                                    heldout_texts=[sents[i] for i in held_idx], heldout_labels=labs[held_idx],
+                                    heldout_texts=held_texts_q, heldout_labels=held_labels_q,
                                     soft_targets=np.stack([soft_by_row[r] for r in qat_rows]), epochs=1,
-                                    lr=args.qat_lr, batch_size=32, eval_every=args.eval_every,
+                                    lr=args.qat_lr, batch_size=32, eval_every=args.qat_eval_every,
                                     patience=float("inf"), seed=args.seed + 1, progress=False)
-        qat = {"phrases": len(qat_rows), "lr": args.qat_lr, "weight_bits": args.int8_bits, "per_channel": True,
+        kept = "trained" if qat_run["best_heldout_accuracy"] > before else "starting"
+        if kept == "starting":  # the pass never beat the weights it started from, through the same simulation
+            student.load_state_dict(start_state)
+        qat = {"phrases": len(qat_rows), "steps": int(np.ceil(len(qat_rows) / 32)), "lr": args.qat_lr,
+               "eval_every": args.qat_eval_every, "seed": args.seed + 1, "weight_bits": args.int8_bits,
+               "per_channel": not args.qat_per_matrix,
                "seconds": round(qat_run["seconds"], 1), "examples_per_second": qat_run["examples_per_second"],
-               "best_heldout_accuracy_simulated": qat_run["best_heldout_accuracy"],
+               "heldout_accuracy_simulated_before": before,
+               "best_heldout_accuracy_simulated": qat_run["best_heldout_accuracy"], "weights_kept": kept,
                "history": [[r["step"], round(r["heldout_accuracy"], 2)] for r in qat_run["history"]],
                "from_checkpoint": str(checkpoint)}
-        tag += f"-qat{len(qat_rows)}" + ("" if args.int8_bits == 7 else "-8bit")
-        tag = tag.replace("-requantized-7bit", "").replace("-requantized", "")
-        checkpoint = checkpoint.with_name(f"{checkpoint.name}-qat{len(qat_rows)}")
+        suffix = f"-qat{len(qat_rows)}" + ("-per-matrix" if args.qat_per_matrix else "") + (
+            "" if args.int8_bits == 7 else "-8bit")
+        tag = tag.replace("-requantized-7bit", "").replace("-requantized", "") + suffix
+        checkpoint = checkpoint.with_name(f"{checkpoint.name}{suffix}")
         pred = ft.predict_proba(student, tokenizer, val_texts).argmax(1)
-        ft.save_finetuned(student, tokenizer, checkpoint, dict(info if args.student else {}) | {
+        first_info = dict(info) if args.student else {
             "encoder": MPNET, "layers": args.layers, "teacher": teacher_path.name, "seed": args.seed,
             "heldout_size": provenance["heldout_size"], "heldout_by_sentence": provenance["heldout_by_sentence"],
+            "lr": args.lr, "train_examples": len(rows)}
+        ft.save_finetuned(student, tokenizer, checkpoint, first_info | {
             "qat": qat, "sst2_validation_accuracy": 100 * float((pred == val_labels).mean())})
     student.cpu().eval()
     quantized = ft.int8_copy(student)

@@ -89,3 +89,45 @@ def test_zero_tensor_and_constant_inputs_stay_finite():
     assert torch.isfinite(tc_onnx.simulate_int8_weight(torch.zeros(3, 3))).all()
     out = tc_onnx.simulate_uint8_activation(torch.full((2, 2), 3.0))
     assert torch.allclose(out, torch.full((2, 2), 3.0), atol=3 / 255)
+
+
+def test_a_head_on_a_pooled_vector_is_quantized_too(tmp_path):
+    """A Linear on a 2-D input exports as Gemm, which onnxruntime's dynamic quantization turns into MatMulInteger
+    as well: the student's head is rounded in its copy, so the simulation rounds it too."""
+    import onnxruntime as ort
+
+    torch.manual_seed(5)
+    model = torch.nn.Sequential(torch.nn.Linear(32, 48), torch.nn.Tanh(), torch.nn.Linear(48, 2)).eval()
+    src, dst = tmp_path / "head.onnx", tmp_path / "head-int8.onnx"
+    torch.onnx.export(model, (torch.zeros(2, 32),), str(src), input_names=["x"], output_names=["y"],
+                      dynamic_axes={"x": {0: "b"}, "y": {0: "b"}}, opset_version=17, dynamo=False)
+    tc_onnx.quantize_int8(src, dst, per_channel=True)
+    x = torch.randn(6, 32, generator=torch.Generator().manual_seed(6))
+    copy = ort.InferenceSession(str(dst), providers=["CPUExecutionProvider"]).run(None, {"x": x.numpy()})[0]
+    with torch.no_grad():
+        fp32 = model(x).numpy()
+        with tc_onnx.simulated_int8(model):
+            simulated = model(x).numpy()
+    assert np.abs(simulated - copy).max() < np.abs(fp32 - copy).max() / 20
+
+
+def test_leaving_puts_back_what_was_there():
+    model = _mlp()
+    x = torch.randn(1, 2, 32)
+    marker = model[0].forward = lambda inp: torch.nn.functional.linear(inp, model[0].weight, model[0].bias) * 0
+    with tc_onnx.simulated_int8(model):
+        with tc_onnx.simulated_int8(model, bits=8):      # nested: the inner one leaves the outer's in place
+            pass
+        assert model[0].forward is not marker and "forward" in model[2].__dict__
+    assert model[0].forward is marker and "forward" not in model[2].__dict__
+    with pytest.raises(RuntimeError), tc_onnx.simulated_int8(model):
+        raise RuntimeError("a failed step")
+    assert model[0].forward is marker and "forward" not in model[4].__dict__  # restored after an exception too
+    del model[0].forward
+    assert torch.equal(model(x), _mlp()(x))
+
+
+def test_a_model_without_linear_layers_is_refused():
+    with pytest.raises(ValueError, match="no torch.nn.Linear"):
+        with tc_onnx.simulated_int8(torch.nn.Sequential(torch.nn.ReLU())):
+            pass

@@ -203,8 +203,10 @@ def simulate_uint8_activation(x):
 
 class simulated_int8:
     """Within this context every ``torch.nn.Linear`` of ``model`` computes as onnxruntime's dynamic int8 copy will
-    (:func:`quantize_int8`): its input rounded to uint8 (:func:`simulate_uint8_activation`) and its weight to
-    ``bits``-bit integers (:func:`simulate_int8_weight`), gradients passing straight through. Training in it is
+    (:func:`quantize_int8`; it quantizes the exported ``MatMul`` and ``Gemm`` nodes alike, so a head on the pooled
+    vector too): its input rounded to uint8 (:func:`simulate_uint8_activation`) and its weight to
+    ``bits``-bit integers (:func:`simulate_int8_weight`), gradients passing straight through. Embedding tables are
+    not simulated: the copy it models is the one with fp32 tables (``embeddings=False``). Training in it is
     quantization-aware training: the fp32 weights learn to be rounded. On leaving, every layer computes in fp32
     again (its weights are the trained fp32 ones; the int8 copy is made from them afterwards).
 
@@ -222,17 +224,24 @@ class simulated_int8:
         import torch.nn.functional as F
 
         bits, per_channel = self.bits, self.per_channel
-        for module in self.model.modules():
-            if isinstance(module, torch.nn.Linear):
-                def forward(x, m=module):
-                    return F.linear(simulate_uint8_activation(x), simulate_int8_weight(m.weight, bits, per_channel),
-                                    m.bias)
-                module.forward = forward
-                self.layers.append(module)
+        layers = [m for m in self.model.modules() if isinstance(m, torch.nn.Linear)]
+        if not layers:
+            raise ValueError(f"{type(self.model).__name__} has no torch.nn.Linear layer: nothing to simulate")
+        for module in layers:
+            # a forward set on the instance (a hook library's, an outer simulation's) is put back on leaving
+            self.layers.append((module, module.__dict__.get("forward")))
+
+            def forward(x, m=module):
+                return F.linear(simulate_uint8_activation(x), simulate_int8_weight(m.weight, bits, per_channel),
+                                m.bias)
+            module.forward = forward
         return self.model
 
     def __exit__(self, *exc):
-        for module in self.layers:
-            del module.forward           # the class's forward again
+        for module, before in self.layers:
+            if before is None:
+                del module.forward       # the class's forward again
+            else:
+                module.forward = before
         self.layers = []
         return False
