@@ -129,6 +129,11 @@ def main(argv=None) -> int:
     if sorted(held_idx.tolist()) != sorted(provenance["heldout_rows"]):
         print(f"error: the held-out slice differs from the one {teacher_path.name} was made with", file=sys.stderr)
         return 2
+    held_texts, held_labels = [sents[i] for i in held_idx], labs[held_idx]
+
+    def heldout_accuracy(model) -> float:
+        return 100 * float((ft.predict_proba(model, tokenizer, held_texts).argmax(1) == held_labels).mean())
+
     earlier = None
     if args.student:  # no training: the student an earlier run saved, scored again with today's copies
         try:
@@ -140,7 +145,7 @@ def main(argv=None) -> int:
                 print(f"error: {args.student} is a {earlier['profile']} record; pass the --profile and --size it was "
                       "made with", file=sys.stderr)
                 return 2
-            tag = earlier["profile"].removeprefix(f"{profile}-{args.size}-") + ("-requantized-7bit" if args.int8_bits == 7 else "-requantized")
+            tag = earlier["profile"].removeprefix(f"{profile}-{args.size}-")  # + -qat<N> or -requantized[-7bit]
             student, tokenizer, info = ft.load_finetuned(checkpoint)
             args.layers = info["layers"]
         except (OSError, ValueError, KeyError, TypeError, config.ResourceError) as exc:
@@ -164,7 +169,7 @@ def main(argv=None) -> int:
         ft.set_seed(args.seed)  # the new head's initial weights too
         student = ft.PooledClassifier(enc.model, layers=args.layers)
         run = ft.train_loop(student, tokenizer, [sents[i] for i in rows], labs[rows],
-                            heldout_texts=[sents[i] for i in held_idx], heldout_labels=labs[held_idx],
+                            heldout_texts=held_texts, heldout_labels=held_labels,
                             soft_targets=np.stack([soft_by_row[r] for r in rows]), epochs=1, lr=args.lr,
                             batch_size=32, eval_every=args.eval_every, patience=float("inf"), seed=args.seed,
                             progress=False)
@@ -172,25 +177,22 @@ def main(argv=None) -> int:
         tag = f"student-mpnet{args.layers}{phrases}" + (f"-seed{args.seed}" if args.seed else "")
         checkpoint = ft.checkpoint_dir(profile, args.size).with_name(f"{profile}-{args.size}-{tag}")
         pred = ft.predict_proba(student, tokenizer, val_texts).argmax(1)
+        info = {"encoder": MPNET, "layers": args.layers, "teacher": teacher_path.name, "seed": args.seed,
+                "heldout_size": provenance["heldout_size"], "heldout_by_sentence": provenance["heldout_by_sentence"],
+                "lr": args.lr, "train_examples": len(rows)}
         ft.save_finetuned(student, tokenizer, checkpoint,
-                          {"encoder": MPNET, "layers": args.layers, "teacher": teacher_path.name, "seed": args.seed,
-                           "heldout_size": provenance["heldout_size"],
-                           "heldout_by_sentence": provenance["heldout_by_sentence"], "lr": args.lr,
-                           "train_examples": len(rows),
-                           "sst2_validation_accuracy": 100 * float((pred == val_labels).mean())})
+                          info | {"sst2_validation_accuracy": 100 * float((pred == val_labels).mean())})
     qat = None
     if args.qat:  # quantization-aware training: the rounding of the int8 copy simulated while training on
         import copy  # phrases of the train rows (an every-phrase student has seen each of them once already)
 
         qat_rows = np.array([r for r in np.random.default_rng(args.seed + 1).permutation(train_rows)
                              if r in soft_by_row][:args.qat])
-        held_texts_q, held_labels_q = [sents[i] for i in held_idx], labs[held_idx]
         with onnx.simulated_int8(student, bits=args.int8_bits, per_channel=not args.qat_per_matrix):
-            before = 100 * float((ft.predict_proba(student, tokenizer, held_texts_q).argmax(1)
-                                  == held_labels_q).mean())
+            before = heldout_accuracy(student)
             start_state = copy.deepcopy(student.state_dict())
             qat_run = ft.train_loop(student, tokenizer, [sents[i] for i in qat_rows], labs[qat_rows],
-                                    heldout_texts=held_texts_q, heldout_labels=held_labels_q,
+                                    heldout_texts=held_texts, heldout_labels=held_labels,
                                     soft_targets=np.stack([soft_by_row[r] for r in qat_rows]), epochs=1,
                                     lr=args.qat_lr, batch_size=32, eval_every=args.qat_eval_every,
                                     patience=float("inf"), seed=args.seed + 1, progress=False)
@@ -207,15 +209,13 @@ def main(argv=None) -> int:
                "from_checkpoint": str(checkpoint)}
         suffix = f"-qat{len(qat_rows)}" + ("-per-matrix" if args.qat_per_matrix else "") + (
             "" if args.int8_bits == 7 else "-8bit")
-        tag = tag.replace("-requantized-7bit", "").replace("-requantized", "") + suffix
+        tag += suffix
         checkpoint = checkpoint.with_name(f"{checkpoint.name}{suffix}")
         pred = ft.predict_proba(student, tokenizer, val_texts).argmax(1)
-        first_info = dict(info) if args.student else {
-            "encoder": MPNET, "layers": args.layers, "teacher": teacher_path.name, "seed": args.seed,
-            "heldout_size": provenance["heldout_size"], "heldout_by_sentence": provenance["heldout_by_sentence"],
-            "lr": args.lr, "train_examples": len(rows)}
-        ft.save_finetuned(student, tokenizer, checkpoint, first_info | {
-            "qat": qat, "sst2_validation_accuracy": 100 * float((pred == val_labels).mean())})
+        ft.save_finetuned(student, tokenizer, checkpoint,
+                          info | {"qat": qat, "sst2_validation_accuracy": 100 * float((pred == val_labels).mean())})
+    elif args.student:  # the same weights, today's copies
+        tag += "-requantized-7bit" if args.int8_bits == 7 else "-requantized"
     student.cpu().eval()
     quantized = ft.int8_copy(student)
     transformers.set_seed(args.seed)
@@ -244,9 +244,7 @@ def main(argv=None) -> int:
     latency = {name: stats.latency_ms(stats.batch1(model, tok), lat_texts, threads=args.threads)["median_ms"]
                for name, (model, tok) in runs.items()}
     acc = {name: 100 * float((p == val_labels).mean()) for name, p in preds.items()}
-    held_texts, held_labels = [sents[i] for i in held_idx], labs[held_idx]
-    held = {name: 100 * float((ft.predict_proba(runs[name][0], tokenizer, held_texts).argmax(1)
-                               == held_labels).mean()) for name in students}
+    held = {name: heldout_accuracy(runs[name][0]) for name in students}
     # the run's choice: the best held-out accuracy within the latency budget (ties: the faster copy)
     within = [name for name in students if latency[name] <= args.budget_ms]
     chosen = max(within, key=lambda name: (held[name], -latency[name])) if within else None
