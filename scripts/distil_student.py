@@ -9,7 +9,8 @@ length) on ``--limit`` SST-2 train phrases against the MPNet teacher's soft labe
 (KL divergence to the teacher's distribution); Level 4's sentence-cut held-out slice (the teacher's own) is
 evaluated every 125 steps and the best weights are kept. Then SST-2 validation, once, fp32 and int8 (dynamic
 quantization of the linear layers), and batch-1 latency (median, tokenisation included) of both next to the
-DistilBERT architecture (random weights, fp32 and int8) timed in the same run; and the same again in onnxruntime
+DistilBERT architecture (random weights, fp32 and int8) timed in the same run (every model in turns on the same
+sentences, ``textclass.stats.latency_ms_interleaved``, since 2026-12-05; before, one model after another); and the same again in onnxruntime
 (the models exported to ONNX, int8 by onnxruntime's dynamic quantization: one scale per weight matrix or one per
 column, the embedding tables quantized too or kept in fp32). Every student copy is also scored on the held-out slice, and the copy with the best held-out accuracy
 among those within ``--budget-ms`` (10 ms, the seed's challenge) is the one the run *chooses*: validation is
@@ -46,6 +47,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 
+LATENCY_BLOCKS = 10   # the latency sentences are timed in this many turns of every model (interleaved)
 # onnxruntime's int8 copies of the student: (per_channel, embeddings quantized) for each name's suffix
 INT8_VARIANTS = {"_int8": (False, True), "_int8_per_channel": (True, True),
                  "_int8_fp32_embeddings": (False, False), "_int8_per_channel_fp32_embeddings": (True, False)}
@@ -241,8 +243,10 @@ def main(argv=None) -> int:
     preds = {"student": pred} | {name: ft.predict_proba(runs[name][0], tokenizer, val_texts).argmax(1)
                                  for name in students[1:]}
     lat_texts = val_texts[:args.latency_sentences]
-    latency = {name: stats.latency_ms(stats.batch1(model, tok), lat_texts, threads=args.threads)["median_ms"]
-               for name, (model, tok) in runs.items()}
+    # every model timed in turns on the same sentences, so that a slow spell of the machine slows them alike
+    latency = {name: out["median_ms"] for name, out in stats.latency_ms_interleaved(
+        {name: stats.batch1(model, tok) for name, (model, tok) in runs.items()}, lat_texts, threads=args.threads,
+        blocks=LATENCY_BLOCKS).items()}
     acc = {name: 100 * float((p == val_labels).mean()) for name, p in preds.items()}
     held = {name: heldout_accuracy(runs[name][0]) for name in students}
     # the run's choice: the best held-out accuracy within the latency budget (ties: the faster copy)
@@ -268,7 +272,8 @@ def main(argv=None) -> int:
                  "loss": "KL divergence to the teacher's probabilities (T = 1)", "teacher": teacher_path.name,
                  "teacher_validation_accuracy": provenance.get("sst2_validation_accuracy"),
                  "lr": args.lr, "batch_size": 32, "epochs": 1, "eval_every": args.eval_every, "threads": args.threads,
-                 "seed": args.seed, "latency_sentences": len(lat_texts), "checkpoint": str(checkpoint),
+                 "seed": args.seed, "latency_sentences": len(lat_texts), "latency_blocks": LATENCY_BLOCKS,
+                 "checkpoint": str(checkpoint),
                  "history": earlier["details"]["history"] if earlier else
                  [[r["step"], round(r["heldout_accuracy"], 2)] for r in run["history"]],
                  "chosen": chosen, "budget_ms": args.budget_ms, "int8_weight_bits": args.int8_bits,

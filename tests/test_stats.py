@@ -2,6 +2,8 @@
 exercise) lives with the checks in autograder/checks/improve.py."""
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
@@ -53,6 +55,48 @@ def test_latency_ms_restores_threads():
     out = stats.latency_ms(lambda t: sum(range(100)), ["a", "b", "c"], threads=1, warmup=1)
     assert out["n"] == 3 and out["median_ms"] >= 0 and out["threads"] == 1
     assert torch.get_num_threads() == before
+
+
+def _machine(slow_after: int, base_ms: float = 2.0, factor: float = 3.0):
+    """Predictors that sleep ``base_ms`` (times their own weight), on a machine that turns ``factor`` times slower
+    after ``slow_after`` calls of all of them together (another job starting, a shared host)."""
+    calls = [0]
+
+    def model(weight):
+        def predict_one(text):
+            calls[0] += 1
+            time.sleep(base_ms * weight * (factor if calls[0] > slow_after else 1.0) / 1000)
+        return predict_one
+    return model
+
+
+def test_interleaved_latency_charges_a_slow_spell_to_every_model_alike():
+    """Two identical models: timed one after the other, the one timed after the machine slowed looks ~3x slower;
+    taking turns, both see the slow spell and measure alike (the ratio the budget's choice relies on)."""
+    texts = [f"s{i}" for i in range(40)]
+    model = _machine(slow_after=45)
+    seq = {name: stats.latency_ms(model(1.0), texts, warmup=2)["median_ms"] for name in ("a", "b")}
+    assert seq["b"] / seq["a"] > 2.0                      # the premise: sequential timing is fooled
+    model = _machine(slow_after=45)
+    out = stats.latency_ms_interleaved({"a": model(1.0), "b": model(1.0)}, texts, warmup=2, blocks=8)
+    assert 0.7 < out["b"]["median_ms"] / out["a"]["median_ms"] < 1.4
+    assert out["a"]["n"] == out["b"]["n"] == 40
+
+
+def test_interleaved_latency_still_sees_a_slower_model_and_restores_threads():
+    import torch
+
+    before = torch.get_num_threads()
+    model = _machine(slow_after=10**9)
+    out = stats.latency_ms_interleaved({"fast": model(1.0), "slow": model(2.5)}, [str(i) for i in range(12)],
+                                       threads=1, warmup=1, blocks=5)
+    assert out["slow"]["median_ms"] / out["fast"]["median_ms"] > 1.8
+    assert out["fast"]["threads"] == 1 and out["fast"]["p90_ms"] >= out["fast"]["median_ms"]
+    assert torch.get_num_threads() == before
+    one = stats.latency_ms_interleaved({"only": model(1.0)}, ["x"], blocks=10)   # more blocks than sentences
+    assert one["only"]["n"] == 1
+    with pytest.raises(ValueError):
+        stats.latency_ms_interleaved({}, ["x"])
 
 
 def test_batch1_gives_the_batched_probabilities_one_sentence_at_a_time():

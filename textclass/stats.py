@@ -66,6 +66,45 @@ def latency_ms(predict_one, texts, *, threads: int | None = None, warmup: int = 
             "n": len(times), "threads": threads or old}
 
 
+def latency_ms_interleaved(predict_ones: dict, texts, *, threads: int | None = None, warmup: int = 5,
+                           blocks: int = 10) -> dict:
+    """:func:`latency_ms` for several models at once, each timed on the same ``texts`` (batch 1), taking turns:
+    the texts are cut into ``blocks`` runs of consecutive sentences, and each block is timed model after model
+    (the order turning by one each block, every model re-warmed on the block's first sentence). A machine that
+    slows down for a while (another job, a shared host, a clock that drops) slows every model alike, so their
+    ratios hold, where timing one model after another charges the slow minutes to whichever ran then; each model
+    still runs consecutive sentences with its weights in cache. Returns ``{name: latency_ms's dict}``."""
+    import torch
+
+    names, texts = list(predict_ones), list(texts)
+    if not names or not texts:
+        raise ValueError("latency_ms_interleaved needs at least one model and one sentence")
+    bounds = np.linspace(0, len(texts), min(blocks, len(texts)) + 1).astype(int)
+    times = {name: [] for name in names}
+    old = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        for name in names:
+            for t in texts[:warmup]:
+                predict_ones[name](t)
+        for b, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:])):
+            for name in names[b % len(names):] + names[:b % len(names)]:
+                predict_ones[name](texts[lo])
+                for t in texts[lo:hi]:
+                    start = time.perf_counter()
+                    predict_ones[name](t)
+                    times[name].append(1000 * (time.perf_counter() - start))
+    finally:
+        torch.set_num_threads(old)
+    out = {}
+    for name, ts in times.items():
+        ts.sort()
+        out[name] = {"median_ms": statistics.median(ts), "p90_ms": ts[int(0.9 * (len(ts) - 1))], "n": len(ts),
+                     "threads": threads or old}
+    return out
+
+
 def batch1(model, tokenizer, *, max_length: int = 128):
     """``predict_one(text) -> logits``: ``model(input_ids, attention_mask)`` on one sentence, tokenisation
     included, on the CPU (what :func:`latency_ms` times)."""
