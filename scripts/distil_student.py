@@ -10,11 +10,13 @@ length) on ``--limit`` SST-2 train phrases against the MPNet teacher's soft labe
 evaluated every 125 steps and the best weights are kept. Then SST-2 validation, once, fp32 and int8 (dynamic
 quantization of the linear layers), and batch-1 latency (median, tokenisation included) of both next to the
 DistilBERT architecture (random weights, fp32 and int8) timed in the same run (every model in turns on the same
-sentences, ``textclass.stats.latency_ms_interleaved``, since 2026-12-05; before, one model after another); and the same again in onnxruntime
-(the models exported to ONNX, int8 by onnxruntime's dynamic quantization: one scale per weight matrix or one per
-column, the embedding tables quantized too or kept in fp32). Every student copy is also scored on the held-out slice, and the copy with the best held-out accuracy
-among those within ``--budget-ms`` (10 ms, the seed's challenge) is the one the run *chooses*: validation is
-looked at once per copy and never picks anything.
+sentences, ``textclass.stats.latency_ms_interleaved``, since commit 894d733: the records with
+``details.latency_blocks``; before, one model after another); and the same again in onnxruntime (the models
+exported to ONNX, int8 by onnxruntime's dynamic quantization: one scale per weight matrix or one per column, the
+embedding tables quantized too or kept in fp32). Every student copy is also scored on the held-out slice, and the
+copy with the best held-out accuracy among those within ``--budget-ms`` (10 ms, the seed's challenge) is the one the
+run *chooses*: validation is looked at once per copy and never picks anything. On a CPU where the copies take about the budget, the choice moves with the machine's minute (seed 7's
+copies on an AMD EPYC, book/improve.md).
 
 The record (``results/improve-<profile>-<size>-student-mpnet<layers>[-limit<N>|-allphrases][-seed<seed>].json``) carries the validation predictions of
 every student copy, so each accuracy re-scores; the student and its ONNX files are saved to the course cache. ``--size small`` marks a plumbing
@@ -244,9 +246,9 @@ def main(argv=None) -> int:
                                  for name in students[1:]}
     lat_texts = val_texts[:args.latency_sentences]
     # every model timed in turns on the same sentences, so that a slow spell of the machine slows them alike
-    latency = {name: out["median_ms"] for name, out in stats.latency_ms_interleaved(
-        {name: stats.batch1(model, tok) for name, (model, tok) in runs.items()}, lat_texts, threads=args.threads,
-        blocks=LATENCY_BLOCKS).items()}
+    timed = stats.latency_ms_interleaved({name: stats.batch1(model, tok) for name, (model, tok) in runs.items()},
+                                         lat_texts, threads=args.threads, blocks=LATENCY_BLOCKS)
+    latency = {name: out["median_ms"] for name, out in timed.items()}
     acc = {name: 100 * float((p == val_labels).mean()) for name, p in preds.items()}
     held = {name: heldout_accuracy(runs[name][0]) for name in students}
     # the run's choice: the best held-out accuracy within the latency budget (ties: the faster copy)
@@ -272,7 +274,8 @@ def main(argv=None) -> int:
                  "loss": "KL divergence to the teacher's probabilities (T = 1)", "teacher": teacher_path.name,
                  "teacher_validation_accuracy": provenance.get("sst2_validation_accuracy"),
                  "lr": args.lr, "batch_size": 32, "epochs": 1, "eval_every": args.eval_every, "threads": args.threads,
-                 "seed": args.seed, "latency_sentences": len(lat_texts), "latency_blocks": LATENCY_BLOCKS,
+                 "seed": args.seed, "latency_sentences": len(lat_texts),
+                 "latency_blocks": timed["distilbert"]["blocks"],
                  "checkpoint": str(checkpoint),
                  "history": earlier["details"]["history"] if earlier else
                  [[r["step"], round(r["heldout_accuracy"], 2)] for r in run["history"]],

@@ -85,6 +85,8 @@ def test_mpnet_student_script_writes_a_record_that_rescores(tmp_path, data_dir):
     m = rec["metrics"]
     assert m["train_examples"] == 16
     assert m["student_latency_ms_1threads"] > 0 and m["distilbert_int8_latency_ms_1threads"] > 0
+    # timed in turns (stats.latency_ms_interleaved): three sentences, so three blocks of one, every model in each
+    assert rec["details"]["latency_sentences"] == 3 and rec["details"]["latency_blocks"] == 3
     assert m["student_latency_ratio_to_distilbert"] == pytest.approx(
         m["student_latency_ms_1threads"] / m["distilbert_latency_ms_1threads"], rel=1e-3)
     copies = [f"student{copy}" for copy in ("", "_int8", "_onnx", "_onnx_int8", "_onnx_int8_per_channel",

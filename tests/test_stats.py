@@ -72,15 +72,41 @@ def _machine(slow_after: int, base_ms: float = 2.0, factor: float = 3.0):
 
 def test_interleaved_latency_charges_a_slow_spell_to_every_model_alike():
     """Two identical models: timed one after the other, the one timed after the machine slowed looks ~3x slower;
-    taking turns, both see the slow spell and measure alike (the ratio the budget's choice relies on)."""
+    taking turns, both see the slow spell (about two thirds of each one's sentences) and measure alike, the ratio
+    the budget's choice relies on. In one block, the turns are one model after the other again."""
     texts = [f"s{i}" for i in range(40)]
     model = _machine(slow_after=45)
     seq = {name: stats.latency_ms(model(1.0), texts, warmup=2)["median_ms"] for name in ("a", "b")}
     assert seq["b"] / seq["a"] > 2.0                      # the premise: sequential timing is fooled
     model = _machine(slow_after=45)
-    out = stats.latency_ms_interleaved({"a": model(1.0), "b": model(1.0)}, texts, warmup=2, blocks=8)
+    out = stats.latency_ms_interleaved({"a": model(1.0), "b": model(1.0)}, texts, warmup=2, blocks=20)
     assert 0.7 < out["b"]["median_ms"] / out["a"]["median_ms"] < 1.4
-    assert out["a"]["n"] == out["b"]["n"] == 40
+    assert out["a"]["n"] == out["b"]["n"] == 40 and out["a"]["blocks"] == 20
+    model = _machine(slow_after=45)
+    one = stats.latency_ms_interleaved({"a": model(1.0), "b": model(1.0)}, texts, warmup=2, blocks=1)
+    assert one["b"]["median_ms"] / one["a"]["median_ms"] > 2.0
+
+
+def test_interleaved_latency_takes_turns_in_blocks_of_consecutive_sentences():
+    calls = []
+
+    def model(name):
+        return lambda text: calls.append((name, text))
+
+    texts = [str(i) for i in range(6)]
+    out = stats.latency_ms_interleaved({"a": model("a"), "b": model("b"), "c": model("c")}, texts, warmup=1,
+                                       blocks=3)
+    assert calls[:3] == [("a", "0"), ("b", "0"), ("c", "0")]            # warm-up
+    blocks = [calls[3 + 9 * k: 3 + 9 * (k + 1)] for k in range(3)]
+    assert len(calls) == 3 + 27
+    for k, block in enumerate(blocks):
+        lo = 2 * k
+        # each model: one re-warming call on the block's first sentence, then the block's two sentences, timed
+        runs = [block[3 * m: 3 * m + 3] for m in range(3)]
+        assert all(len({name for name, _ in run}) == 1 for run in runs)
+        assert all([t for _, t in run] == [str(lo), str(lo), str(lo + 1)] for run in runs)
+        assert runs[0][0][0] == "abc"[k]                                   # the order turns by one each block
+    assert {name: o["n"] for name, o in out.items()} == {"a": 6, "b": 6, "c": 6}
 
 
 def test_interleaved_latency_still_sees_a_slower_model_and_restores_threads():
@@ -94,9 +120,11 @@ def test_interleaved_latency_still_sees_a_slower_model_and_restores_threads():
     assert out["fast"]["threads"] == 1 and out["fast"]["p90_ms"] >= out["fast"]["median_ms"]
     assert torch.get_num_threads() == before
     one = stats.latency_ms_interleaved({"only": model(1.0)}, ["x"], blocks=10)   # more blocks than sentences
-    assert one["only"]["n"] == 1
-    with pytest.raises(ValueError):
-        stats.latency_ms_interleaved({}, ["x"])
+    assert one["only"]["n"] == 1 and one["only"]["blocks"] == 1
+    for bad in ({"models": {}, "texts": ["x"]}, {"models": {"only": model(1.0)}, "texts": []},
+                {"models": {"only": model(1.0)}, "texts": ["x"], "blocks": 0}):
+        with pytest.raises(ValueError):
+            stats.latency_ms_interleaved(bad["models"], bad["texts"], blocks=bad.get("blocks", 10))
 
 
 def test_batch1_gives_the_batched_probabilities_one_sentence_at_a_time():

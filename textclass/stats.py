@@ -73,12 +73,16 @@ def latency_ms_interleaved(predict_ones: dict, texts, *, threads: int | None = N
     (the order turning by one each block, every model re-warmed on the block's first sentence). A machine that
     slows down for a while (another job, a shared host, a clock that drops) slows every model alike, so their
     ratios hold, where timing one model after another charges the slow minutes to whichever ran then; each model
-    still runs consecutive sentences with its weights in cache. Returns ``{name: latency_ms's dict}``."""
+    still runs consecutive sentences with its weights in cache. It keeps the comparison between models fair; it
+    does not steady the milliseconds from one run to the next. Returns ``{name: latency_ms's dict}``, each with
+    ``blocks``, the number of blocks used (at most one per sentence)."""
     import torch
 
     names, texts = list(predict_ones), list(texts)
     if not names or not texts:
         raise ValueError("latency_ms_interleaved needs at least one model and one sentence")
+    if blocks < 1:
+        raise ValueError(f"latency_ms_interleaved needs at least one block, got blocks={blocks}")
     bounds = np.linspace(0, len(texts), min(blocks, len(texts)) + 1).astype(int)
     times = {name: [] for name in names}
     old = torch.get_num_threads()
@@ -101,7 +105,7 @@ def latency_ms_interleaved(predict_ones: dict, texts, *, threads: int | None = N
     for name, ts in times.items():
         ts.sort()
         out[name] = {"median_ms": statistics.median(ts), "p90_ms": ts[int(0.9 * (len(ts) - 1))], "n": len(ts),
-                     "threads": threads or old}
+                     "threads": threads or old, "blocks": len(bounds) - 1}
     return out
 
 
