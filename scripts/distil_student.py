@@ -15,8 +15,8 @@ sentences, ``textclass.stats.latency_ms_interleaved``, since commit 894d733: the
 exported to ONNX, int8 by onnxruntime's dynamic quantization: one scale per weight matrix or one per column, the
 embedding tables quantized too or kept in fp32). Every student copy is also scored on the held-out slice, and the
 copy with the best held-out accuracy among those within ``--budget-ms`` (10 ms, the seed's challenge) is the one the
-run *chooses*: validation is looked at once per copy and never picks anything. On a CPU where the copies take about the budget, the choice moves with the machine's minute (seed 7's
-copies on an AMD EPYC, book/improve.md).
+run *chooses*: validation is looked at once per copy and never picks anything. On a CPU where the copies take
+about the budget, the choice moves with the machine's minute (seed 7's copies on an AMD EPYC, book/improve.md).
 
 The record (``results/improve-<profile>-<size>-student-mpnet<layers>[-limit<N>|-allphrases][-seed<seed>].json``) carries the validation predictions of
 every student copy, so each accuracy re-scores; the student and its ONNX files are saved to the course cache. ``--size small`` marks a plumbing

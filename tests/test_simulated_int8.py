@@ -23,12 +23,15 @@ def _mlp(seed=0):
                                torch.nn.LayerNorm(24), torch.nn.Linear(24, 8)).eval()
 
 
-def _ort_copy(model, tmp_path, per_channel=True, bits=7):
+def _ort_copy(model, tmp_path, per_channel=True, bits=7, example=(2, 5, 32)):
+    """onnxruntime's int8 copy of ``model`` exported on an input of shape ``example`` (every axis but the last
+    dynamic): a function of a torch tensor returning numpy."""
     import onnxruntime as ort
 
     src, dst = tmp_path / "m.onnx", tmp_path / f"m-int8-{bits}-{per_channel}.onnx"
-    torch.onnx.export(model, (torch.zeros(2, 5, 32),), str(src), input_names=["x"], output_names=["y"],
-                      dynamic_axes={"x": {0: "b", 1: "t"}, "y": {0: "b", 1: "t"}}, opset_version=17, dynamo=False)
+    axes = {i: f"d{i}" for i in range(len(example) - 1)}
+    torch.onnx.export(model, (torch.zeros(*example),), str(src), input_names=["x"], output_names=["y"],
+                      dynamic_axes={"x": axes, "y": axes}, opset_version=17, dynamo=False)
     tc_onnx.quantize_int8(src, dst, per_channel=per_channel, reduce_range=bits == 7)
     session = ort.InferenceSession(str(dst), providers=["CPUExecutionProvider"])
     return lambda x: session.run(None, {"x": x.numpy()})[0]
@@ -94,16 +97,10 @@ def test_zero_tensor_and_constant_inputs_stay_finite():
 def test_a_head_on_a_pooled_vector_is_quantized_too(tmp_path):
     """A Linear on a 2-D input exports as Gemm, which onnxruntime's dynamic quantization turns into MatMulInteger
     as well: the student's head is rounded in its copy, so the simulation rounds it too."""
-    import onnxruntime as ort
-
     torch.manual_seed(5)
     model = torch.nn.Sequential(torch.nn.Linear(32, 48), torch.nn.Tanh(), torch.nn.Linear(48, 2)).eval()
-    src, dst = tmp_path / "head.onnx", tmp_path / "head-int8.onnx"
-    torch.onnx.export(model, (torch.zeros(2, 32),), str(src), input_names=["x"], output_names=["y"],
-                      dynamic_axes={"x": {0: "b"}, "y": {0: "b"}}, opset_version=17, dynamo=False)
-    tc_onnx.quantize_int8(src, dst, per_channel=True)
     x = torch.randn(6, 32, generator=torch.Generator().manual_seed(6))
-    copy = ort.InferenceSession(str(dst), providers=["CPUExecutionProvider"]).run(None, {"x": x.numpy()})[0]
+    copy = _ort_copy(model, tmp_path, example=(2, 32))(x)
     with torch.no_grad():
         fp32 = model(x).numpy()
         with tc_onnx.simulated_int8(model):

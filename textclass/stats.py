@@ -8,6 +8,7 @@ that pairing and is far too conservative.
 """
 from __future__ import annotations
 
+import contextlib
 import statistics
 import time
 
@@ -43,27 +44,42 @@ def paired_bootstrap(pred_a, pred_b, labels, *, n_resamples: int = 10_000, seed:
     return {"gain": float(gain), "low": float(lo), "high": float(hi), "p_value": float(p)}
 
 
-def latency_ms(predict_one, texts, *, threads: int | None = None, warmup: int = 5, repeats: int = 1) -> dict:
-    """Median / p90 milliseconds of ``predict_one(text)`` called one sentence at a time (batch 1)."""
+@contextlib.contextmanager
+def _torch_threads(threads: int | None):
+    """torch's CPU threads set to ``threads`` (None: left as they are) and restored afterwards; yields the count."""
     import torch
 
     old = torch.get_num_threads()
     if threads is not None:
         torch.set_num_threads(threads)
     try:
-        for t in list(texts)[:warmup]:
-            predict_one(t)
-        times = []
-        for _ in range(repeats):
-            for t in texts:
-                start = time.perf_counter()
-                predict_one(t)
-                times.append(1000 * (time.perf_counter() - start))
+        yield threads or old
     finally:
         torch.set_num_threads(old)
-    times.sort()
+
+
+def _time_one(predict_one, text, times: list) -> None:
+    start = time.perf_counter()
+    predict_one(text)
+    times.append(1000 * (time.perf_counter() - start))
+
+
+def _summary(times: list, threads: int) -> dict:
+    times = sorted(times)
     return {"median_ms": statistics.median(times), "p90_ms": times[int(0.9 * (len(times) - 1))],
-            "n": len(times), "threads": threads or old}
+            "n": len(times), "threads": threads}
+
+
+def latency_ms(predict_one, texts, *, threads: int | None = None, warmup: int = 5, repeats: int = 1) -> dict:
+    """Median / p90 milliseconds of ``predict_one(text)`` called one sentence at a time (batch 1)."""
+    times = []
+    with _torch_threads(threads) as used:
+        for t in list(texts)[:warmup]:
+            predict_one(t)
+        for _ in range(repeats):
+            for t in texts:
+                _time_one(predict_one, t, times)
+    return _summary(times, used)
 
 
 def latency_ms_interleaved(predict_ones: dict, texts, *, threads: int | None = None, warmup: int = 5,
@@ -76,8 +92,6 @@ def latency_ms_interleaved(predict_ones: dict, texts, *, threads: int | None = N
     still runs consecutive sentences with its weights in cache. It keeps the comparison between models fair; it
     does not steady the milliseconds from one run to the next. Returns ``{name: latency_ms's dict}``, each with
     ``blocks``, the number of blocks used (at most one per sentence)."""
-    import torch
-
     names, texts = list(predict_ones), list(texts)
     if not names or not texts:
         raise ValueError("latency_ms_interleaved needs at least one model and one sentence")
@@ -85,10 +99,7 @@ def latency_ms_interleaved(predict_ones: dict, texts, *, threads: int | None = N
         raise ValueError(f"latency_ms_interleaved needs at least one block, got blocks={blocks}")
     bounds = np.linspace(0, len(texts), min(blocks, len(texts)) + 1).astype(int)
     times = {name: [] for name in names}
-    old = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(threads)
-    try:
+    with _torch_threads(threads) as used:
         for name in names:
             for t in texts[:warmup]:
                 predict_ones[name](t)
@@ -96,17 +107,8 @@ def latency_ms_interleaved(predict_ones: dict, texts, *, threads: int | None = N
             for name in names[b % len(names):] + names[:b % len(names)]:
                 predict_ones[name](texts[lo])
                 for t in texts[lo:hi]:
-                    start = time.perf_counter()
-                    predict_ones[name](t)
-                    times[name].append(1000 * (time.perf_counter() - start))
-    finally:
-        torch.set_num_threads(old)
-    out = {}
-    for name, ts in times.items():
-        ts.sort()
-        out[name] = {"median_ms": statistics.median(ts), "p90_ms": ts[int(0.9 * (len(ts) - 1))], "n": len(ts),
-                     "threads": threads or old, "blocks": len(bounds) - 1}
-    return out
+                    _time_one(predict_ones[name], t, times[name])
+    return {name: _summary(ts, used) | {"blocks": len(bounds) - 1} for name, ts in times.items()}
 
 
 def batch1(model, tokenizer, *, max_length: int = 128):
