@@ -18,11 +18,13 @@ copy with the best held-out accuracy among those within ``--budget-ms`` (10 ms, 
 run *chooses*: validation is looked at once per copy and never picks anything. On a CPU where the copies take
 about the budget, the choice moves with the machine's minute (seed 7's copies on an AMD EPYC, book/improve.md).
 
-The record (``results/improve-<profile>-<size>-student-mpnet<layers>[-limit<N>|-allphrases][-seed<seed>].json``) carries the validation predictions of
+The record (``results/improve-<profile>-<size>-student-mpnet<layers>[-from-<teacher>][-limit<N>|-allphrases]
+[-seed<seed>][-<run name>].json``: ``-from-mpnet-30k`` for ``--teacher results/teacher-mpnet-30k.npz``, nothing for
+the first teacher, ``teacher-mpnet.npz``; ``--run-name`` adds the last part) carries the validation predictions of
 every student copy, so each accuracy re-scores; the student and its ONNX files are saved to the course cache. ``--size small`` marks a plumbing
 check (use it with a small ``--limit``). ``--student RECORD`` trains nothing: it loads the student that run saved
 and makes, scores and chooses among today's copies of it (record ``<that run's name>-requantized-7bit``, or
-``-requantized`` with ``--int8-bits 8``). onnxruntime's copies keep their weights to 7 bits (``--int8-bits 7``, the
+``-requantized`` with ``--int8-bits 8``, then ``-<run name>``). onnxruntime's copies keep their weights to 7 bits (``--int8-bits 7``, the
 default since 2026-12-05), which every x86 CPU multiplies exactly; 8-bit copies, as the records before made them,
 are their CPU's on AVX2 without VNNI (tests/test_int8_cpu.py).
 
@@ -39,6 +41,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shlex
 import sys
 import time
@@ -50,6 +53,7 @@ if str(REPO) not in sys.path:
 
 
 LATENCY_BLOCKS = 10   # the latency sentences are timed in this many turns of every model (interleaved)
+FIRST_TEACHER = "teacher-mpnet.npz"  # the records' first teacher: students of any other name it in theirs
 # onnxruntime's int8 copies of the student: (per_channel, embeddings quantized) for each name's suffix
 INT8_VARIANTS = {"_int8": (False, True), "_int8_per_channel": (True, True),
                  "_int8_fp32_embeddings": (False, False), "_int8_per_channel_fp32_embeddings": (True, False)}
@@ -66,6 +70,15 @@ def onnx_file(checkpoint: Path, copy_name: str, bits: int = 8) -> Path:
     if variant and bits == 7:
         variant = variant.replace("_int8", "_int8_7bit", 1)
     return checkpoint.with_name(f"{checkpoint.name}-{model}{variant.replace('_', '-')}.onnx")
+
+
+def student_tag(layers: int, limit: int, seed: int, teacher: str) -> str:
+    """A trained student's name in its record and checkpoint: ``student-mpnet<layers>``, then ``-from-<teacher>``
+    unless the teacher's file is :data:`FIRST_TEACHER` (``teacher-mpnet-30k.npz`` gives ``-from-mpnet-30k``), then
+    ``-limit<N>`` or ``-allphrases`` (``limit`` 0) unless 20,000 phrases, then ``-seed<seed>`` unless seed 0."""
+    taught = "" if teacher == FIRST_TEACHER else f"-from-{Path(teacher).stem.removeprefix('teacher-')}"
+    phrases = "" if limit == 20000 else f"-limit{limit}" if limit else "-allphrases"
+    return f"student-mpnet{layers}{taught}{phrases}" + (f"-seed{seed}" if seed else "")
 
 
 def main(argv=None) -> int:
@@ -99,8 +112,14 @@ def main(argv=None) -> int:
     ap.add_argument("--qat-eval-every", type=int, default=50, help="steps between the --qat pass's held-out evaluations")
     ap.add_argument("--qat-per-matrix", action="store_true",
                     help="simulate one weight scale per matrix (the per-matrix copies) instead of one per column")
+    ap.add_argument("--run-name", default=None, metavar="SUFFIX",
+                    help="appended to the record's name (and a trained student's checkpoint): -SUFFIX, so that two "
+                         "runs alike (a student timed twice) keep both records")
     ap.add_argument("--results-dir", default=None, help="where the record goes (default: TEXTCLASS_RESULTS_DIR, else the checkout's results/)")
     args = ap.parse_args(argv)
+    if args.run_name is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9.]*(-[A-Za-z0-9.]+)*", args.run_name):
+        ap.error(f"--run-name {args.run_name!r}: letters, digits, dots and single hyphens inside (e.g. retimed-2)")
+    name_suffix = f"-{args.run_name}" if args.run_name else ""
 
     import numpy as np
     import torch
@@ -177,8 +196,7 @@ def main(argv=None) -> int:
                             soft_targets=np.stack([soft_by_row[r] for r in rows]), epochs=1, lr=args.lr,
                             batch_size=32, eval_every=args.eval_every, patience=float("inf"), seed=args.seed,
                             progress=False)
-        phrases = "" if args.limit == 20000 else f"-limit{args.limit}" if args.limit else "-allphrases"
-        tag = f"student-mpnet{args.layers}{phrases}" + (f"-seed{args.seed}" if args.seed else "")
+        tag = student_tag(args.layers, args.limit, args.seed, teacher_path.name) + name_suffix
         checkpoint = ft.checkpoint_dir(profile, args.size).with_name(f"{profile}-{args.size}-{tag}")
         pred = ft.predict_proba(student, tokenizer, val_texts).argmax(1)
         info = {"encoder": MPNET, "layers": args.layers, "teacher": teacher_path.name, "seed": args.seed,
@@ -214,12 +232,14 @@ def main(argv=None) -> int:
         suffix = f"-qat{len(qat_rows)}" + ("-per-matrix" if args.qat_per_matrix else "") + (
             "" if args.int8_bits == 7 else "-8bit")
         tag += suffix
-        checkpoint = checkpoint.with_name(f"{checkpoint.name}{suffix}")
+        checkpoint = checkpoint.with_name(f"{checkpoint.name}{suffix}{name_suffix if args.student else ''}")
         pred = ft.predict_proba(student, tokenizer, val_texts).argmax(1)
         ft.save_finetuned(student, tokenizer, checkpoint,
                           info | {"qat": qat, "sst2_validation_accuracy": 100 * float((pred == val_labels).mean())})
     elif args.student:  # the same weights, today's copies
         tag += "-requantized-7bit" if args.int8_bits == 7 else "-requantized"
+    if args.student:
+        tag += name_suffix  # (a trained student's name has it already, before any -qat)
     student.cpu().eval()
     quantized = ft.int8_copy(student)
     transformers.set_seed(args.seed)

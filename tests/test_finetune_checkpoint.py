@@ -118,13 +118,17 @@ def test_mpnet_student_script_writes_a_record_that_rescores(tmp_path, data_dir):
     # --student scores the saved student again without training: the copies made the same way predict the same
     proc = subprocess.run([sys.executable, str(repo / "scripts" / "distil_student.py"), "--profile", "offline",
                            "--size", "small", "--latency-sentences", "3", "--threads", "1", "--budget-ms", "1000",
-                           "--results-dir", str(tmp_path / "again"), "--student",
+                           "--results-dir", str(tmp_path / "again"), "--run-name", "retimed-2", "--student",
                            str(tmp_path / "improve-offline-small-student-mpnet1-limit16.json")],
                           capture_output=True, text=True, timeout=600, cwd=repo,
                           env=os.environ | {"TEXTCLASS_CACHE": str(tmp_path / "cache")})
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "trained by improve-offline-small-student-mpnet1-limit16.json" in proc.stdout
-    again = json.loads((tmp_path / "again" / "improve-offline-small-student-mpnet1-limit16-requantized-7bit.json").read_text())
+    # --run-name goes last, so a second timing of the same student keeps its own record
+    again = json.loads((tmp_path / "again" / "improve-offline-small-student-mpnet1-limit16-requantized-7bit-retimed-2.json")
+                       .read_text())
+    assert [p.name for p in (tmp_path / "again").glob("*.json")] == [
+        "improve-offline-small-student-mpnet1-limit16-requantized-7bit-retimed-2.json"]
     assert again["details"]["student_from"]["command"] == rec["command"]
     assert again["metrics"]["train_examples"] == 16 and again["details"]["history"] == rec["details"]["history"]
     for name in copies:
@@ -205,6 +209,31 @@ def test_mpnet_student_script_without_a_teacher_says_what_to_do(tmp_path):
     assert proc.returncode == 2
     assert "no teacher soft labels" in proc.stderr and "run the MPNet teacher first" in proc.stderr
     assert not list(tmp_path.glob("*.json"))
+
+
+def test_mpnet_student_names_say_the_teacher_and_the_run():
+    """A student taught by another teacher than the records' first (results/teacher-mpnet.npz) names it, so a
+    student of a new teacher never takes an old record's or checkpoint's name; a bad --run-name is refused at once."""
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parent.parent
+    sys.path.insert(0, str(repo / "scripts"))
+    try:
+        from distil_student import FIRST_TEACHER, student_tag
+    finally:
+        sys.path.remove(str(repo / "scripts"))
+    assert FIRST_TEACHER == "teacher-mpnet.npz" and (repo / "results" / FIRST_TEACHER).is_file()
+    assert student_tag(6, 20000, 0, FIRST_TEACHER) == "student-mpnet6"          # the names records already have
+    assert student_tag(6, 0, 7, FIRST_TEACHER) == "student-mpnet6-allphrases-seed7"
+    assert student_tag(1, 16, 0, FIRST_TEACHER) == "student-mpnet1-limit16"
+    assert student_tag(6, 20000, 1, "teacher-mpnet-30k.npz") == "student-mpnet6-from-mpnet-30k-seed1"
+    assert student_tag(6, 0, 0, "/x/y/teacher-mpnet-30k.npz") == "student-mpnet6-from-mpnet-30k-allphrases"
+    assert student_tag(6, 20000, 0, "mine.npz") == "student-mpnet6-from-mine"
+    for bad in ("", "-x", "a b", "x/../y", "x--y", "x-"):
+        proc = subprocess.run([sys.executable, str(repo / "scripts" / "distil_student.py"), "--run-name", bad],
+                              capture_output=True, text=True, timeout=120, cwd=repo)
+        assert proc.returncode == 2 and "--run-name" in proc.stderr, (bad, proc.stderr[-500:])
 
 
 def test_teacher_artifact_lookup_order(results_tmp, tmp_path):
