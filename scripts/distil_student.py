@@ -20,7 +20,7 @@ about the budget, the choice moves with the machine's minute (seed 7's copies on
 
 The record (``results/improve-<profile>-<size>-student-mpnet<layers>[-from-<teacher>][-limit<N>|-allphrases]
 [-seed<seed>][-<run name>].json``: ``-from-mpnet-30k`` for ``--teacher results/teacher-mpnet-30k.npz``, nothing for
-the first teacher, ``teacher-mpnet.npz``; ``--run-name`` adds the last part) carries the validation predictions of
+the first teacher, ``teacher-mpnet.npz``; ``--run-name`` adds ``-<run name>``, before any ``-qat<PHRASES>`` of a trained student) carries the validation predictions of
 every student copy, so each accuracy re-scores; the student and its ONNX files are saved to the course cache. ``--size small`` marks a plumbing
 check (use it with a small ``--limit``). ``--student RECORD`` trains nothing: it loads the student that run saved
 and makes, scores and chooses among today's copies of it (record ``<that run's name>-requantized-7bit``, or
@@ -53,6 +53,8 @@ if str(REPO) not in sys.path:
 
 
 LATENCY_BLOCKS = 10   # the latency sentences are timed in this many turns of every model (interleaved)
+# parts of the names the script makes itself: a --run-name starting so could rebuild another run's name
+RESERVED_NAME_PARTS = r"(seed\d+|limit\d+|allphrases|from|qat\d+|per-matrix|requantized|7bit|8bit)(-|$)"
 FIRST_TEACHER = "teacher-mpnet.npz"  # the records' first teacher: students of any other name it in theirs
 # onnxruntime's int8 copies of the student: (per_channel, embeddings quantized) for each name's suffix
 INT8_VARIANTS = {"_int8": (False, True), "_int8_per_channel": (True, True),
@@ -119,6 +121,9 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     if args.run_name is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9.]*(-[A-Za-z0-9.]+)*", args.run_name):
         ap.error(f"--run-name {args.run_name!r}: letters, digits, dots and single hyphens inside (e.g. retimed-2)")
+    if args.run_name and re.match(RESERVED_NAME_PARTS, args.run_name):
+        ap.error(f"--run-name {args.run_name!r} starts like a part the script names itself (seed1, allphrases, from-...,"
+                 " qat..., requantized...): it could take another run's record; choose another (e.g. retimed-2)")
     name_suffix = f"-{args.run_name}" if args.run_name else ""
 
     import numpy as np

@@ -230,7 +230,8 @@ def test_mpnet_student_names_say_the_teacher_and_the_run():
     assert student_tag(6, 20000, 1, "teacher-mpnet-30k.npz") == "student-mpnet6-from-mpnet-30k-seed1"
     assert student_tag(6, 0, 0, "/x/y/teacher-mpnet-30k.npz") == "student-mpnet6-from-mpnet-30k-allphrases"
     assert student_tag(6, 20000, 0, "mine.npz") == "student-mpnet6-from-mine"
-    for bad in ("", "-x", "a b", "x/../y", "x--y", "x-"):
+    # ... and one that rebuilds another run's name (seed 0 + "seed1" = seed 1's record) is refused too
+    for bad in ("", "-x", "a b", "x/../y", "x--y", "x-", "seed1", "allphrases", "from-mpnet", "qat4000", "requantized-7bit"):
         proc = subprocess.run([sys.executable, str(repo / "scripts" / "distil_student.py"), "--run-name", bad],
                               capture_output=True, text=True, timeout=120, cwd=repo)
         assert proc.returncode == 2 and "--run-name" in proc.stderr, (bad, proc.stderr[-500:])
