@@ -20,11 +20,12 @@ about the budget, the choice moves with the machine's minute (seed 7's copies on
 
 The record (``results/improve-<profile>-<size>-student-mpnet<layers>[-from-<teacher>][-limit<N>|-allphrases]
 [-seed<seed>][-<run name>].json``: ``-from-mpnet-30k`` for ``--teacher results/teacher-mpnet-30k.npz``, nothing for
-the first teacher, ``teacher-mpnet.npz``; ``--run-name`` adds ``-<run name>``, before any ``-qat<PHRASES>`` of a trained student) carries the validation predictions of
-every student copy, so each accuracy re-scores; the student and its ONNX files are saved to the course cache. ``--size small`` marks a plumbing
-check (use it with a small ``--limit``). ``--student RECORD`` trains nothing: it loads the student that run saved
-and makes, scores and chooses among today's copies of it (record ``<that run's name>-requantized-7bit``, or
-``-requantized`` with ``--int8-bits 8``, then ``-<run name>``). onnxruntime's copies keep their weights to 7 bits (``--int8-bits 7``, the
+the first teacher, ``teacher-mpnet.npz``; ``--run-name`` adds ``-<run name>``, before any ``-qat<PHRASES>`` of a
+trained student) carries the validation predictions of every student copy, so each accuracy re-scores; the student
+and its ONNX files are saved to the course cache. ``--size small`` marks a plumbing check (use it with a small
+``--limit``). ``--student RECORD`` trains nothing: it loads the student that run saved and makes, scores and chooses
+among today's copies of it (record ``<that run's name>-requantized-7bit``, or ``-requantized`` with ``--int8-bits
+8``, then ``-<run name>``). onnxruntime's copies keep their weights to 7 bits (``--int8-bits 7``, the
 default since 2026-12-05), which every x86 CPU multiplies exactly; 8-bit copies, as the records before made them,
 are their CPU's on AVX2 without VNNI (tests/test_int8_cpu.py).
 
@@ -122,8 +123,8 @@ def main(argv=None) -> int:
     if args.run_name is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9.]*(-[A-Za-z0-9.]+)*", args.run_name):
         ap.error(f"--run-name {args.run_name!r}: letters, digits, dots and single hyphens inside (e.g. retimed-2)")
     if args.run_name and re.match(RESERVED_NAME_PARTS, args.run_name):
-        ap.error(f"--run-name {args.run_name!r} starts like a part the script names itself (seed1, allphrases, from-...,"
-                 " qat..., requantized...): it could take another run's record; choose another (e.g. retimed-2)")
+        ap.error(f"--run-name {args.run_name!r} starts like a part the script names itself (seed1, allphrases, "
+                 "from-..., qat..., requantized...): it could take another run's record; choose another (e.g. retimed-2)")
     name_suffix = f"-{args.run_name}" if args.run_name else ""
 
     import numpy as np

@@ -211,6 +211,19 @@ def test_mpnet_student_script_without_a_teacher_says_what_to_do(tmp_path):
     assert not list(tmp_path.glob("*.json"))
 
 
+def _distil_student():
+    """scripts/distil_student.py as a module (its functions and constants; main() is not run)."""
+    import sys
+
+    scripts = str(Path(__file__).resolve().parent.parent / "scripts")
+    sys.path.insert(0, scripts)
+    try:
+        import distil_student
+    finally:
+        sys.path.remove(scripts)
+    return distil_student
+
+
 def test_mpnet_student_names_say_the_teacher_and_the_run():
     """A student taught by another teacher than the records' first (results/teacher-mpnet.npz) names it, so a
     student of a new teacher never takes an old record's or checkpoint's name; a bad --run-name is refused at once."""
@@ -218,11 +231,8 @@ def test_mpnet_student_names_say_the_teacher_and_the_run():
     import sys
 
     repo = Path(__file__).resolve().parent.parent
-    sys.path.insert(0, str(repo / "scripts"))
-    try:
-        from distil_student import FIRST_TEACHER, student_tag
-    finally:
-        sys.path.remove(str(repo / "scripts"))
+    script = _distil_student()
+    FIRST_TEACHER, student_tag = script.FIRST_TEACHER, script.student_tag
     assert FIRST_TEACHER == "teacher-mpnet.npz" and (repo / "results" / FIRST_TEACHER).is_file()
     assert student_tag(6, 20000, 0, FIRST_TEACHER) == "student-mpnet6"          # the names records already have
     assert student_tag(6, 0, 7, FIRST_TEACHER) == "student-mpnet6-allphrases-seed7"
@@ -231,7 +241,8 @@ def test_mpnet_student_names_say_the_teacher_and_the_run():
     assert student_tag(6, 0, 0, "/x/y/teacher-mpnet-30k.npz") == "student-mpnet6-from-mpnet-30k-allphrases"
     assert student_tag(6, 20000, 0, "mine.npz") == "student-mpnet6-from-mine"
     # ... and one that rebuilds another run's name (seed 0 + "seed1" = seed 1's record) is refused too
-    for bad in ("", "-x", "a b", "x/../y", "x--y", "x-", "seed1", "allphrases", "from-mpnet", "qat4000", "requantized-7bit"):
+    for bad in ("", "-x", "a b", "x/../y", "x--y", "x-",
+                "seed1", "allphrases", "from-mpnet", "qat4000", "requantized-7bit"):
         proc = subprocess.run([sys.executable, str(repo / "scripts" / "distil_student.py"), "--run-name", bad],
                               capture_output=True, text=True, timeout=120, cwd=repo)
         assert proc.returncode == 2 and "--run-name" in proc.stderr, (bad, proc.stderr[-500:])
@@ -257,14 +268,7 @@ def test_teacher_artifact_lookup_order(results_tmp, tmp_path):
 def test_onnx_copies_of_7_and_8_bits_have_their_own_files():
     """distil_student.py's 7-bit copies (the default) sit beside the 8-bit files earlier records name, so that
     scripts/submit_student.py loads the copy a record scored (details.int8_weight_bits, 8 when absent)."""
-    import sys
-
-    repo = Path(__file__).resolve().parent.parent
-    sys.path.insert(0, str(repo / "scripts"))
-    try:
-        from distil_student import onnx_file
-    finally:
-        sys.path.remove(str(repo / "scripts"))
+    onnx_file = _distil_student().onnx_file
     ckpt = Path("cache") / "offline-full-student"
     assert onnx_file(ckpt, "student_onnx_int8_per_channel").name == "offline-full-student-student-int8-per-channel.onnx"
     assert (onnx_file(ckpt, "student_onnx_int8_per_channel", 7).name

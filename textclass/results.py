@@ -173,7 +173,8 @@ def teacher_artifact(path: str | os.PathLike | None = None) -> Path | None:
     """The teacher's soft labels (Level 4's ``soft_labels_out``): ``path`` when given (not None or ``"auto"``), else
     the newest ``teacher-*.npz`` in the results folder, then in the checkout's ``results/`` (a checkout ships the
     teacher's soft labels); None when there is none. "Newest" is the last name in sorted order, so
-    ``teacher-mpnet.npz`` stays the default beside ``teacher-mpnet-30k.npz`` (which is read when given). Level 5 and ``scripts/distil_student.py`` both look here."""
+    ``teacher-mpnet.npz`` stays the default beside ``teacher-mpnet-30k.npz`` (which is read when given). Level 5
+    and ``scripts/distil_student.py`` both look here."""
     if path is not None and str(path) != "auto":
         return Path(path)
     folders = [results_dir()] + ([REPO_ROOT / "results"] if in_checkout() else [])
