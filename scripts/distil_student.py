@@ -1,10 +1,12 @@
 """A DistilBERT-sized student for the Level 5 challenge: the first layers of all-mpnet-base-v2, distilled.
 
-    python scripts/distil_student.py [--layers 6] [--limit 20000] [--lr 5e-5] [--threads 2] [--size full]
+    python scripts/distil_student.py [--layers 6] [--ffn 3072] [--limit 20000] [--lr 5e-5] [--threads 2] [--size full]
 
 Level 5's students are all-MiniLM-L6-v2 (384 wide). This one keeps the first ``--layers`` transformer layers of
 all-mpnet-base-v2 (768 wide, the teacher's own encoder; six layers is DistilBERT's shape) with a linear head on
-the mean-pooled output, and trains it (all weights, AdamW, linear warm-up and decay, batches of 32 grouped by
+the mean-pooled output (``--ffn N`` narrows every layer's feed-forward block from 3,072 neurons to the ``N`` that
+contribute most on 2,048 of the train phrases, before training: ``textclass.finetune.narrow_feed_forward``, two
+thirds of a layer's multiplications are there), and trains it (all weights, AdamW, linear warm-up and decay, batches of 32 grouped by
 length) on ``--limit`` SST-2 train phrases against the MPNet teacher's soft labels in ``results/teacher-*.npz``
 (KL divergence to the teacher's distribution); Level 4's sentence-cut held-out slice (the teacher's own) is
 evaluated every 125 steps and the best weights are kept. Then SST-2 validation, once, fp32 and int8 (dynamic
@@ -18,7 +20,7 @@ copy with the best held-out accuracy among those within ``--budget-ms`` (10 ms, 
 run *chooses*: validation is looked at once per copy and never picks anything. On a CPU where the copies take
 about the budget, the choice moves with the machine's minute (seed 7's copies on an AMD EPYC, book/improve.md).
 
-The record (``results/improve-<profile>-<size>-student-mpnet<layers>[-from-<teacher>][-limit<N>|-allphrases]
+The record (``results/improve-<profile>-<size>-student-mpnet<layers>[-ffn<N>][-from-<teacher>][-limit<N>|-allphrases]
 [-seed<seed>][-<run name>].json``: ``-from-mpnet-30k`` for ``--teacher results/teacher-mpnet-30k.npz``, nothing for
 the first teacher, ``teacher-mpnet.npz``; ``--run-name`` adds ``-<run name>``, before any ``-qat<PHRASES>`` of a
 trained student) carries the validation predictions of every student copy, so each accuracy re-scores; the student
@@ -53,9 +55,10 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 
+FFN_SAMPLE = 2048     # train phrases on which --ffn measures each feed-forward neuron's contribution
 LATENCY_BLOCKS = 10   # the latency sentences are timed in this many turns of every model (interleaved)
 # parts of the names the script makes itself: a --run-name starting so could rebuild another run's name
-RESERVED_NAME_PARTS = r"(seed\d+|limit\d+|allphrases|from|qat\d+|per-matrix|requantized|7bit|8bit)(-|$)"
+RESERVED_NAME_PARTS = r"(seed\d+|limit\d+|ffn\d+|allphrases|from|qat\d+|per-matrix|requantized|7bit|8bit)(-|$)"
 FIRST_TEACHER = "teacher-mpnet.npz"  # the records' first teacher: students of any other name it in theirs
 # onnxruntime's int8 copies of the student: (per_channel, embeddings quantized) for each name's suffix
 INT8_VARIANTS = {"_int8": (False, True), "_int8_per_channel": (True, True),
@@ -75,13 +78,15 @@ def onnx_file(checkpoint: Path, copy_name: str, bits: int = 8) -> Path:
     return checkpoint.with_name(f"{checkpoint.name}-{model}{variant.replace('_', '-')}.onnx")
 
 
-def student_tag(layers: int, limit: int, seed: int, teacher: str) -> str:
-    """A trained student's name in its record and checkpoint: ``student-mpnet<layers>``, then ``-from-<teacher>``
+def student_tag(layers: int, limit: int, seed: int, teacher: str, ffn: int = 0) -> str:
+    """A trained student's name in its record and checkpoint: ``student-mpnet<layers>``, then ``-ffn<N>`` when its
+    feed-forward blocks were narrowed to ``ffn`` neurons (0: not narrowed), then ``-from-<teacher>``
     unless the teacher's file is :data:`FIRST_TEACHER` (``teacher-mpnet-30k.npz`` gives ``-from-mpnet-30k``), then
     ``-limit<N>`` or ``-allphrases`` (``limit`` 0) unless 20,000 phrases, then ``-seed<seed>`` unless seed 0."""
     taught = "" if teacher == FIRST_TEACHER else f"-from-{Path(teacher).stem.removeprefix('teacher-')}"
     phrases = "" if limit == 20000 else f"-limit{limit}" if limit else "-allphrases"
-    return f"student-mpnet{layers}{taught}{phrases}" + (f"-seed{seed}" if seed else "")
+    narrowed = f"-ffn{ffn}" if ffn else ""
+    return f"student-mpnet{layers}{narrowed}{taught}{phrases}" + (f"-seed{seed}" if seed else "")
 
 
 def main(argv=None) -> int:
@@ -89,6 +94,9 @@ def main(argv=None) -> int:
     ap.add_argument("--profile", default="auto", help="online, offline or auto (as the notebooks)")
     ap.add_argument("--size", default="full", choices=["small", "full"], help="small: a plumbing check")
     ap.add_argument("--layers", type=int, default=6, help="transformer layers of all-mpnet-base-v2 kept (default 6)")
+    ap.add_argument("--ffn", type=int, default=0, metavar="N",
+                    help="keep the N feed-forward neurons per layer that contribute most (of 3,072), dropping the "
+                         "rest before training: a narrower, faster student (default 0: all)")
     ap.add_argument("--limit", type=int, default=20000,
                     help="train phrases distilled (default 20,000; 0: every phrase outside the held-out slice)")
     ap.add_argument("--lr", type=float, default=5e-5)
@@ -177,6 +185,7 @@ def main(argv=None) -> int:
             tag = earlier["profile"].removeprefix(f"{profile}-{args.size}-")  # + -qat<N> or -requantized[-7bit]
             student, tokenizer, info = ft.load_finetuned(checkpoint)
             args.layers = info["layers"]
+            narrowed = info.get("feed_forward")
         except (OSError, ValueError, KeyError, TypeError, config.ResourceError) as exc:
             print(f"error: {args.student}: not a record of this script whose student is still saved ({exc}); "
                   "train it again without --student", file=sys.stderr)
@@ -197,17 +206,29 @@ def main(argv=None) -> int:
         tokenizer = enc.tokenizer
         ft.set_seed(args.seed)  # the new head's initial weights too
         student = ft.PooledClassifier(enc.model, layers=args.layers)
+        narrowed = None
+        if args.ffn:
+            width = enc.model.config.intermediate_size
+            if not 1 <= args.ffn < width:
+                print(f"error: --ffn {args.ffn}: keep between 1 and {width - 1} of the {width} feed-forward neurons "
+                      "(0 keeps them all)", file=sys.stderr)
+                return 2
+            sample = [sents[i] for i in rows[:FFN_SAMPLE]]
+            importance = ft.feed_forward_importance(student, tokenizer, sample)
+            ft.narrow_feed_forward(student.encoder, args.ffn, importance)
+            narrowed = {"kept": args.ffn, "of": width, "sample_phrases": len(sample),
+                        "importance": "mean |activation| on the sample's tokens x length of the neuron's output column"}
         run = ft.train_loop(student, tokenizer, [sents[i] for i in rows], labs[rows],
                             heldout_texts=held_texts, heldout_labels=held_labels,
                             soft_targets=np.stack([soft_by_row[r] for r in rows]), epochs=1, lr=args.lr,
                             batch_size=32, eval_every=args.eval_every, patience=float("inf"), seed=args.seed,
                             progress=False)
-        tag = student_tag(args.layers, args.limit, args.seed, teacher_path.name) + name_suffix
+        tag = student_tag(args.layers, args.limit, args.seed, teacher_path.name, args.ffn) + name_suffix
         checkpoint = ft.checkpoint_dir(profile, args.size).with_name(f"{profile}-{args.size}-{tag}")
         pred = ft.predict_proba(student, tokenizer, val_texts).argmax(1)
         info = {"encoder": MPNET, "layers": args.layers, "teacher": teacher_path.name, "seed": args.seed,
                 "heldout_size": provenance["heldout_size"], "heldout_by_sentence": provenance["heldout_by_sentence"],
-                "lr": args.lr, "train_examples": len(rows)}
+                "lr": args.lr, "train_examples": len(rows)} | ({"feed_forward": narrowed} if narrowed else {})
         ft.save_finetuned(student, tokenizer, checkpoint,
                           info | {"sst2_validation_accuracy": 100 * float((pred == val_labels).mean())})
     qat = None
@@ -296,7 +317,9 @@ def main(argv=None) -> int:
     record = results.record(
         "improve", f"{profile}-{args.size}-{tag}", metrics, seconds=time.perf_counter() - START,
         directory=args.results_dir or os.environ.get("TEXTCLASS_RESULTS_DIR") or REPO / "results",
-        details={"student": f"first {args.layers} layers of {MPNET}, mean pooling, linear head",
+        details={"student": f"first {args.layers} layers of {MPNET}"
+                 + (f", feed-forward narrowed to {narrowed['kept']:,} of {narrowed['of']:,} neurons" if narrowed else "")
+                 + ", mean pooling, linear head",
                  "loss": "KL divergence to the teacher's probabilities (T = 1)", "teacher": teacher_path.name,
                  "teacher_validation_accuracy": provenance.get("sst2_validation_accuracy"),
                  "lr": args.lr, "batch_size": 32, "epochs": 1, "eval_every": args.eval_every, "threads": args.threads,
@@ -307,7 +330,7 @@ def main(argv=None) -> int:
                  [[r["step"], round(r["heldout_accuracy"], 2)] for r in run["history"]],
                  "chosen": chosen, "budget_ms": args.budget_ms, "int8_weight_bits": args.int8_bits,
                  "chosen_by": "best held-out accuracy among the student copies within the latency budget"}
-        | ({"qat": qat} if qat else {})
+        | ({"qat": qat} if qat else {}) | ({"feed_forward": narrowed} if narrowed else {})
         | ({"student_from": {"record": Path(args.student).name, "commit": earlier["commit"],
                              "command": earlier["command"]}} if earlier else {}),
         predictions={f"{name}_sst2_validation_accuracy": split | {"predictions": preds[name].tolist()}
@@ -315,7 +338,8 @@ def main(argv=None) -> int:
                          "predictions": preds[chosen].tolist()}} if chosen else {}))
     plumbing = "PLUMBING CHECK, NOT A RESULT: " if args.size == "small" else ""
     trained = f"trained by {Path(args.student).name}" if earlier else "trained"
-    print(f"{plumbing}student ({args.layers} MPNet layers, {len(rows):,} phrases, {trained} in {run['seconds']:.0f} s), "
+    ffn = f", feed-forward {narrowed['kept']:,} of {narrowed['of']:,}" if narrowed else ""
+    print(f"{plumbing}student ({args.layers} MPNet layers{ffn}, {len(rows):,} phrases, {trained} in {run['seconds']:.0f} s), "
           f"SST-2 validation and batch-1 latency ({args.threads} threads):")
     print(f"  {'':46s} {'held-out':>8s}  {'SST-2 validation':>18s}")
     for name in runs:

@@ -425,6 +425,71 @@ def checkpoint_dir(profile: str, size: str) -> Path:
     return cache_dir() / "finetuned" / f"{profile}-{size}"
 
 
+def feed_forward_importance(model, tokenizer, texts, *, batch_size: int = 64, max_length: int = 64) -> list:
+    """How much each feed-forward neuron of each transformer layer of ``model.encoder`` contributes on ``texts``:
+    the mean absolute value of its activation (after the nonlinearity, over the sentences' real tokens) times the
+    length of its column in the layer's output projection. One tensor per layer (BERT-style layers: ``intermediate``
+    then ``output.dense``, as MPNet, BERT and MiniLM have)."""
+    import torch
+
+    layers = model.encoder.encoder.layer
+    sums = [torch.zeros(layer.intermediate.dense.out_features) for layer in layers]
+    state = {"mask": None, "tokens": 0}
+
+    def hook(i):
+        def record(module, inputs, output):
+            sums[i] += (output.detach().abs() * state["mask"]).sum(dim=(0, 1)).float().cpu()
+        return record
+
+    handles = [layer.intermediate.register_forward_hook(hook(i)) for i, layer in enumerate(layers)]
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            for start in range(0, len(texts), batch_size):
+                enc = tokenizer(list(texts[start:start + batch_size]), padding=True, truncation=True,
+                                max_length=max_length, return_tensors="pt")
+                state["mask"] = enc["attention_mask"].unsqueeze(-1).float()
+                state["tokens"] += int(enc["attention_mask"].sum())
+                model.encoder(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"])
+    finally:
+        for handle in handles:
+            handle.remove()
+        model.train(was_training)
+    return [total / max(state["tokens"], 1) * layer.output.dense.weight.detach().float().norm(dim=0)
+            for total, layer in zip(sums, layers)]
+
+
+def narrow_feed_forward(encoder, keep: int, importance) -> list:
+    """Keep the ``keep`` most important feed-forward neurons of every transformer layer of ``encoder`` (rows of the
+    intermediate projection, columns of the output one; ``importance`` from :func:`feed_forward_importance`) and
+    drop the rest: a narrower, faster encoder whose ``config.intermediate_size`` says so (it saves and loads as
+    any other). A neuron whose output column is zero changes nothing when dropped. Returns the kept indices per layer."""
+    import torch
+
+    layers = encoder.encoder.layer
+    width = layers[0].intermediate.dense.out_features
+    if not 1 <= keep <= width:
+        raise ValueError(f"keep must be between 1 and the layers' {width} feed-forward neurons, got {keep}")
+    if len(importance) != len(layers):
+        raise ValueError(f"importance has {len(importance)} layers, the encoder {len(layers)}")
+    kept = []
+    for layer, score in zip(layers, importance):
+        idx = torch.sort(torch.topk(torch.as_tensor(score, dtype=torch.float32), keep).indices).values
+        inner, outer = layer.intermediate.dense, layer.output.dense
+        narrow_in = torch.nn.Linear(inner.in_features, keep, dtype=inner.weight.dtype)
+        narrow_out = torch.nn.Linear(keep, outer.out_features, dtype=outer.weight.dtype)
+        with torch.no_grad():
+            narrow_in.weight.copy_(inner.weight[idx])
+            narrow_in.bias.copy_(inner.bias[idx])
+            narrow_out.weight.copy_(outer.weight[:, idx])
+            narrow_out.bias.copy_(outer.bias)
+        layer.intermediate.dense, layer.output.dense = narrow_in, narrow_out
+        kept.append(idx.tolist())
+    encoder.config.intermediate_size = keep
+    return kept
+
+
 def save_finetuned(model, tokenizer, directory, info: dict | None = None) -> Path:
     """Save a :class:`PooledClassifier` (encoder + tokenizer with ``save_pretrained``, the head, ``info.json``).
 
