@@ -31,6 +31,12 @@ among today's copies of it (record ``<that run's name>-requantized-7bit``, or ``
 default since 2026-12-05), which every x86 CPU multiplies exactly; 8-bit copies, as the records before made them,
 are their CPU's on AVX2 without VNNI (tests/test_int8_cpu.py).
 
+``--student RECORD --ffn N`` narrows that trained student instead (the ``N`` neurons of each feed-forward block that
+contribute most on 2,048 train phrases) and lets it learn again, one epoch on ``--limit`` phrases of another
+permutation of the train rows (seed + 2) against the same soft labels, keeping the best held-out weights; it is
+saved as ``<checkpoint>-ffn<N>`` and the record is ``<that run's name>-ffn<N>[-limit<N>|-allphrases]``; its
+``details.feed_forward.after_training`` says how it went.
+
 ``--qat PHRASES`` adds quantization-aware training before the copies are made: the student (trained here, or
 loaded with ``--student``) trains once more on ``PHRASES`` of its train phrases against the same soft labels at
 ``--qat-lr`` while every linear layer computes as onnxruntime's per-column int8 copy will (uint8 activations, 7-bit
@@ -134,6 +140,8 @@ def main(argv=None) -> int:
         ap.error(f"--run-name {args.run_name!r} starts like a part the script names itself (seed1, allphrases, "
                  "from-..., qat..., requantized...): it could take another run's record; choose another (e.g. retimed-2)")
     name_suffix = f"-{args.run_name}" if args.run_name else ""
+    if args.ffn < 0:
+        ap.error(f"--ffn {args.ffn}: the feed-forward neurons to keep per layer, a positive number (0 keeps them all)")
 
     import numpy as np
     import torch
@@ -231,6 +239,41 @@ def main(argv=None) -> int:
                 "lr": args.lr, "train_examples": len(rows)} | ({"feed_forward": narrowed} if narrowed else {})
         ft.save_finetuned(student, tokenizer, checkpoint,
                           info | {"sst2_validation_accuracy": 100 * float((pred == val_labels).mean())})
+    retrained = False
+    if args.student and args.ffn:  # narrow the trained student's feed-forward blocks, then let it learn again
+        width = student.encoder.config.intermediate_size
+        if narrowed or not 1 <= args.ffn < width:
+            print(f"error: --ffn {args.ffn} with --student: that student has {width} feed-forward neurons per layer "
+                  f"{'(narrowed already)' if narrowed else ''}; keep between 1 and {width - 1}", file=sys.stderr)
+            return 2
+        again = np.array([r for r in np.random.default_rng(args.seed + 2).permutation(train_rows)
+                          if r in soft_by_row][:args.limit or None])
+        sample = [sents[i] for i in again[:FFN_SAMPLE]]
+        ft.narrow_feed_forward(student.encoder, args.ffn, ft.feed_forward_importance(student, tokenizer, sample))
+        before = heldout_accuracy(student)
+        again_run = ft.train_loop(student, tokenizer, [sents[i] for i in again], labs[again],
+                                  heldout_texts=held_texts, heldout_labels=held_labels,
+                                  soft_targets=np.stack([soft_by_row[r] for r in again]), epochs=1, lr=args.lr,
+                                  batch_size=32, eval_every=args.eval_every, patience=float("inf"),
+                                  seed=args.seed + 2, progress=False)
+        narrowed = {"kept": args.ffn, "of": width, "sample_phrases": len(sample),
+                    "importance": "mean |activation| on the sample's tokens x length of the neuron's output column",
+                    "after_training": {"fp32_sst2_validation_accuracy_before": 100 * float((pred == val_labels).mean()),
+                                       "heldout_accuracy_just_narrowed": before, "phrases": len(again),
+                                       "seed": args.seed + 2, "lr": args.lr,
+                                       "seconds": round(again_run["seconds"], 1),
+                                       "examples_per_second": again_run["examples_per_second"],
+                                       "best_heldout_accuracy": again_run["best_heldout_accuracy"],
+                                       "history": [[r["step"], round(r["heldout_accuracy"], 2)]
+                                                   for r in again_run["history"]],
+                                       "from_checkpoint": str(checkpoint)}}
+        suffix = f"-ffn{args.ffn}" + ("" if args.limit == 20000 else f"-limit{args.limit}" if args.limit else "-allphrases")
+        tag += suffix + name_suffix
+        checkpoint = checkpoint.with_name(f"{checkpoint.name}{suffix}{name_suffix}")
+        pred = ft.predict_proba(student, tokenizer, val_texts).argmax(1)
+        ft.save_finetuned(student, tokenizer, checkpoint, info | {
+            "feed_forward": narrowed, "sst2_validation_accuracy": 100 * float((pred == val_labels).mean())})
+        retrained, name_suffix = True, ""  # (the name has it now, before any -qat)
     qat = None
     if args.qat:  # quantization-aware training: the rounding of the int8 copy simulated while training on
         import copy  # phrases of the train rows (an every-phrase student has seen each of them once already)
@@ -263,7 +306,7 @@ def main(argv=None) -> int:
         pred = ft.predict_proba(student, tokenizer, val_texts).argmax(1)
         ft.save_finetuned(student, tokenizer, checkpoint,
                           info | {"qat": qat, "sst2_validation_accuracy": 100 * float((pred == val_labels).mean())})
-    elif args.student:  # the same weights, today's copies
+    elif args.student and not retrained:  # the same weights, today's copies
         tag += "-requantized-7bit" if args.int8_bits == 7 else "-requantized"
     if args.student:
         tag += name_suffix  # (a trained student's name has it already, before any -qat)

@@ -28,6 +28,46 @@ def test_save_then_load_gives_the_same_predictions(tmp_path):
     assert not (tmp_path / "ft.partial").exists()
 
 
+def test_narrowed_feed_forward_drops_what_contributes_least_and_saves(tmp_path):
+    """narrow_feed_forward keeps the neurons feed_forward_importance ranks highest: neurons whose output column is
+    zero contribute nothing, rank last, and dropping exactly them leaves every prediction as it was; the narrower
+    model saves and loads with its width (config.intermediate_size) and the same predictions."""
+    import torch
+
+    enc = load_encoder(MINILM, profile="offline")
+    model = ft.PooledClassifier(enc.model, layers=2)
+    torch.nn.init.normal_(model.head.weight)
+    layers = model.encoder.encoder.layer
+    width = layers[0].intermediate.dense.out_features
+    rng = np.random.default_rng(0)
+    silent = [sorted(rng.choice(width, size=width // 2, replace=False).tolist()) for _ in layers]
+    with torch.no_grad():
+        for layer, idx in zip(layers, silent):
+            layer.output.dense.weight[:, idx] = 0
+    before = ft.predict_proba(model, enc.tokenizer, TEXTS)
+    importance = ft.feed_forward_importance(model, enc.tokenizer, TEXTS)
+    assert [len(score) for score in importance] == [width] * len(layers)
+    for score, idx in zip(importance, silent):
+        assert float(score[idx].max()) == 0 and float(np.delete(score.numpy(), idx).min()) > 0
+    kept = ft.narrow_feed_forward(model.encoder, width // 2, importance)
+    assert kept == [sorted(set(range(width)) - set(idx)) for idx in silent]
+    assert model.encoder.config.intermediate_size == width // 2
+    assert all(layer.intermediate.dense.out_features == width // 2 == layer.output.dense.in_features
+               for layer in layers)
+    np.testing.assert_allclose(ft.predict_proba(model, enc.tokenizer, TEXTS), before, atol=1e-5)
+    back, tokenizer, _ = ft.load_finetuned(ft.save_finetuned(model, enc.tokenizer, tmp_path / "narrow"))
+    assert back.encoder.config.intermediate_size == width // 2
+    np.testing.assert_allclose(ft.predict_proba(back, tokenizer, TEXTS), before, atol=1e-5)
+    # dropping neurons that do contribute changes the predictions; impossible widths are refused
+    ft.narrow_feed_forward(model.encoder, width // 8, ft.feed_forward_importance(model, enc.tokenizer, TEXTS))
+    assert np.abs(ft.predict_proba(model, enc.tokenizer, TEXTS) - before).max() > 1e-4
+    for keep in (0, width // 8 + 1):
+        with pytest.raises(ValueError, match="keep must be between 1"):
+            ft.narrow_feed_forward(model.encoder, keep, [torch.ones(width // 8)] * len(layers))
+    with pytest.raises(ValueError, match="importance has 1 layers"):
+        ft.narrow_feed_forward(model.encoder, 4, [torch.ones(width // 8)])
+
+
 def test_missing_model_says_what_to_run(tmp_path):
     with pytest.raises(ResourceError, match="run Level 4 first"):
         ft.load_finetuned(tmp_path / "nothing-here")
@@ -240,9 +280,11 @@ def test_mpnet_student_names_say_the_teacher_and_the_run():
     assert student_tag(6, 20000, 1, "teacher-mpnet-30k.npz") == "student-mpnet6-from-mpnet-30k-seed1"
     assert student_tag(6, 0, 0, "/x/y/teacher-mpnet-30k.npz") == "student-mpnet6-from-mpnet-30k-allphrases"
     assert student_tag(6, 20000, 0, "mine.npz") == "student-mpnet6-from-mine"
+    assert student_tag(6, 20000, 0, FIRST_TEACHER, 1536) == "student-mpnet6-ffn1536"    # a narrowed student
+    assert student_tag(6, 0, 1, "teacher-mpnet-30k.npz", 1536) == "student-mpnet6-ffn1536-from-mpnet-30k-allphrases-seed1"
     # ... and one that rebuilds another run's name (seed 0 + "seed1" = seed 1's record) is refused too
     for bad in ("", "-x", "a b", "x/../y", "x--y", "x-",
-                "seed1", "allphrases", "from-mpnet", "qat4000", "requantized-7bit"):
+                "seed1", "allphrases", "from-mpnet", "qat4000", "requantized-7bit", "ffn1536"):
         proc = subprocess.run([sys.executable, str(repo / "scripts" / "distil_student.py"), "--run-name", bad],
                               capture_output=True, text=True, timeout=120, cwd=repo)
         assert proc.returncode == 2 and "--run-name" in proc.stderr, (bad, proc.stderr[-500:])
