@@ -175,6 +175,36 @@ def test_mpnet_student_script_writes_a_record_that_rescores(tmp_path, data_dir):
         key = f"{name}_sst2_validation_accuracy"
         assert again["predictions"][key]["predictions"] == rec["predictions"][key]["predictions"], name
 
+    # --student with --ffn narrows the saved student's feed-forward blocks and trains it one more epoch: a new
+    # checkpoint whose config says the width, a record named after both runs that says how it went
+    proc = subprocess.run([sys.executable, str(repo / "scripts" / "distil_student.py"), "--profile", "offline",
+                           "--size", "small", "--latency-sentences", "3", "--threads", "1", "--budget-ms", "1000",
+                           "--results-dir", str(tmp_path / "narrow"), "--ffn", "256", "--limit", "8", "--student",
+                           str(tmp_path / "improve-offline-small-student-mpnet1-limit16.json")],
+                          capture_output=True, text=True, timeout=600, cwd=repo,
+                          env=os.environ | {"TEXTCLASS_CACHE": str(tmp_path / "cache")})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "student (1 MPNet layers, feed-forward 256 of 3,072, 16 phrases, trained by" in proc.stdout
+    narrow = tmp_path / "narrow" / "improve-offline-small-student-mpnet1-limit16-ffn256-limit8.json"
+    narrowed = json.loads(narrow.read_text())
+    ffn = narrowed["details"]["feed_forward"]
+    assert (ffn["kept"], ffn["of"], ffn["after_training"]["phrases"]) == (256, 3072, 8)
+    assert ffn["after_training"]["fp32_sst2_validation_accuracy_before"] == pytest.approx(
+        m["student_sst2_validation_accuracy"], abs=1e-3)
+    assert "feed-forward narrowed to 256 of 3,072" in narrowed["details"]["student"]
+    assert rescore(narrowed) == {k: pytest.approx(narrowed["metrics"][k], abs=1e-3) for k in scored}
+    saved = json.loads((cache / "offline-small-student-mpnet1-limit16-ffn256-limit8" / "encoder" / "config.json")
+                       .read_text())
+    assert saved["intermediate_size"] == 256 and saved["num_hidden_layers"] == 1
+    assert (cache / "offline-small-student-mpnet1-limit16-ffn256-limit8-student-int8-7bit-per-channel.onnx").is_file()
+    # a student narrowed already is not narrowed again, and nothing is written
+    proc = subprocess.run([sys.executable, str(repo / "scripts" / "distil_student.py"), "--profile", "offline",
+                           "--size", "small", "--results-dir", str(tmp_path / "twice"), "--ffn", "128", "--student",
+                           str(narrow)], capture_output=True, text=True, timeout=600, cwd=repo,
+                          env=os.environ | {"TEXTCLASS_CACHE": str(tmp_path / "cache")})
+    assert proc.returncode == 2 and "narrowed already" in proc.stderr, proc.stderr[-2000:]
+    assert not (tmp_path / "twice").exists()
+
     # scripts/submit_student.py submits the chosen copy to improve and improve-test, graded by the autograder
     env = os.environ | {"TEXTCLASS_CACHE": str(tmp_path / "cache")}
     submit = [sys.executable, str(repo / "scripts" / "submit_student.py")]
