@@ -35,7 +35,9 @@ are their CPU's on AVX2 without VNNI (tests/test_int8_cpu.py).
 contribute most on 2,048 train phrases) and lets it learn again, one epoch on ``--limit`` phrases of another
 permutation of the train rows (seed + 2) against the same soft labels, keeping the best held-out weights; it is
 saved as ``<checkpoint>-ffn<N>`` and the record is ``<that run's name>-ffn<N>[-limit<N>|-allphrases]``; its
-``details.feed_forward.after_training`` says how it went.
+``details.feed_forward.after_training`` says how the extra epoch went, while ``student_best_heldout_accuracy``,
+``train_*`` and ``details.history`` stay the first training's (as after ``--qat``). A narrowed student is not
+narrowed again (exit 2).
 
 ``--qat PHRASES`` adds quantization-aware training before the copies are made: the student (trained here, or
 loaded with ``--student``) trains once more on ``PHRASES`` of its train phrases against the same soft labels at
@@ -242,9 +244,13 @@ def main(argv=None) -> int:
     retrained = False
     if args.student and args.ffn:  # narrow the trained student's feed-forward blocks, then let it learn again
         width = student.encoder.config.intermediate_size
-        if narrowed or not 1 <= args.ffn < width:
-            print(f"error: --ffn {args.ffn} with --student: that student has {width} feed-forward neurons per layer "
-                  f"{'(narrowed already)' if narrowed else ''}; keep between 1 and {width - 1}", file=sys.stderr)
+        if narrowed:
+            print(f"error: --ffn with --student: that student was narrowed already ({narrowed['kept']:,} of "
+                  f"{narrowed['of']:,} feed-forward neurons); narrow the student it came from instead", file=sys.stderr)
+            return 2
+        if not 1 <= args.ffn < width:
+            print(f"error: --ffn {args.ffn} with --student: that student has {width:,} feed-forward neurons per layer; "
+                  f"keep between 1 and {width - 1:,}", file=sys.stderr)
             return 2
         again = np.array([r for r in np.random.default_rng(args.seed + 2).permutation(train_rows)
                           if r in soft_by_row][:args.limit or None])
@@ -271,8 +277,9 @@ def main(argv=None) -> int:
         tag += suffix + name_suffix
         checkpoint = checkpoint.with_name(f"{checkpoint.name}{suffix}{name_suffix}")
         pred = ft.predict_proba(student, tokenizer, val_texts).argmax(1)
-        ft.save_finetuned(student, tokenizer, checkpoint, info | {
-            "feed_forward": narrowed, "sst2_validation_accuracy": 100 * float((pred == val_labels).mean())})
+        info = info | {"feed_forward": narrowed}  # (a --qat pass after this saves it too)
+        ft.save_finetuned(student, tokenizer, checkpoint,
+                          info | {"sst2_validation_accuracy": 100 * float((pred == val_labels).mean())})
         retrained, name_suffix = True, ""  # (the name has it now, before any -qat)
     qat = None
     if args.qat:  # quantization-aware training: the rounding of the int8 copy simulated while training on

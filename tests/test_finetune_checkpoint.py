@@ -66,6 +66,8 @@ def test_narrowed_feed_forward_drops_what_contributes_least_and_saves(tmp_path):
             ft.narrow_feed_forward(model.encoder, keep, [torch.ones(width // 8)] * len(layers))
     with pytest.raises(ValueError, match="importance has 1 layers"):
         ft.narrow_feed_forward(model.encoder, 4, [torch.ones(width // 8)])
+    with pytest.raises(ValueError, match="one score per feed-forward neuron"):
+        ft.narrow_feed_forward(model.encoder, 4, [torch.ones(width)] * len(layers))
 
 
 def test_missing_model_says_what_to_run(tmp_path):
@@ -189,6 +191,7 @@ def test_mpnet_student_script_writes_a_record_that_rescores(tmp_path, data_dir):
     narrowed = json.loads(narrow.read_text())
     ffn = narrowed["details"]["feed_forward"]
     assert (ffn["kept"], ffn["of"], ffn["after_training"]["phrases"]) == (256, 3072, 8)
+    assert ffn["after_training"]["history"] and ffn["after_training"]["seconds"] > 0   # the extra epoch ran
     assert ffn["after_training"]["fp32_sst2_validation_accuracy_before"] == pytest.approx(
         m["student_sst2_validation_accuracy"], abs=1e-3)
     assert "feed-forward narrowed to 256 of 3,072" in narrowed["details"]["student"]
@@ -196,6 +199,8 @@ def test_mpnet_student_script_writes_a_record_that_rescores(tmp_path, data_dir):
     saved = json.loads((cache / "offline-small-student-mpnet1-limit16-ffn256-limit8" / "encoder" / "config.json")
                        .read_text())
     assert saved["intermediate_size"] == 256 and saved["num_hidden_layers"] == 1
+    info = json.loads((cache / "offline-small-student-mpnet1-limit16-ffn256-limit8" / "info.json").read_text())
+    assert info["feed_forward"]["kept"] == 256   # what a later --student (or --qat) of it reads
     assert (cache / "offline-small-student-mpnet1-limit16-ffn256-limit8-student-int8-7bit-per-channel.onnx").is_file()
     # a student narrowed already is not narrowed again, and nothing is written
     proc = subprocess.run([sys.executable, str(repo / "scripts" / "distil_student.py"), "--profile", "offline",
@@ -204,6 +209,14 @@ def test_mpnet_student_script_writes_a_record_that_rescores(tmp_path, data_dir):
                           env=os.environ | {"TEXTCLASS_CACHE": str(tmp_path / "cache")})
     assert proc.returncode == 2 and "narrowed already" in proc.stderr, proc.stderr[-2000:]
     assert not (tmp_path / "twice").exists()
+    # ... and a width the student does not have is refused, with the widths it can take
+    proc = subprocess.run([sys.executable, str(repo / "scripts" / "distil_student.py"), "--profile", "offline",
+                           "--size", "small", "--results-dir", str(tmp_path / "wide"), "--ffn", "3072", "--student",
+                           str(tmp_path / "improve-offline-small-student-mpnet1-limit16.json")],
+                          capture_output=True, text=True, timeout=600, cwd=repo,
+                          env=os.environ | {"TEXTCLASS_CACHE": str(tmp_path / "cache")})
+    assert proc.returncode == 2 and "keep between 1 and 3,071" in proc.stderr, proc.stderr[-2000:]
+    assert not (tmp_path / "wide").exists()
 
     # scripts/submit_student.py submits the chosen copy to improve and improve-test, graded by the autograder
     env = os.environ | {"TEXTCLASS_CACHE": str(tmp_path / "cache")}

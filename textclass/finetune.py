@@ -433,6 +433,7 @@ def feed_forward_importance(model, tokenizer, texts, *, batch_size: int = 64, ma
     import torch
 
     layers = model.encoder.encoder.layer
+    device = layers[0].intermediate.dense.weight.device
     sums = [torch.zeros(layer.intermediate.dense.out_features) for layer in layers]
     state = {"mask": None, "tokens": 0}
 
@@ -449,6 +450,7 @@ def feed_forward_importance(model, tokenizer, texts, *, batch_size: int = 64, ma
             for start in range(0, len(texts), batch_size):
                 enc = tokenizer(list(texts[start:start + batch_size]), padding=True, truncation=True,
                                 max_length=max_length, return_tensors="pt")
+                enc = {k: v.to(device) for k, v in enc.items()}
                 state["mask"] = enc["attention_mask"].unsqueeze(-1).float()
                 state["tokens"] += int(enc["attention_mask"].sum())
                 model.encoder(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"])
@@ -473,12 +475,15 @@ def narrow_feed_forward(encoder, keep: int, importance) -> list:
         raise ValueError(f"keep must be between 1 and the layers' {width} feed-forward neurons, got {keep}")
     if len(importance) != len(layers):
         raise ValueError(f"importance has {len(importance)} layers, the encoder {len(layers)}")
+    if any(len(score) != width for score in importance):
+        raise ValueError(f"importance needs one score per feed-forward neuron ({width}) in every layer")
     kept = []
     for layer, score in zip(layers, importance):
         idx = torch.sort(torch.topk(torch.as_tensor(score, dtype=torch.float32), keep).indices).values
+        idx = idx.to(layer.intermediate.dense.weight.device)
         inner, outer = layer.intermediate.dense, layer.output.dense
-        narrow_in = torch.nn.Linear(inner.in_features, keep, dtype=inner.weight.dtype)
-        narrow_out = torch.nn.Linear(keep, outer.out_features, dtype=outer.weight.dtype)
+        narrow_in = torch.nn.Linear(inner.in_features, keep, dtype=inner.weight.dtype, device=inner.weight.device)
+        narrow_out = torch.nn.Linear(keep, outer.out_features, dtype=outer.weight.dtype, device=outer.weight.device)
         with torch.no_grad():
             narrow_in.weight.copy_(inner.weight[idx])
             narrow_in.bias.copy_(inner.bias[idx])
