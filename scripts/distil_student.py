@@ -92,9 +92,18 @@ def student_tag(layers: int, limit: int, seed: int, teacher: str, ffn: int = 0) 
     unless the teacher's file is :data:`FIRST_TEACHER` (``teacher-mpnet-30k.npz`` gives ``-from-mpnet-30k``), then
     ``-limit<N>`` or ``-allphrases`` (``limit`` 0) unless 20,000 phrases, then ``-seed<seed>`` unless seed 0."""
     taught = "" if teacher == FIRST_TEACHER else f"-from-{Path(teacher).stem.removeprefix('teacher-')}"
-    phrases = "" if limit == 20000 else f"-limit{limit}" if limit else "-allphrases"
     narrowed = f"-ffn{ffn}" if ffn else ""
-    return f"student-mpnet{layers}{narrowed}{taught}{phrases}" + (f"-seed{seed}" if seed else "")
+    return f"student-mpnet{layers}{narrowed}{taught}{phrases_part(limit)}" + (f"-seed{seed}" if seed else "")
+
+
+def curve(run: dict) -> list:
+    """A training run's held-out curve as records keep it: ``[step, accuracy to 2 decimals]`` per evaluation."""
+    return [[r["step"], round(r["heldout_accuracy"], 2)] for r in run["history"]]
+
+
+def phrases_part(limit: int) -> str:
+    """How a name says the phrases a run trained on: nothing for 20,000, ``-limit<N>``, or ``-allphrases`` (0)."""
+    return "" if limit == 20000 else f"-limit{limit}" if limit else "-allphrases"
 
 
 def main(argv=None) -> int:
@@ -181,6 +190,31 @@ def main(argv=None) -> int:
     def heldout_accuracy(model) -> float:
         return 100 * float((ft.predict_proba(model, tokenizer, held_texts).argmax(1) == held_labels).mean())
 
+    def phrase_rows(seed: int, limit: int | None) -> np.ndarray:
+        """The train rows the teacher labelled, in the order of ``seed``'s permutation, the first ``limit`` (all)."""
+        return np.array([r for r in np.random.default_rng(seed).permutation(train_rows) if r in soft_by_row][:limit])
+
+    def distil(rows, *, lr: float, eval_every: int, seed: int) -> dict:
+        """One epoch of the student on ``rows`` against the teacher's probabilities, best held-out weights kept."""
+        return ft.train_loop(student, tokenizer, [sents[i] for i in rows], labs[rows],
+                             heldout_texts=held_texts, heldout_labels=held_labels,
+                             soft_targets=np.stack([soft_by_row[r] for r in rows]), epochs=1, lr=lr, batch_size=32,
+                             eval_every=eval_every, patience=float("inf"), seed=seed, progress=False)
+
+    def narrow(rows, width: int) -> dict:
+        """Keep the --ffn neurons of every feed-forward block that contribute most on the first FFN_SAMPLE rows."""
+        sample = [sents[i] for i in rows[:FFN_SAMPLE]]
+        ft.narrow_feed_forward(student.encoder, args.ffn, ft.feed_forward_importance(student, tokenizer, sample))
+        return {"kept": args.ffn, "of": width, "sample_phrases": len(sample),
+                "importance": "mean |activation| on the sample's tokens x length of the neuron's output column"}
+
+    def save(checkpoint, info: dict) -> np.ndarray:
+        """Save the student with its validation accuracy in its info; returns its validation predictions."""
+        pred = ft.predict_proba(student, tokenizer, val_texts).argmax(1)
+        ft.save_finetuned(student, tokenizer, checkpoint,
+                          info | {"sst2_validation_accuracy": 100 * float((pred == val_labels).mean())})
+        return pred
+
     earlier = None
     if args.student:  # no training: the student an earlier run saved, scored again with today's copies
         try:
@@ -209,8 +243,7 @@ def main(argv=None) -> int:
         rows = range(int(earlier["metrics"]["train_examples"]))
         pred = ft.predict_proba(student, tokenizer, val_texts).argmax(1)
     else:
-        rng = np.random.default_rng(args.seed)
-        rows = np.array([r for r in rng.permutation(train_rows) if r in soft_by_row][:args.limit or None])
+        rows = phrase_rows(args.seed, args.limit or None)
 
         enc = load_encoder(MPNET, profile=profile)
         tokenizer = enc.tokenizer
@@ -223,24 +256,14 @@ def main(argv=None) -> int:
                 print(f"error: --ffn {args.ffn}: keep between 1 and {width - 1} of the {width} feed-forward neurons "
                       "(0 keeps them all)", file=sys.stderr)
                 return 2
-            sample = [sents[i] for i in rows[:FFN_SAMPLE]]
-            importance = ft.feed_forward_importance(student, tokenizer, sample)
-            ft.narrow_feed_forward(student.encoder, args.ffn, importance)
-            narrowed = {"kept": args.ffn, "of": width, "sample_phrases": len(sample),
-                        "importance": "mean |activation| on the sample's tokens x length of the neuron's output column"}
-        run = ft.train_loop(student, tokenizer, [sents[i] for i in rows], labs[rows],
-                            heldout_texts=held_texts, heldout_labels=held_labels,
-                            soft_targets=np.stack([soft_by_row[r] for r in rows]), epochs=1, lr=args.lr,
-                            batch_size=32, eval_every=args.eval_every, patience=float("inf"), seed=args.seed,
-                            progress=False)
+            narrowed = narrow(rows, width)
+        run = distil(rows, lr=args.lr, eval_every=args.eval_every, seed=args.seed)
         tag = student_tag(args.layers, args.limit, args.seed, teacher_path.name, args.ffn) + name_suffix
         checkpoint = ft.checkpoint_dir(profile, args.size).with_name(f"{profile}-{args.size}-{tag}")
-        pred = ft.predict_proba(student, tokenizer, val_texts).argmax(1)
         info = {"encoder": MPNET, "layers": args.layers, "teacher": teacher_path.name, "seed": args.seed,
                 "heldout_size": provenance["heldout_size"], "heldout_by_sentence": provenance["heldout_by_sentence"],
                 "lr": args.lr, "train_examples": len(rows)} | ({"feed_forward": narrowed} if narrowed else {})
-        ft.save_finetuned(student, tokenizer, checkpoint,
-                          info | {"sst2_validation_accuracy": 100 * float((pred == val_labels).mean())})
+        pred = save(checkpoint, info)
     retrained = False
     if args.student and args.ffn:  # narrow the trained student's feed-forward blocks, then let it learn again
         width = student.encoder.config.intermediate_size
@@ -252,49 +275,31 @@ def main(argv=None) -> int:
             print(f"error: --ffn {args.ffn} with --student: that student has {width:,} feed-forward neurons per layer; "
                   f"keep between 1 and {width - 1:,}", file=sys.stderr)
             return 2
-        again = np.array([r for r in np.random.default_rng(args.seed + 2).permutation(train_rows)
-                          if r in soft_by_row][:args.limit or None])
-        sample = [sents[i] for i in again[:FFN_SAMPLE]]
-        ft.narrow_feed_forward(student.encoder, args.ffn, ft.feed_forward_importance(student, tokenizer, sample))
+        again = phrase_rows(args.seed + 2, args.limit or None)
+        narrowed = narrow(again, width)
         before = heldout_accuracy(student)
-        again_run = ft.train_loop(student, tokenizer, [sents[i] for i in again], labs[again],
-                                  heldout_texts=held_texts, heldout_labels=held_labels,
-                                  soft_targets=np.stack([soft_by_row[r] for r in again]), epochs=1, lr=args.lr,
-                                  batch_size=32, eval_every=args.eval_every, patience=float("inf"),
-                                  seed=args.seed + 2, progress=False)
-        narrowed = {"kept": args.ffn, "of": width, "sample_phrases": len(sample),
-                    "importance": "mean |activation| on the sample's tokens x length of the neuron's output column",
-                    "after_training": {"fp32_sst2_validation_accuracy_before": 100 * float((pred == val_labels).mean()),
-                                       "heldout_accuracy_just_narrowed": before, "phrases": len(again),
-                                       "seed": args.seed + 2, "lr": args.lr,
-                                       "seconds": round(again_run["seconds"], 1),
-                                       "examples_per_second": again_run["examples_per_second"],
-                                       "best_heldout_accuracy": again_run["best_heldout_accuracy"],
-                                       "history": [[r["step"], round(r["heldout_accuracy"], 2)]
-                                                   for r in again_run["history"]],
-                                       "from_checkpoint": str(checkpoint)}}
-        suffix = f"-ffn{args.ffn}" + ("" if args.limit == 20000 else f"-limit{args.limit}" if args.limit else "-allphrases")
+        again_run = distil(again, lr=args.lr, eval_every=args.eval_every, seed=args.seed + 2)
+        narrowed["after_training"] = {"fp32_sst2_validation_accuracy_before": 100 * float((pred == val_labels).mean()),
+                                      "heldout_accuracy_just_narrowed": before, "phrases": len(again),
+                                      "seed": args.seed + 2, "lr": args.lr, "seconds": round(again_run["seconds"], 1),
+                                      "examples_per_second": again_run["examples_per_second"],
+                                      "best_heldout_accuracy": again_run["best_heldout_accuracy"],
+                                      "history": curve(again_run), "from_checkpoint": str(checkpoint)}
+        suffix = f"-ffn{args.ffn}{phrases_part(args.limit)}"
         tag += suffix + name_suffix
         checkpoint = checkpoint.with_name(f"{checkpoint.name}{suffix}{name_suffix}")
-        pred = ft.predict_proba(student, tokenizer, val_texts).argmax(1)
         info = info | {"feed_forward": narrowed}  # (a --qat pass after this saves it too)
-        ft.save_finetuned(student, tokenizer, checkpoint,
-                          info | {"sst2_validation_accuracy": 100 * float((pred == val_labels).mean())})
+        pred = save(checkpoint, info)
         retrained, name_suffix = True, ""  # (the name has it now, before any -qat)
     qat = None
     if args.qat:  # quantization-aware training: the rounding of the int8 copy simulated while training on
         import copy  # phrases of the train rows (an every-phrase student has seen each of them once already)
 
-        qat_rows = np.array([r for r in np.random.default_rng(args.seed + 1).permutation(train_rows)
-                             if r in soft_by_row][:args.qat])
+        qat_rows = phrase_rows(args.seed + 1, args.qat)
         with onnx.simulated_int8(student, bits=args.int8_bits, per_channel=not args.qat_per_matrix):
             before = heldout_accuracy(student)
             start_state = copy.deepcopy(student.state_dict())
-            qat_run = ft.train_loop(student, tokenizer, [sents[i] for i in qat_rows], labs[qat_rows],
-                                    heldout_texts=held_texts, heldout_labels=held_labels,
-                                    soft_targets=np.stack([soft_by_row[r] for r in qat_rows]), epochs=1,
-                                    lr=args.qat_lr, batch_size=32, eval_every=args.qat_eval_every,
-                                    patience=float("inf"), seed=args.seed + 1, progress=False)
+            qat_run = distil(qat_rows, lr=args.qat_lr, eval_every=args.qat_eval_every, seed=args.seed + 1)
         kept = "trained" if qat_run["best_heldout_accuracy"] > before else "starting"
         if kept == "starting":  # the pass never beat the weights it started from, through the same simulation
             student.load_state_dict(start_state)
@@ -304,15 +309,13 @@ def main(argv=None) -> int:
                "seconds": round(qat_run["seconds"], 1), "examples_per_second": qat_run["examples_per_second"],
                "heldout_accuracy_simulated_before": before,
                "best_heldout_accuracy_simulated": qat_run["best_heldout_accuracy"], "weights_kept": kept,
-               "history": [[r["step"], round(r["heldout_accuracy"], 2)] for r in qat_run["history"]],
+               "history": curve(qat_run),
                "from_checkpoint": str(checkpoint)}
         suffix = f"-qat{len(qat_rows)}" + ("-per-matrix" if args.qat_per_matrix else "") + (
             "" if args.int8_bits == 7 else "-8bit")
         tag += suffix
         checkpoint = checkpoint.with_name(f"{checkpoint.name}{suffix}{name_suffix if args.student else ''}")
-        pred = ft.predict_proba(student, tokenizer, val_texts).argmax(1)
-        ft.save_finetuned(student, tokenizer, checkpoint,
-                          info | {"qat": qat, "sst2_validation_accuracy": 100 * float((pred == val_labels).mean())})
+        pred = save(checkpoint, info | {"qat": qat})
     elif args.student and not retrained:  # the same weights, today's copies
         tag += "-requantized-7bit" if args.int8_bits == 7 else "-requantized"
     if args.student:
@@ -377,7 +380,7 @@ def main(argv=None) -> int:
                  "latency_blocks": timed["distilbert"]["blocks"],
                  "checkpoint": str(checkpoint),
                  "history": earlier["details"]["history"] if earlier else
-                 [[r["step"], round(r["heldout_accuracy"], 2)] for r in run["history"]],
+                 curve(run),
                  "chosen": chosen, "budget_ms": args.budget_ms, "int8_weight_bits": args.int8_bits,
                  "chosen_by": "best held-out accuracy among the student copies within the latency budget"}
         | ({"qat": qat} if qat else {}) | ({"feed_forward": narrowed} if narrowed else {})

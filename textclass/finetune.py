@@ -429,8 +429,11 @@ def feed_forward_importance(model, tokenizer, texts, *, batch_size: int = 64, ma
     """How much each feed-forward neuron of each transformer layer of ``model.encoder`` contributes on ``texts``:
     the mean absolute value of its activation (after the nonlinearity, over the sentences' real tokens) times the
     length of its column in the layer's output projection. One tensor per layer (BERT-style layers: ``intermediate``
-    then ``output.dense``, as MPNet, BERT and MiniLM have)."""
+    then ``output.dense``, as MPNet, BERT and MiniLM have). Batched as the course's inference
+    (:func:`textclass.evaluate.tokenized_batches`)."""
     import torch
+
+    from textclass.evaluate import tokenized_batches
 
     layers = model.encoder.encoder.layer
     device = layers[0].intermediate.dense.weight.device
@@ -447,10 +450,8 @@ def feed_forward_importance(model, tokenizer, texts, *, batch_size: int = 64, ma
     model.eval()
     try:
         with torch.inference_mode():
-            for start in range(0, len(texts), batch_size):
-                enc = tokenizer(list(texts[start:start + batch_size]), padding=True, truncation=True,
-                                max_length=max_length, return_tensors="pt")
-                enc = {k: v.to(device) for k, v in enc.items()}
+            for _, enc in tokenized_batches(tokenizer, list(texts), batch_size, max_length=max_length):
+                enc = enc.to(device)
                 state["mask"] = enc["attention_mask"].unsqueeze(-1).float()
                 state["tokens"] += int(enc["attention_mask"].sum())
                 model.encoder(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"])
@@ -479,9 +480,9 @@ def narrow_feed_forward(encoder, keep: int, importance) -> list:
         raise ValueError(f"importance needs one score per feed-forward neuron ({width}) in every layer")
     kept = []
     for layer, score in zip(layers, importance):
-        idx = torch.sort(torch.topk(torch.as_tensor(score, dtype=torch.float32), keep).indices).values
-        idx = idx.to(layer.intermediate.dense.weight.device)
         inner, outer = layer.intermediate.dense, layer.output.dense
+        idx = torch.sort(torch.topk(torch.as_tensor(score, dtype=torch.float32), keep).indices).values
+        idx = idx.to(inner.weight.device)
         narrow_in = torch.nn.Linear(inner.in_features, keep, dtype=inner.weight.dtype, device=inner.weight.device)
         narrow_out = torch.nn.Linear(keep, outer.out_features, dtype=outer.weight.dtype, device=outer.weight.device)
         with torch.no_grad():
