@@ -248,36 +248,43 @@ def test_mpnet_student_script_writes_a_record_that_rescores(tmp_path, data_dir):
                           capture_output=True, text=True, timeout=600, cwd=repo, env=env)
     assert proc.returncode == 2 and "does not know how to load" in proc.stderr, proc.stderr[-2000:]
 
-    # --qat: quantization-aware training of the saved student, then its copies; the first checkpoint stays as it was
-    first = {f: f.read_bytes() for f in (cache / "offline-small-student-mpnet1-limit16").rglob("*") if f.is_file()}
+    # --qat: quantization-aware training of a saved student (here the narrowed one, so that a narrowing and a QAT
+    # pass go together), then its copies; the checkpoint it starts from stays as it was
+    start = cache / "offline-small-student-mpnet1-limit16-ffn256-limit8"
+    first = {f: f.read_bytes() for f in start.rglob("*") if f.is_file()}
     proc = subprocess.run([sys.executable, str(repo / "scripts" / "distil_student.py"), "--profile", "offline",
                            "--size", "small", "--latency-sentences", "3", "--threads", "1", "--budget-ms", "1000",
                            "--results-dir", str(tmp_path / "qat"), "--qat", "16", "--qat-lr", "1e-3",
-                           "--student", str(record)],
+                           "--student", str(narrow)],
                           capture_output=True, text=True, timeout=600, cwd=repo, env=env)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    qat = json.loads((tmp_path / "qat" / "improve-offline-small-student-mpnet1-limit16-qat16.json").read_text())
+    qat = json.loads((tmp_path / "qat" / "improve-offline-small-student-mpnet1-limit16-ffn256-limit8-qat16.json")
+                     .read_text())
     q = qat["details"]["qat"]
     assert q["phrases"] == 16 and q["weight_bits"] == 7 and q["per_channel"] and q["lr"] == 1e-3
-    assert q["history"] and q["from_checkpoint"] == str(cache / "offline-small-student-mpnet1-limit16")
+    assert q["history"] and q["from_checkpoint"] == str(start)
     assert q["weights_kept"] in ("trained", "starting") and q["steps"] == 1 and q["seed"] == 1
-    assert qat["details"]["checkpoint"] == str(cache / "offline-small-student-mpnet1-limit16-qat16")
-    assert (cache / "offline-small-student-mpnet1-limit16-qat16-student-int8-7bit-per-channel.onnx").is_file()
-    assert {f: f.read_bytes() for f in (cache / "offline-small-student-mpnet1-limit16").rglob("*") if f.is_file()} == first
+    assert qat["details"]["checkpoint"] == str(cache / "offline-small-student-mpnet1-limit16-ffn256-limit8-qat16")
+    # the QAT checkpoint is still the narrowed student, and says so for any later --student of it
+    assert qat["details"]["feed_forward"]["kept"] == 256
+    assert json.loads((cache / "offline-small-student-mpnet1-limit16-ffn256-limit8-qat16" / "encoder" / "config.json")
+                      .read_text())["intermediate_size"] == 256
+    assert (cache / "offline-small-student-mpnet1-limit16-ffn256-limit8-qat16-student-int8-7bit-per-channel.onnx").is_file()
+    assert {f: f.read_bytes() for f in start.rglob("*") if f.is_file()} == first
     assert rescore(qat) == {k: pytest.approx(qat["metrics"][k], abs=1e-3) for k in scored}
     # the weights kept are the better of the start and the pass through the simulation, and the simulation is what
     # onnxruntime's per-column copy with fp32 tables computes: its held-out accuracy is the one the pass saw
     kept = max(q["heldout_accuracy_simulated_before"], q["best_heldout_accuracy_simulated"])
     assert qat["metrics"]["student_onnx_int8_per_channel_fp32_embeddings_heldout_accuracy"] == pytest.approx(kept, abs=0.2)
     same = (qat["predictions"]["student_sst2_validation_accuracy"]["predictions"]
-            == rec["predictions"]["student_sst2_validation_accuracy"]["predictions"])
+            == narrowed["predictions"]["student_sst2_validation_accuracy"]["predictions"])
     assert same == (q["weights_kept"] == "starting")    # lr 1e-3 moves the weights whenever they are kept
     # submit_student.py finds the QAT copies beside the new checkpoint
-    proc = subprocess.run(submit + [str(tmp_path / "qat" / "improve-offline-small-student-mpnet1-limit16-qat16.json"),
+    proc = subprocess.run(submit + [str(tmp_path / "qat" / "improve-offline-small-student-mpnet1-limit16-ffn256-limit8-qat16.json"),
                                     "--out", str(tmp_path / "qat-grades"), "--threads", "1"],
                           capture_output=True, text=True, timeout=600, cwd=repo, env=env)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert (tmp_path / "qat-grades" / "improve-test-student-mpnet1-limit16-qat16.json").is_file()
+    assert (tmp_path / "qat-grades" / "improve-test-student-mpnet1-limit16-ffn256-limit8-qat16.json").is_file()
     assert not (tmp_path / "unknown").exists()
 
 
