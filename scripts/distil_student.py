@@ -190,6 +190,9 @@ def main(argv=None) -> int:
     def heldout_accuracy(model) -> float:
         return 100 * float((ft.predict_proba(model, tokenizer, held_texts).argmax(1) == held_labels).mean())
 
+    def val_accuracy(pred) -> float:
+        return 100 * float((pred == val_labels).mean())
+
     def phrase_rows(seed: int, limit: int | None) -> np.ndarray:
         """The train rows the teacher labelled, in the order of ``seed``'s permutation, the first ``limit`` (all)."""
         return np.array([r for r in np.random.default_rng(seed).permutation(train_rows) if r in soft_by_row][:limit])
@@ -212,7 +215,7 @@ def main(argv=None) -> int:
         """Save the student with its validation accuracy in its info; returns its validation predictions."""
         pred = ft.predict_proba(student, tokenizer, val_texts).argmax(1)
         ft.save_finetuned(student, tokenizer, checkpoint,
-                          info | {"sst2_validation_accuracy": 100 * float((pred == val_labels).mean())})
+                          info | {"sst2_validation_accuracy": val_accuracy(pred)})
         return pred
 
     earlier = None
@@ -279,7 +282,7 @@ def main(argv=None) -> int:
         narrowed = narrow(again, width)
         before = heldout_accuracy(student)
         again_run = distil(again, lr=args.lr, eval_every=args.eval_every, seed=args.seed + 2)
-        narrowed["after_training"] = {"fp32_sst2_validation_accuracy_before": 100 * float((pred == val_labels).mean()),
+        narrowed["after_training"] = {"fp32_sst2_validation_accuracy_before": val_accuracy(pred),
                                       "heldout_accuracy_just_narrowed": before, "phrases": len(again),
                                       "seed": args.seed + 2, "lr": args.lr, "seconds": round(again_run["seconds"], 1),
                                       "examples_per_second": again_run["examples_per_second"],
@@ -349,7 +352,7 @@ def main(argv=None) -> int:
     timed = stats.latency_ms_interleaved({name: stats.batch1(model, tok) for name, (model, tok) in runs.items()},
                                          lat_texts, threads=args.threads, blocks=LATENCY_BLOCKS)
     latency = {name: out["median_ms"] for name, out in timed.items()}
-    acc = {name: 100 * float((p == val_labels).mean()) for name, p in preds.items()}
+    acc = {name: val_accuracy(p) for name, p in preds.items()}
     held = {name: heldout_accuracy(runs[name][0]) for name in students}
     # the run's choice: the best held-out accuracy within the latency budget (ties: the faster copy)
     within = [name for name in students if latency[name] <= args.budget_ms]

@@ -115,11 +115,16 @@ def test_mpnet_student_script_writes_a_record_that_rescores(tmp_path, data_dir):
     from autograder.rescore import rescore
 
     repo = Path(__file__).resolve().parent.parent
-    proc = subprocess.run([sys.executable, str(repo / "scripts" / "distil_student.py"), "--profile", "offline",
-                           "--size", "small", "--layers", "1", "--limit", "16", "--latency-sentences", "3",
-                           "--threads", "1", "--budget-ms", "1000", "--results-dir", str(tmp_path)],
-                          capture_output=True, text=True, timeout=600, cwd=repo,
-                          env=os.environ | {"TEXTCLASS_CACHE": str(tmp_path / "cache")})
+    env = os.environ | {"TEXTCLASS_CACHE": str(tmp_path / "cache")}
+
+    def distil_student(*args):
+        """scripts/distil_student.py --profile offline --size small ARGS, with the test's course cache."""
+        return subprocess.run([sys.executable, str(repo / "scripts" / "distil_student.py"), "--profile", "offline",
+                               "--size", "small", *args], capture_output=True, text=True, timeout=600, cwd=repo,
+                              env=env)
+
+    proc = distil_student("--layers", "1", "--limit", "16", "--latency-sentences", "3", "--threads", "1",
+                          "--budget-ms", "1000", "--results-dir", str(tmp_path))
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "PLUMBING CHECK, NOT A RESULT: student (1 MPNet layers, 16 phrases, trained in" in proc.stdout
     rec = json.loads((tmp_path / "improve-offline-small-student-mpnet1-limit16.json").read_text())
@@ -158,12 +163,9 @@ def test_mpnet_student_script_writes_a_record_that_rescores(tmp_path, data_dir):
     assert fp32_tables.stat().st_size > (cache / "offline-small-student-mpnet1-limit16-student-int8-7bit.onnx").stat().st_size
 
     # --student scores the saved student again without training: the copies made the same way predict the same
-    proc = subprocess.run([sys.executable, str(repo / "scripts" / "distil_student.py"), "--profile", "offline",
-                           "--size", "small", "--latency-sentences", "3", "--threads", "1", "--budget-ms", "1000",
-                           "--results-dir", str(tmp_path / "again"), "--run-name", "retimed-2", "--student",
-                           str(tmp_path / "improve-offline-small-student-mpnet1-limit16.json")],
-                          capture_output=True, text=True, timeout=600, cwd=repo,
-                          env=os.environ | {"TEXTCLASS_CACHE": str(tmp_path / "cache")})
+    proc = distil_student("--latency-sentences", "3", "--threads", "1", "--budget-ms", "1000",
+                          "--results-dir", str(tmp_path / "again"), "--run-name", "retimed-2", "--student",
+                          str(tmp_path / "improve-offline-small-student-mpnet1-limit16.json"))
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "trained by improve-offline-small-student-mpnet1-limit16.json" in proc.stdout
     # --run-name goes last, so a second timing of the same student keeps its own record
@@ -179,12 +181,9 @@ def test_mpnet_student_script_writes_a_record_that_rescores(tmp_path, data_dir):
 
     # --student with --ffn narrows the saved student's feed-forward blocks and trains it one more epoch: a new
     # checkpoint whose config says the width, a record named after both runs that says how it went
-    proc = subprocess.run([sys.executable, str(repo / "scripts" / "distil_student.py"), "--profile", "offline",
-                           "--size", "small", "--latency-sentences", "3", "--threads", "1", "--budget-ms", "1000",
-                           "--results-dir", str(tmp_path / "narrow"), "--ffn", "256", "--limit", "8", "--student",
-                           str(tmp_path / "improve-offline-small-student-mpnet1-limit16.json")],
-                          capture_output=True, text=True, timeout=600, cwd=repo,
-                          env=os.environ | {"TEXTCLASS_CACHE": str(tmp_path / "cache")})
+    proc = distil_student("--latency-sentences", "3", "--threads", "1", "--budget-ms", "1000",
+                          "--results-dir", str(tmp_path / "narrow"), "--ffn", "256", "--limit", "8", "--student",
+                          str(tmp_path / "improve-offline-small-student-mpnet1-limit16.json"))
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "student (1 MPNet layers, feed-forward 256 of 3,072, 16 phrases, trained by" in proc.stdout
     narrow = tmp_path / "narrow" / "improve-offline-small-student-mpnet1-limit16-ffn256-limit8.json"
@@ -203,23 +202,16 @@ def test_mpnet_student_script_writes_a_record_that_rescores(tmp_path, data_dir):
     assert info["feed_forward"]["kept"] == 256   # what a later --student (or --qat) of it reads
     assert (cache / "offline-small-student-mpnet1-limit16-ffn256-limit8-student-int8-7bit-per-channel.onnx").is_file()
     # a student narrowed already is not narrowed again, and nothing is written
-    proc = subprocess.run([sys.executable, str(repo / "scripts" / "distil_student.py"), "--profile", "offline",
-                           "--size", "small", "--results-dir", str(tmp_path / "twice"), "--ffn", "128", "--student",
-                           str(narrow)], capture_output=True, text=True, timeout=600, cwd=repo,
-                          env=os.environ | {"TEXTCLASS_CACHE": str(tmp_path / "cache")})
+    proc = distil_student("--results-dir", str(tmp_path / "twice"), "--ffn", "128", "--student", str(narrow))
     assert proc.returncode == 2 and "narrowed already" in proc.stderr, proc.stderr[-2000:]
     assert not (tmp_path / "twice").exists()
     # ... and a width the student does not have is refused, with the widths it can take
-    proc = subprocess.run([sys.executable, str(repo / "scripts" / "distil_student.py"), "--profile", "offline",
-                           "--size", "small", "--results-dir", str(tmp_path / "wide"), "--ffn", "3072", "--student",
-                           str(tmp_path / "improve-offline-small-student-mpnet1-limit16.json")],
-                          capture_output=True, text=True, timeout=600, cwd=repo,
-                          env=os.environ | {"TEXTCLASS_CACHE": str(tmp_path / "cache")})
+    proc = distil_student("--results-dir", str(tmp_path / "wide"), "--ffn", "3072", "--student",
+                          str(tmp_path / "improve-offline-small-student-mpnet1-limit16.json"))
     assert proc.returncode == 2 and "keep between 1 and 3,071" in proc.stderr, proc.stderr[-2000:]
     assert not (tmp_path / "wide").exists()
 
     # scripts/submit_student.py submits the chosen copy to improve and improve-test, graded by the autograder
-    env = os.environ | {"TEXTCLASS_CACHE": str(tmp_path / "cache")}
     submit = [sys.executable, str(repo / "scripts" / "submit_student.py")]
     record = tmp_path / "improve-offline-small-student-mpnet1-limit16.json"
     proc = subprocess.run(submit + [str(record), "--out", str(tmp_path / "grades"), "--threads", "1"],
@@ -252,11 +244,9 @@ def test_mpnet_student_script_writes_a_record_that_rescores(tmp_path, data_dir):
     # pass go together), then its copies; the checkpoint it starts from stays as it was
     start = cache / "offline-small-student-mpnet1-limit16-ffn256-limit8"
     first = {f: f.read_bytes() for f in start.rglob("*") if f.is_file()}
-    proc = subprocess.run([sys.executable, str(repo / "scripts" / "distil_student.py"), "--profile", "offline",
-                           "--size", "small", "--latency-sentences", "3", "--threads", "1", "--budget-ms", "1000",
-                           "--results-dir", str(tmp_path / "qat"), "--qat", "16", "--qat-lr", "1e-3",
-                           "--student", str(narrow)],
-                          capture_output=True, text=True, timeout=600, cwd=repo, env=env)
+    proc = distil_student("--latency-sentences", "3", "--threads", "1", "--budget-ms", "1000",
+                          "--results-dir", str(tmp_path / "qat"), "--qat", "16", "--qat-lr", "1e-3", "--student",
+                          str(narrow))
     assert proc.returncode == 0, proc.stderr[-2000:]
     qat = json.loads((tmp_path / "qat" / "improve-offline-small-student-mpnet1-limit16-ffn256-limit8-qat16.json")
                      .read_text())
@@ -280,8 +270,8 @@ def test_mpnet_student_script_writes_a_record_that_rescores(tmp_path, data_dir):
             == narrowed["predictions"]["student_sst2_validation_accuracy"]["predictions"])
     assert same == (q["weights_kept"] == "starting")    # lr 1e-3 moves the weights whenever they are kept
     # submit_student.py finds the QAT copies beside the new checkpoint
-    proc = subprocess.run(submit + [str(tmp_path / "qat" / "improve-offline-small-student-mpnet1-limit16-ffn256-limit8-qat16.json"),
-                                    "--out", str(tmp_path / "qat-grades"), "--threads", "1"],
+    qat_record = tmp_path / "qat" / "improve-offline-small-student-mpnet1-limit16-ffn256-limit8-qat16.json"
+    proc = subprocess.run(submit + [str(qat_record), "--out", str(tmp_path / "qat-grades"), "--threads", "1"],
                           capture_output=True, text=True, timeout=600, cwd=repo, env=env)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert (tmp_path / "qat-grades" / "improve-test-student-mpnet1-limit16-ffn256-limit8-qat16.json").is_file()
