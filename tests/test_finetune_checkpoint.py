@@ -212,10 +212,13 @@ def test_mpnet_student_script_writes_a_record_that_rescores(tmp_path, data_dir):
     assert not (tmp_path / "wide").exists()
 
     # scripts/submit_student.py submits the chosen copy to improve and improve-test, graded by the autograder
-    submit = [sys.executable, str(repo / "scripts" / "submit_student.py")]
+    def submit_student(*args):
+        """scripts/submit_student.py ARGS, with the test's course cache."""
+        return subprocess.run([sys.executable, str(repo / "scripts" / "submit_student.py"), *args],
+                              capture_output=True, text=True, timeout=600, cwd=repo, env=env)
+
     record = tmp_path / "improve-offline-small-student-mpnet1-limit16.json"
-    proc = subprocess.run(submit + [str(record), "--out", str(tmp_path / "grades"), "--threads", "1"],
-                          capture_output=True, text=True, timeout=600, cwd=repo, env=env)
+    proc = submit_student(str(record), "--out", str(tmp_path / "grades"), "--threads", "1")
     assert proc.returncode == 0, proc.stderr[-2000:]
     val = json.loads((tmp_path / "grades" / "improve-student-mpnet1-limit16.json").read_text())
     test = json.loads((tmp_path / "grades" / "improve-test-student-mpnet1-limit16.json").read_text())
@@ -228,16 +231,14 @@ def test_mpnet_student_script_writes_a_record_that_rescores(tmp_path, data_dir):
     forged = json.loads(record.read_text())
     forged["predictions"]["chosen_sst2_validation_accuracy"]["predictions"][0] ^= 1
     (tmp_path / "forged.json").write_text(json.dumps(forged))
-    proc = subprocess.run(submit + [str(tmp_path / "forged.json"), "--out", str(tmp_path / "forged")],
-                          capture_output=True, text=True, timeout=600, cwd=repo, env=env)
+    proc = submit_student(str(tmp_path / "forged.json"), "--out", str(tmp_path / "forged"))
     assert proc.returncode == 2 and "differ on 1 sentence(s)" in proc.stderr, proc.stderr[-2000:]
     assert not (tmp_path / "forged").exists()
     # a copy no run makes is refused as unknown, not reported as a missing file
     forged = json.loads(record.read_text())
     forged["details"]["chosen"] = "student_onnx_int4"
     (tmp_path / "unknown.json").write_text(json.dumps(forged))
-    proc = subprocess.run(submit + [str(tmp_path / "unknown.json"), "--out", str(tmp_path / "unknown")],
-                          capture_output=True, text=True, timeout=600, cwd=repo, env=env)
+    proc = submit_student(str(tmp_path / "unknown.json"), "--out", str(tmp_path / "unknown"))
     assert proc.returncode == 2 and "does not know how to load" in proc.stderr, proc.stderr[-2000:]
 
     # --qat: quantization-aware training of a saved student (here the narrowed one, so that a narrowing and a QAT
@@ -271,8 +272,7 @@ def test_mpnet_student_script_writes_a_record_that_rescores(tmp_path, data_dir):
     assert same == (q["weights_kept"] == "starting")    # lr 1e-3 moves the weights whenever they are kept
     # submit_student.py finds the QAT copies beside the new checkpoint
     qat_record = tmp_path / "qat" / "improve-offline-small-student-mpnet1-limit16-ffn256-limit8-qat16.json"
-    proc = subprocess.run(submit + [str(qat_record), "--out", str(tmp_path / "qat-grades"), "--threads", "1"],
-                          capture_output=True, text=True, timeout=600, cwd=repo, env=env)
+    proc = submit_student(str(qat_record), "--out", str(tmp_path / "qat-grades"), "--threads", "1")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert (tmp_path / "qat-grades" / "improve-test-student-mpnet1-limit16-ffn256-limit8-qat16.json").is_file()
     assert not (tmp_path / "unknown").exists()
