@@ -117,11 +117,13 @@ def test_mpnet_student_script_writes_a_record_that_rescores(tmp_path, data_dir):
     repo = Path(__file__).resolve().parent.parent
     env = os.environ | {"TEXTCLASS_CACHE": str(tmp_path / "cache")}
 
+    def run_script(name, *args):
+        """scripts/NAME ARGS, with the test's course cache."""
+        return subprocess.run([sys.executable, str(repo / "scripts" / name), *args], capture_output=True, text=True,
+                              timeout=600, cwd=repo, env=env)
+
     def distil_student(*args):
-        """scripts/distil_student.py --profile offline --size small ARGS, with the test's course cache."""
-        return subprocess.run([sys.executable, str(repo / "scripts" / "distil_student.py"), "--profile", "offline",
-                               "--size", "small", *args], capture_output=True, text=True, timeout=600, cwd=repo,
-                              env=env)
+        return run_script("distil_student.py", "--profile", "offline", "--size", "small", *args)
 
     proc = distil_student("--layers", "1", "--limit", "16", "--latency-sentences", "3", "--threads", "1",
                           "--budget-ms", "1000", "--results-dir", str(tmp_path))
@@ -213,9 +215,7 @@ def test_mpnet_student_script_writes_a_record_that_rescores(tmp_path, data_dir):
 
     # scripts/submit_student.py submits the chosen copy to improve and improve-test, graded by the autograder
     def submit_student(*args):
-        """scripts/submit_student.py ARGS, with the test's course cache."""
-        return subprocess.run([sys.executable, str(repo / "scripts" / "submit_student.py"), *args],
-                              capture_output=True, text=True, timeout=600, cwd=repo, env=env)
+        return run_script("submit_student.py", *args)
 
     record = tmp_path / "improve-offline-small-student-mpnet1-limit16.json"
     proc = submit_student(str(record), "--out", str(tmp_path / "grades"), "--threads", "1")
@@ -249,8 +249,8 @@ def test_mpnet_student_script_writes_a_record_that_rescores(tmp_path, data_dir):
                           "--results-dir", str(tmp_path / "qat"), "--qat", "16", "--qat-lr", "1e-3", "--student",
                           str(narrow))
     assert proc.returncode == 0, proc.stderr[-2000:]
-    qat = json.loads((tmp_path / "qat" / "improve-offline-small-student-mpnet1-limit16-ffn256-limit8-qat16.json")
-                     .read_text())
+    qat_record = tmp_path / "qat" / "improve-offline-small-student-mpnet1-limit16-ffn256-limit8-qat16.json"
+    qat = json.loads(qat_record.read_text())
     q = qat["details"]["qat"]
     assert q["phrases"] == 16 and q["weight_bits"] == 7 and q["per_channel"] and q["lr"] == 1e-3
     assert q["history"] and q["from_checkpoint"] == str(start)
@@ -271,7 +271,6 @@ def test_mpnet_student_script_writes_a_record_that_rescores(tmp_path, data_dir):
             == narrowed["predictions"]["student_sst2_validation_accuracy"]["predictions"])
     assert same == (q["weights_kept"] == "starting")    # lr 1e-3 moves the weights whenever they are kept
     # submit_student.py finds the QAT copies beside the new checkpoint
-    qat_record = tmp_path / "qat" / "improve-offline-small-student-mpnet1-limit16-ffn256-limit8-qat16.json"
     proc = submit_student(str(qat_record), "--out", str(tmp_path / "qat-grades"), "--threads", "1")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert (tmp_path / "qat-grades" / "improve-test-student-mpnet1-limit16-ffn256-limit8-qat16.json").is_file()
