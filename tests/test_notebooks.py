@@ -72,6 +72,12 @@ def test_solution_notebook_executes_offline(executed):
         if level.id == "improve":   # every model timed in turns on the same sentences (stats.latency_ms_interleaved)
             details = rec["details"]
             assert details["latency_sentences"] >= 1 and details["latency_blocks"] == min(10, details["latency_sentences"])
+            # the small profile narrows its student (student_ffn): the record says so and the student was trained narrow
+            assert details["student_ffn"] == params["student_ffn"] > 0
+            narrowed = [o["text"] for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+                        if o.output_type == "stream" and "feed-forward blocks narrowed to" in o["text"]]
+            assert narrowed and f"narrowed to {params['student_ffn']:,} of 3,072" in narrowed[0]
+            assert any(f"ffn_{params['student_ffn']}_distilled" in metric for metric in rec["metrics"])
 
 
 @pytest.mark.notebook
