@@ -63,7 +63,6 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 
-FFN_SAMPLE = 2048     # train phrases on which --ffn measures each feed-forward neuron's contribution
 LATENCY_BLOCKS = 10   # the latency sentences are timed in this many turns of every model (interleaved)
 # parts of the names the script makes itself: a --run-name starting so could rebuild another run's name
 RESERVED_NAME_PARTS = r"(seed\d+|limit\d+|ffn\d+|allphrases|from|qat\d+|per-matrix|requantized|7bit|8bit)(-|$)"
@@ -205,8 +204,8 @@ def main(argv=None) -> int:
                              eval_every=eval_every, patience=float("inf"), seed=seed, progress=False)
 
     def narrow(rows, width: int) -> dict:
-        """Keep the --ffn neurons of every feed-forward block that contribute most on the first FFN_SAMPLE rows."""
-        sample = [sents[i] for i in rows[:FFN_SAMPLE]]
+        """Keep the --ffn neurons of every feed-forward block that contribute most on the first ft.FEED_FORWARD_SAMPLE rows."""
+        sample = [sents[i] for i in rows[:ft.FEED_FORWARD_SAMPLE]]
         ft.narrow_feed_forward(student.encoder, args.ffn, ft.feed_forward_importance(student, tokenizer, sample))
         return {"kept": args.ffn, "of": width, "sample_phrases": len(sample),
                 "importance": "mean |activation| on the sample's tokens x length of the neuron's output column"}

@@ -425,6 +425,10 @@ def checkpoint_dir(profile: str, size: str) -> Path:
     return cache_dir() / "finetuned" / f"{profile}-{size}"
 
 
+FEED_FORWARD_SAMPLE = 2048  # phrases on which a student's feed-forward neurons are measured before narrowing
+                            # (scripts/distil_student.py --ffn, Level 5's student_ffn)
+
+
 def feed_forward_importance(model, tokenizer, texts, *, batch_size: int = 64, max_length: int = 64) -> list:
     """How much each feed-forward neuron of each transformer layer of ``model.encoder`` contributes on ``texts``:
     the mean absolute value of its activation (after the nonlinearity, over the sentences' real tokens) times the
