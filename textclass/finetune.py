@@ -363,7 +363,9 @@ def tokenized_dataset(texts, labels, tokenizer, *, max_length: int = 64):
     quiet = datasets.are_progress_bars_disabled()
     datasets.disable_progress_bars()  # a "Map: 0%" bar of a second's work only clutters a saved notebook
     try:
-        return datasets.Dataset.from_dict({"text": list(texts), "labels": [int(x) for x in labels]}).map(
+        # a label is a class index, or a row of class probabilities (Level 4's teacher_labels)
+        rows = [[float(v) for v in x] if np.ndim(x) else int(x) for x in labels]
+        return datasets.Dataset.from_dict({"text": list(texts), "labels": rows}).map(
             tok, batched=True, remove_columns=["text"])
     finally:
         if not quiet:
@@ -665,3 +667,45 @@ def train_heldout_rows(train_sentences, heldout: int, *, evaluation: list[str], 
         train_idx, held_idx = heldout_split(len(train_sentences), heldout, seed=seed)
     keep = outside_evaluation(list(train_sentences), evaluation, fragments=False)
     return train_idx[keep[train_idx]], held_idx[keep[held_idx]], int((~keep).sum())
+
+
+def teacher_targets(path, labels, train_rows, heldout_rows, *, weight: float = 0.5) -> tuple[np.ndarray, dict]:
+    """Training targets from a fine-tuned teacher (Level 4's ``soft_labels_out`` artifact, e.g.
+    ``results/teacher-mpnet.npz``): for each training row, ``(1 - weight)`` times its one-hot label plus ``weight``
+    times the teacher's probabilities (``weight=1``: the teacher's alone). Rows the teacher did not label keep
+    their one-hot label. ``torch.nn.functional.cross_entropy`` takes such rows of probabilities as targets, so
+    Level 4's training step runs unchanged. The held-out rows must be the teacher's own (the slice its
+    provenance lists), so that nothing the teacher trained on is held out. ``labels`` are the class indices of
+    ``train_rows`` (rows of SST-2 train). Returns ``(targets, info)``: float32 rows, one per training row, and
+    what was used (the artifact, the teacher's validation accuracy, the weight, how many rows it labelled)."""
+    import json
+
+    if not 0.0 < float(weight) <= 1.0:
+        raise ValueError(f"teacher_weight={weight!r}: the teacher's share of each target must lie in (0, 1] "
+                         "(0.5 mixes label and teacher equally; 1 uses the teacher's probabilities alone); "
+                         "for the labels alone, set teacher_labels = None")
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no teacher soft labels at {path}: run Level 4 with the MPNet teacher's "
+                                "parameters and soft_labels_out first (book/finetune.md, Level 5's teacher), or set "
+                                "teacher_labels to an existing teacher-*.npz (the checkout ships results/teacher-mpnet.npz)")
+    saved = np.load(path, allow_pickle=False)
+    provenance = json.loads(str(saved["provenance"]))
+    if sorted(int(r) for r in heldout_rows) != sorted(int(r) for r in provenance["heldout_rows"]):
+        raise ValueError(
+            f"the held-out slice differs from the one {path.name} was made with: set heldout_size = "
+            f"{provenance['heldout_size']}, heldout_by_sentence = {provenance['heldout_by_sentence']} and "
+            f"split_seed = {split_seed_of(provenance)} (the teacher's), so that no row the teacher trained on is held out")
+    probs = saved["probs"].astype(np.float32)
+    classes = probs.shape[1]
+    labels = np.asarray(labels, dtype=int)
+    targets = np.eye(classes, dtype=np.float32)[labels]
+    row_of = {int(r): k for k, r in enumerate(saved["rows"].tolist())}
+    have = np.array([int(r) in row_of for r in train_rows], dtype=bool)
+    teacher = probs[[row_of[int(r)] for r in np.asarray(train_rows)[have]]]
+    teacher = teacher / teacher.sum(1, keepdims=True)  # float16 rows, summed again to 1
+    targets[have] = (1.0 - float(weight)) * targets[have] + float(weight) * teacher
+    info = {"artifact": path.name, "teacher": provenance.get("model"),
+            "teacher_validation_accuracy": provenance.get("sst2_validation_accuracy"), "weight": float(weight),
+            "rows_labelled": int(have.sum()), "rows": int(len(have))}
+    return targets, info

@@ -170,14 +170,19 @@ def load_records(directory: str | os.PathLike | None = None) -> list[dict]:
 
 
 def teacher_artifact(path: str | os.PathLike | None = None) -> Path | None:
-    """The teacher's soft labels (Level 4's ``soft_labels_out``): ``path`` when given (not None or ``"auto"``), else
+    """The teacher's soft labels (Level 4's ``soft_labels_out``): ``path`` when given (not None or ``"auto"``; a bare
+    name that is not in the working folder is looked up in the results folder, then in the checkout's), else
     the newest ``teacher-*.npz`` in the results folder, then in the checkout's ``results/`` (a checkout ships the
     teacher's soft labels); None when there is none. "Newest" is the last name in sorted order, so
     ``teacher-mpnet.npz`` stays the default beside ``teacher-mpnet-30k.npz`` (which is read when given). Level 5
     and ``scripts/distil_student.py`` both look here."""
-    if path is not None and str(path) != "auto":
-        return Path(path)
     folders = [results_dir()] + ([REPO_ROOT / "results"] if in_checkout() else [])
+    if path is not None and str(path) != "auto":
+        given = Path(path)
+        if given.exists() or given.is_absolute() or given.parent != Path("."):
+            return given
+        # a bare name: the results folder's, else the checkout's
+        return next((Path(f) / given for f in folders if (Path(f) / given).exists()), given)
     for folder in dict.fromkeys(Path(f) for f in folders):
         found = sorted(folder.glob("teacher-*.npz"))
         if found:
