@@ -344,6 +344,10 @@ def test_teacher_artifact_lookup_order(results_tmp, tmp_path):
         (results_tmp / name).write_bytes(b"")
     assert results.teacher_artifact() == results_tmp / "teacher-b.npz"  # the run's own folder first, newest name
     assert results.teacher_artifact(tmp_path / "mine.npz") == tmp_path / "mine.npz"
+    # a bare name (Level 4's teacher_labels): the results folder's, else the checkout's, else as given
+    assert results.teacher_artifact("teacher-a.npz") == results_tmp / "teacher-a.npz"
+    assert results.teacher_artifact(shipped[0].name) == shipped[0]
+    assert str(results.teacher_artifact("teacher-none.npz")) == "teacher-none.npz"
 
 
 def test_onnx_copies_of_7_and_8_bits_have_their_own_files():
