@@ -196,12 +196,14 @@ def test_finetune_figure_shows_level4_minilm_runs_on_the_default_slice(tmp_path)
     rec("offline-full-seed1", command="python -m tools run finetune -p seed=1")     # another slice (old record)
     rec("offline-full-split2", seed=0, split_seed=2)                         # another slice
     rec("offline-full-recipe", heldout=None)                                 # no held-out slice
+    rec("offline-full-teacher0.5", teacher={"weight": 0.5})                 # kept: the teacher's targets, apart
     rows = book.finetune_runs(tmp_path)
-    assert [(r["record"], r["gpu"]) for r in rows] == [("results/finetune-offline-full-gpu.json", True),
-                                                       ("results/finetune-offline-full-seed3.json", False),
-                                                       ("results/finetune-offline-full.json", False)]
+    assert [(r["record"], r["gpu"], r["teacher"]) for r in rows] == [
+        ("results/finetune-offline-full-gpu.json", True, False), ("results/finetune-offline-full-seed3.json", False, False),
+        ("results/finetune-offline-full-teacher0.5.json", False, True), ("results/finetune-offline-full.json", False, False)]
     svg = book.finetune_figure(tmp_path)
     assert "CPU, fp32: 2 runs" in svg and "GPU, bf16 autocast: 1 run" in svg and "90.37" in svg
+    assert "CPU, labels mixed with the teacher's: 1 run" in svg
     assert svg == book.finetune_figure(tmp_path)  # the same bytes for the same records
     empty = tmp_path / "empty"
     empty.mkdir()

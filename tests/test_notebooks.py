@@ -78,6 +78,14 @@ def test_solution_notebook_executes_offline(executed):
                         if o.output_type == "stream" and "feed-forward blocks narrowed to" in o["text"]]
             assert narrowed and f"narrowed to {params['student_ffn']:,} of 3,072" in narrowed[0]
             assert any(f"ffn_{params['student_ffn']}_distilled" in metric for metric in rec["metrics"])
+            # ... after a full-width stage (student_narrow = "after"): reported, recorded, re-scored above
+            assert details["student_narrow"] == params["student_narrow"] == "after"
+            printed = "".join(o["text"] for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+                              if o.output_type == "stream")
+            assert "full-width stage:" in printed
+            assert printed.index("full-width stage:") < printed.index("feed-forward blocks narrowed to")
+            assert details["student_full_width_stage"]["steps"] > 0
+            assert "student_full_width_stage_sst2_validation_accuracy" in rec["metrics"]
 
 
 @pytest.mark.notebook

@@ -278,7 +278,8 @@ def _slice_seed(rec: dict) -> int:
 
 def finetune_runs(results: Path) -> list[dict]:
     """Level 4's full-size fine-tunings of all-MiniLM-L6-v2 that share the default held-out slice (seed 0): one
-    row per record, with its held-out and SST-2 validation accuracies and whether a GPU trained it."""
+    row per record, with its held-out and SST-2 validation accuracies, whether a GPU trained it and whether it
+    trained on the teacher's targets (``teacher_labels``)."""
     rows = []
     for path in sorted(Path(results).glob("finetune-*.json")):
         rec = json.loads(path.read_text(encoding="utf-8"))
@@ -288,13 +289,14 @@ def finetune_runs(results: Path) -> list[dict]:
             continue
         rows.append({"record": f"results/{path.name}", "heldout": metrics["heldout_accuracy"],
                      "validation": metrics["sst2_validation_accuracy"],
-                     "gpu": "no GPU" not in rec.get("machine", "no GPU")})
+                     "gpu": "no GPU" not in rec.get("machine", "no GPU"), "teacher": bool(details.get("teacher"))})
     return rows
 
 
 def finetune_figure(results: Path) -> str:
     """The Level 4 chapter's figure (SVG text, the same bytes for the same records): held-out accuracy against
-    SST-2 validation accuracy for :func:`finetune_runs`, CPU and GPU runs apart, the 90.37 reference as a line."""
+    SST-2 validation accuracy for :func:`finetune_runs`, CPU and GPU runs and the runs on the teacher's targets
+    apart, the 90.37 reference as a line."""
     import io
 
     import matplotlib
@@ -305,8 +307,9 @@ def finetune_figure(results: Path) -> str:
     rows = finetune_runs(results)
     with matplotlib.rc_context({"svg.hashsalt": "textclass", "svg.fonttype": "none", "font.size": 10}):
         fig, ax = plt.subplots(figsize=(6.4, 4.2))
-        for gpu, marker, label in ((False, "o", "CPU, fp32"), (True, "^", "GPU, bf16 autocast")):
-            pts = [r for r in rows if r["gpu"] == gpu]
+        for gpu, teacher, marker, label in ((False, False, "o", "CPU, fp32"), (True, False, "^", "GPU, bf16 autocast"),
+                                            (False, True, "s", "CPU, labels mixed with the teacher's")):
+            pts = [r for r in rows if r["gpu"] == gpu and r["teacher"] == teacher]
             if pts:
                 ax.scatter([r["heldout"] for r in pts], [r["validation"] for r in pts], marker=marker, s=46,
                            alpha=0.8, label=f"{label}: {len(pts)} run{'s' if len(pts) != 1 else ''}")
