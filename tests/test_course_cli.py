@@ -198,6 +198,53 @@ def test_a_failing_notebook_replaces_nothing(tmp_path, capsys):
     assert info.value.failed.exists() and not list(out.parent.glob("*.partial.ipynb"))
 
 
+def test_a_cell_past_its_time_limit_replaces_nothing_and_run_says_what_to_do(tmp_path, monkeypatch, capsys):
+    """A cell that runs past the per-cell limit is stopped (papermill's real kernel, a 2-second limit) and the
+    previous output stays. `run` gives small runs an hour per cell and full runs no limit (one training cell of the
+    full profile ran past an hour on a 2-core CPU), `--cell-timeout` sets it (0: none), and a timeout ends in one
+    paragraph that names the option."""
+    from nbclient.exceptions import CellTimeoutError
+
+    import tools.curriculum as curriculum
+    from tools import run
+
+    source = tmp_path / "slow.ipynb"
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("profile = 'auto'\nsize = 'small'", metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell("import time\ntime.sleep(60)")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, source)
+
+    class Slow(curriculum.Level):
+        @property
+        def solution(self):
+            return source
+
+    level = Slow(id="slow", title="Slow", notebook="slow", minutes=1, level=0)
+    out = tmp_path / "run" / "executed" / "slow.ipynb"
+    out.parent.mkdir(parents=True)
+    out.write_text("the good page")
+    with pytest.raises(TimeoutError):
+        curriculum.execute(level, out, size="small", profile="offline", cwd=tmp_path / "run" / "slow", timeout=2)
+    assert out.read_text() == "the good page" and not list(out.parent.glob("*.partial.ipynb"))
+
+    seen = []
+
+    def fake_execute(lv, target, **kwargs):
+        seen.append(kwargs["timeout"])
+        raise CellTimeoutError("Cell execution timed out")
+
+    monkeypatch.setattr(curriculum, "execute", fake_execute)
+    for argv, limit in ((["--size", "small"], 3600), (["--size", "full"], None),
+                        (["--size", "full", "--cell-timeout", "7200"], 7200), (["--cell-timeout", "0"], None)):
+        assert run.main(["orientation", "--profile", "offline", "--out", str(tmp_path / "r"), *argv]) == 1
+        assert seen[-1] == limit, (argv, seen)
+        err = capsys.readouterr().err
+        assert "level orientation: a cell ran longer than --cell-timeout allows" in err and "--cell-timeout 0" in err
+    assert run.main(["orientation", "--profile", "offline", "--cell-timeout", "-5"]) == 2
+    assert "--cell-timeout -5: give seconds, or 0 for no limit" in capsys.readouterr().err
+
+
 def test_book_refuses_an_executed_notebook_with_an_error(tmp_path):
     from tools.book import BookError, refuse_errors
 

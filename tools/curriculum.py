@@ -131,14 +131,15 @@ def _literal(value) -> str:
 
 def execute(level: Level, output: str | os.PathLike, *, size: str = "full", profile: str = "auto",
             extra: dict | None = None, cwd: str | os.PathLike | None = None, results_dir=None,
-            timeout: int = 3600, progress: bool = False, seed: int = DEFAULT_SEED,
+            timeout: int | None = 3600, progress: bool = False, seed: int = DEFAULT_SEED,
             threads: int = DEFAULT_THREADS) -> dict:
     """Execute ``level``'s solution notebook with papermill into ``output``; return the parameters used.
 
     Atomic: the notebook executes into a temporary file beside ``output`` that replaces it only on success;
     on an error ``output`` is left as it was, the error notebook is kept as ``<output>.failed.ipynb`` and
-    :class:`ExecutionFailed` is raised. The notebook runs in ``cwd`` (default ``_build/runs/<level>/``),
-    where it writes its submission.json; its result record goes to ``results_dir`` (default: the notebook's
+    :class:`ExecutionFailed` is raised; a cell that runs past ``timeout`` seconds (None: no limit) raises
+    nbclient's ``CellTimeoutError`` (a ``TimeoutError``), and ``output`` is left as it was. The notebook runs
+    in ``cwd`` (default ``_build/runs/<level>/``), where it writes its submission.json; its result record goes to ``results_dir`` (default: the notebook's
     own default, ``results/``). Seeds (``TEXTCLASS_SEED``, ``PYTHONHASHSEED``) and the thread count
     (``TEXTCLASS_THREADS``) are fixed for the kernel, and the Hugging Face libraries' progress bars are off.
     """

