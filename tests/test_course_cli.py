@@ -165,32 +165,43 @@ def test_release_is_dispatched_lazily():
 
 # --------------------------------------------------------------------------- failures are atomic
 
-def _error_notebook(path: Path) -> None:
+def _notebook(path: Path, *sources: str) -> None:
+    """A notebook with a parameters cell and one code cell per source."""
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell("profile = 'auto'\nsize = 'small'", metadata={"tags": ["parameters"]}),
-                nbformat.v4.new_code_cell("print('ok')"),
-                nbformat.v4.new_code_cell("raise ValueError('no data here')")]
+                *(nbformat.v4.new_code_cell(source) for source in sources)]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, path)
+
+
+def _error_notebook(path: Path) -> None:
+    _notebook(path, "print('ok')", "raise ValueError('no data here')")
+
+
+def _level_and_its_page(tmp_path: Path, name: str, *sources: str):
+    """A level whose solution is a notebook of these cells, and its executed page, which holds "the good page"."""
+    from tools.curriculum import Level
+
+    source = tmp_path / f"{name}.ipynb"
+    _notebook(source, *sources)
+
+    class One(Level):
+        @property
+        def solution(self):
+            return source
+
+    out = tmp_path / "run" / "executed" / f"{name}.ipynb"
+    out.parent.mkdir(parents=True)
+    out.write_text("the good page")
+    return One(id=name, title=name.title(), notebook=name, minutes=1, level=0), out
 
 
 def test_a_failing_notebook_replaces_nothing(tmp_path, capsys):
     """The notebook executes to a temporary file: on an error the previous output stays, the error notebook
     is kept beside it, and the runner prints one short paragraph."""
-    from tools.curriculum import ExecutionFailed, Level, execute
+    from tools.curriculum import ExecutionFailed, execute
 
-    source = tmp_path / "broken.ipynb"
-    _error_notebook(source)
-
-    class Broken(Level):
-        @property
-        def solution(self):
-            return source
-
-    level = Broken(id="broken", title="Broken", notebook="broken", minutes=1, level=0)
-    out = tmp_path / "run" / "executed" / "broken.ipynb"
-    out.parent.mkdir(parents=True)
-    out.write_text("the good page")
+    level, out = _level_and_its_page(tmp_path, "broken", "print('ok')", "raise ValueError('no data here')")
     with pytest.raises(ExecutionFailed) as info:
         execute(level, out, size="small", profile="offline", cwd=tmp_path / "run" / "broken")
     assert out.read_text() == "the good page"
@@ -208,22 +219,7 @@ def test_a_cell_past_its_time_limit_replaces_nothing_and_run_says_what_to_do(tmp
     import tools.curriculum as curriculum
     from tools import run
 
-    source = tmp_path / "slow.ipynb"
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell("profile = 'auto'\nsize = 'small'", metadata={"tags": ["parameters"]}),
-                nbformat.v4.new_code_cell("import time\ntime.sleep(60)")]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(nb, source)
-
-    class Slow(curriculum.Level):
-        @property
-        def solution(self):
-            return source
-
-    level = Slow(id="slow", title="Slow", notebook="slow", minutes=1, level=0)
-    out = tmp_path / "run" / "executed" / "slow.ipynb"
-    out.parent.mkdir(parents=True)
-    out.write_text("the good page")
+    level, out = _level_and_its_page(tmp_path, "slow", "import time\ntime.sleep(60)")
     with pytest.raises(TimeoutError):
         curriculum.execute(level, out, size="small", profile="offline", cwd=tmp_path / "run" / "slow", timeout=2)
     assert out.read_text() == "the good page" and not list(out.parent.glob("*.partial.ipynb"))
