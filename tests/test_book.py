@@ -203,8 +203,11 @@ def test_finetune_figure_shows_level4_minilm_runs_on_the_default_slice(tmp_path)
         ("results/finetune-offline-full-teacher0.5.json", False, True), ("results/finetune-offline-full.json", False, False)]
     svg = book.finetune_figure(tmp_path)
     assert "CPU, fp32: 2 runs" in svg and "GPU, bf16 autocast: 1 run" in svg and "90.37" in svg
-    assert "CPU, labels mixed with the teacher's: 1 run" in svg
+    assert "labels mixed with the teacher's: 1 run" in svg
     assert svg == book.finetune_figure(tmp_path)  # the same bytes for the same records
+    rec("offline-full-gpu-teacher", machine="x86_64 Xeon, 16 cores, torch 2.11.0+cu130 2 threads, NVIDIA H200",
+        teacher={"weight": 0.5})                                             # on a GPU too: drawn with them
+    assert "labels mixed with the teacher's: 2 runs" in book.finetune_figure(tmp_path)
     empty = tmp_path / "empty"
     empty.mkdir()
     assert "no full-size Level 4 runs recorded" in book.finetune_figure(empty)
@@ -450,10 +453,10 @@ EXECUTED_LAGS: dict[str, str] = {   # level id: why its executed page does not s
                "published run (cf5400d, Intel Xeon) timed one model after another; not re-run on the AVX2-only AMD "
                "EPYC that change was made on (an estimated hour there, its int8 copies near 10 ms: the chapter's "
                "'Fewer layers'). Republish on a CPU with VNNI, as cf5400d's Xeon, then drop this entry.",
-    "finetune": "the optional teacher_labels cells of section 1 (commit 3ded364) came after the published run "
-                "(a3fa2c9, Intel Xeon); off by default, they print nothing there, and every other cell is as "
-                "published (the chapter says so). Republish (./course run finetune --size full, then ./course "
-                "publish), then drop this entry.",
+    "finetune": "the optional teacher_labels parameters, their cells in section 1 and the training cells' "
+                "train_targets (commit 3ded364) came after the published run (a3fa2c9, Intel Xeon); off by default "
+                "they change nothing (the chapter says so). Republish (./course run finetune --size full, then "
+                "./course publish), then drop this entry.",
 }
 
 

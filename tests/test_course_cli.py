@@ -214,21 +214,20 @@ def test_a_cell_past_its_time_limit_replaces_nothing_and_run_says_what_to_do(tmp
     previous output stays. `run` gives small runs an hour per cell and full runs no limit (one training cell of the
     full profile ran past an hour on a 2-core CPU), `--cell-timeout` sets it (0: none), and a timeout ends in one
     paragraph that names the option."""
-    from nbclient.exceptions import CellTimeoutError
-
     import tools.curriculum as curriculum
     from tools import run
 
-    level, out = _level_and_its_page(tmp_path, "slow", "import time\ntime.sleep(60)")
-    with pytest.raises(TimeoutError):
+    level, out = _level_and_its_page(tmp_path, "slow", "print('trained a while')", "import time\ntime.sleep(60)")
+    with pytest.raises(curriculum.CellTimedOut) as info:
         curriculum.execute(level, out, size="small", profile="offline", cwd=tmp_path / "run" / "slow", timeout=2)
     assert out.read_text() == "the good page" and not list(out.parent.glob("*.partial.ipynb"))
+    assert info.value.timeout == 2 and "trained a while" in info.value.failed.read_text()  # what ran is kept
 
     seen = []
 
     def fake_execute(lv, target, **kwargs):
         seen.append(kwargs["timeout"])
-        raise CellTimeoutError("Cell execution timed out")
+        raise curriculum.CellTimedOut(lv.id, tmp_path / "so-far.ipynb", kwargs["timeout"])
 
     monkeypatch.setattr(curriculum, "execute", fake_execute)
     for argv, limit in ((["--size", "small"], 3600), (["--size", "full"], None),
@@ -236,7 +235,8 @@ def test_a_cell_past_its_time_limit_replaces_nothing_and_run_says_what_to_do(tmp
         assert run.main(["orientation", "--profile", "offline", "--out", str(tmp_path / "r"), *argv]) == 1
         assert seen[-1] == limit, (argv, seen)
         err = capsys.readouterr().err
-        assert "level orientation: a cell ran longer than --cell-timeout allows" in err and "--cell-timeout 0" in err
+        assert "level orientation: a cell ran longer than --cell-timeout allows" in err and "so-far.ipynb" in err
+        assert "re-run the same command with --cell-timeout 0" in err
     assert run.main(["orientation", "--profile", "offline", "--cell-timeout", "-5"]) == 2
     assert "--cell-timeout -5: give seconds, or 0 for no limit" in capsys.readouterr().err
 

@@ -307,9 +307,11 @@ def finetune_figure(results: Path) -> str:
     rows = finetune_runs(results)
     with matplotlib.rc_context({"svg.hashsalt": "textclass", "svg.fonttype": "none", "font.size": 10}):
         fig, ax = plt.subplots(figsize=(6.4, 4.2))
-        for gpu, teacher, marker, label in ((False, False, "o", "CPU, fp32"), (True, False, "^", "GPU, bf16 autocast"),
-                                            (False, True, "s", "CPU, labels mixed with the teacher's")):
-            pts = [r for r in rows if r["gpu"] == gpu and r["teacher"] == teacher]
+        groups = (("o", "CPU, fp32", lambda r: not r["gpu"] and not r["teacher"]),
+                  ("^", "GPU, bf16 autocast", lambda r: r["gpu"] and not r["teacher"]),
+                  ("s", "labels mixed with the teacher's", lambda r: r["teacher"]))   # on either device
+        for marker, label, member in groups:
+            pts = [r for r in rows if member(r)]
             if pts:
                 ax.scatter([r["heldout"] for r in pts], [r["validation"] for r in pts], marker=marker, s=46,
                            alpha=0.8, label=f"{label}: {len(pts)} run{'s' if len(pts) != 1 else ''}")

@@ -115,6 +115,15 @@ class ExecutionFailed(RuntimeError):
         super().__init__(f"level {level}: {ename}: {evalue} (cell {cell}); see {failed}")
 
 
+class CellTimedOut(RuntimeError):
+    """A cell ran past the per-cell limit and was stopped; ``failed`` is the executed copy so far (papermill saves
+    it as cells finish), ``timeout`` the limit in seconds."""
+
+    def __init__(self, level: str, failed: Path, timeout):
+        self.level, self.failed, self.timeout = level, failed, timeout
+        super().__init__(f"level {level}: a cell ran past {timeout} s and was stopped; see {failed}")
+
+
 def _literal(value) -> str:
     """A ``-p NAME=VALUE`` value that :func:`autograder.grade.parse_parameters` (the parser ``./course run -p``
     uses) reads back as ``value``: a plain string when it survives the round trip, else JSON."""
@@ -137,13 +146,14 @@ def execute(level: Level, output: str | os.PathLike, *, size: str = "full", prof
 
     Atomic: the notebook executes into a temporary file beside ``output`` that replaces it only on success;
     on an error ``output`` is left as it was, the error notebook is kept as ``<output>.failed.ipynb`` and
-    :class:`ExecutionFailed` is raised; a cell that runs past ``timeout`` seconds (None: no limit) raises
-    nbclient's ``CellTimeoutError`` (a ``TimeoutError``), and ``output`` is left as it was. The notebook runs
+    :class:`ExecutionFailed` is raised; a cell that runs past ``timeout`` seconds (None: no limit) is stopped,
+    the notebook so far is kept the same way and :class:`CellTimedOut` is raised. The notebook runs
     in ``cwd`` (default ``_build/runs/<level>/``), where it writes its submission.json; its result record goes to ``results_dir`` (default: the notebook's
     own default, ``results/``). Seeds (``TEXTCLASS_SEED``, ``PYTHONHASHSEED``) and the thread count
     (``TEXTCLASS_THREADS``) are fixed for the kernel, and the Hugging Face libraries' progress bars are off.
     """
     import papermill as pm
+    from nbclient.exceptions import CellTimeoutError
     from papermill.exceptions import PapermillExecutionError
 
     from textclass.config import resolve_profile
@@ -185,6 +195,9 @@ def execute(level: Level, output: str | os.PathLike, *, size: str = "full", prof
         except PapermillExecutionError as exc:
             partial.replace(failed)
             raise ExecutionFailed(level.id, failed, exc.exec_count, exc.ename, exc.evalue) from exc
+        except CellTimeoutError as exc:
+            partial.replace(failed)
+            raise CellTimedOut(level.id, failed, timeout) from exc
         except BaseException:
             partial.unlink(missing_ok=True)
             raise

@@ -125,7 +125,7 @@ def main(argv=None) -> int:
 
 
 def _run(args) -> int:
-    from tools.curriculum import ExecutionFailed, get_level, levels
+    from tools.curriculum import CellTimedOut, ExecutionFailed, get_level, levels
 
     known = levels()
     unknown = [i for i in args.levels if i not in {lv.id for lv in known}]
@@ -167,10 +167,11 @@ def _run(args) -> int:
             execute(lv, target, size=args.size, profile=profile, extra=extra, cwd=out / lv.id,
                     results_dir=out / "results", progress=not args.no_progress, seed=args.seed,
                     threads=args.threads, timeout=cell_timeout)
-        except TimeoutError:   # nbclient's CellTimeoutError
+        except CellTimedOut as exc:
             print(f"run: level {lv.id}: a cell ran longer than --cell-timeout allows ({cell_timeout} s) and was "
-                  f"stopped; nothing was replaced. If it was training, not hung, re-run `./course run {lv.id}` with "
-                  "--cell-timeout 0 (no limit) or more seconds.", file=sys.stderr)
+                  f"stopped; the notebook so far is {exc.failed}, nothing else was replaced. If it was training, "
+                  "not hung, re-run the same command with --cell-timeout 0 (no limit) or more seconds.",
+                  file=sys.stderr)
             if args.verbose:
                 raise
             return 1
