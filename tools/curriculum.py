@@ -147,9 +147,9 @@ def execute(level: Level, output: str | os.PathLike, *, size: str = "full", prof
     Atomic: the notebook executes into a temporary file beside ``output`` that replaces it only on success;
     on an error ``output`` is left as it was, the error notebook is kept as ``<output>.failed.ipynb`` and
     :class:`ExecutionFailed` is raised; a cell that runs past ``timeout`` seconds (None: no limit) is stopped,
-    the notebook so far is kept the same way and :class:`CellTimedOut` is raised. The notebook runs
-    in ``cwd`` (default ``_build/runs/<level>/``), where it writes its submission.json; its result record goes to ``results_dir`` (default: the notebook's
-    own default, ``results/``). Seeds (``TEXTCLASS_SEED``, ``PYTHONHASHSEED``) and the thread count
+    the notebook so far is kept the same way and :class:`CellTimedOut` is raised. The notebook runs in ``cwd``
+    (default ``_build/runs/<level>/``), where it writes its submission.json; its result record goes to
+    ``results_dir`` (default: the notebook's own default, ``results/``). Seeds (``TEXTCLASS_SEED``, ``PYTHONHASHSEED``) and the thread count
     (``TEXTCLASS_THREADS``) are fixed for the kernel, and the Hugging Face libraries' progress bars are off.
     """
     import papermill as pm
