@@ -167,9 +167,8 @@ def main(argv=None) -> int:
         print(f"error: no teacher soft labels ({teacher_path or 'results/teacher-*.npz'}): run the MPNet teacher "
               "first (book/improve.md says how)", file=sys.stderr)
         return 2
-    saved = np.load(teacher_path, allow_pickle=False)
-    provenance = json.loads(str(saved["provenance"]))
-    soft_by_row = dict(zip(saved["rows"].tolist(), saved["probs"].astype(np.float32)))
+    teacher = ft.load_teacher_labels(teacher_path)
+    provenance, soft_by_row = teacher.provenance, teacher.by_row
 
     train = data.load_sst2("train", profile=profile)
     validation = data.load_sst2("validation", profile=profile)
@@ -181,7 +180,7 @@ def main(argv=None) -> int:
                                                     seed=ft.split_seed_of(provenance),
                                                     evaluation=evaluation,
                                                     by_sentence=provenance["heldout_by_sentence"])
-    if sorted(held_idx.tolist()) != sorted(provenance["heldout_rows"]):
+    if not teacher.holds_out(held_idx):
         print(f"error: the held-out slice differs from the one {teacher_path.name} was made with", file=sys.stderr)
         return 2
     held_texts, held_labels = [sents[i] for i in held_idx], labs[held_idx]

@@ -39,6 +39,35 @@ def test_targets_mix_label_and_teacher_row_by_row(tmp_path):
     np.testing.assert_allclose(alone, [[0.3, 0.7], [0.9, 0.1], [1.0, 0.0], [0.6, 0.4]], atol=2e-3)
 
 
+def test_one_reader_serves_level_4_level_5_and_the_script(tmp_path):
+    """ft.load_teacher_labels, which Level 4's teacher targets, Level 5's teacher cell and scripts/distil_student.py
+    all read through: the rows and probabilities as written, the provenance, validation/test probabilities when the
+    artifact has them, and whether a held-out slice is the teacher's."""
+    path = _artifact(tmp_path / "teacher-t.npz", rows=[7, 2, 10], probs=[[0.9, 0.1], [0.2, 0.8], [0.5, 0.5]],
+                     heldout_rows=[10])
+    labelled = ft.load_teacher_labels(path)
+    assert sorted(labelled.by_row) == [2, 7, 10] and labelled.by_row[2].dtype == np.float32
+    np.testing.assert_allclose(labelled.by_row[7], [0.9, 0.1], atol=1e-3)
+    assert labelled.provenance["split_seed"] == 3 and labelled.path == path
+    assert labelled.validation_probs is None and labelled.test_probs is None
+    assert labelled.holds_out([10]) and labelled.holds_out(np.array([10])) and not labelled.holds_out([10, 2])
+    # rows the teacher never labelled keep their one-hot label, even when it labelled none of them
+    targets, info = ft.teacher_targets(path, [1, 0], [3, 4], [10])
+    np.testing.assert_array_equal(targets, [[0.0, 1.0], [1.0, 0.0]])
+    assert info["rows_labelled"] == 0
+    # the artifact the checkout ships, against np.load itself
+    shipped = REPO / "results" / "teacher-mpnet.npz"
+    labelled, saved = ft.load_teacher_labels(shipped), np.load(shipped)
+    assert len(labelled.by_row) == len(saved["rows"])
+    for k in np.random.default_rng(0).choice(len(saved["rows"]), 100, replace=False):
+        np.testing.assert_array_equal(labelled.by_row[int(saved["rows"][k])], saved["probs"][k].astype(np.float32))
+    np.testing.assert_array_equal(labelled.validation_probs, saved["validation_probs"])
+    assert len(labelled.validation_probs) == 872 and labelled.test_probs.shape == saved["test_probs"].shape
+    assert labelled.holds_out(json.loads(str(saved["provenance"]))["heldout_rows"])
+    with pytest.raises(FileNotFoundError, match="no teacher soft labels at .*teacher-none.npz.*soft_labels_out"):
+        ft.load_teacher_labels(tmp_path / "teacher-none.npz")
+
+
 def test_bad_teacher_parameters_say_what_to_do(tmp_path):
     path = _artifact(tmp_path / "teacher-t.npz", rows=[0, 1, 10], probs=[[0.9, 0.1]] * 3, heldout_rows=[10])
     for weight in (0, -0.5, 1.5):

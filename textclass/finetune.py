@@ -669,6 +669,40 @@ def train_heldout_rows(train_sentences, heldout: int, *, evaluation: list[str], 
     return train_idx[keep[train_idx]], held_idx[keep[held_idx]], int((~keep).sum())
 
 
+class TeacherLabels:
+    """A fine-tuned teacher's soft labels, as Level 4's ``soft_labels_out`` writes them (e.g.
+    ``results/teacher-mpnet.npz``), read by :func:`load_teacher_labels`: ``path``; ``provenance`` (the model, its
+    validation accuracy, the held-out slice it kept out, its split seed); ``by_row`` (SST-2 train row -> the teacher's
+    probabilities, float32); ``validation_probs`` and ``test_probs`` (the teacher's probabilities on SST-2 validation
+    and test, None in an artifact without them)."""
+
+    def __init__(self, path: Path, provenance: dict, by_row: dict, validation_probs=None, test_probs=None):
+        self.path, self.provenance, self.by_row = path, provenance, by_row
+        self.validation_probs, self.test_probs = validation_probs, test_probs
+
+    def holds_out(self, heldout_rows) -> bool:
+        """Whether ``heldout_rows`` are exactly the rows the teacher kept out of its training."""
+        return sorted(int(r) for r in heldout_rows) == sorted(int(r) for r in self.provenance["heldout_rows"])
+
+
+def load_teacher_labels(path) -> TeacherLabels:
+    """The teacher's soft labels at ``path`` (see :class:`TeacherLabels`); Level 4's ``teacher_labels``, Level 5's
+    teacher and ``scripts/distil_student.py`` all read them here. A missing file raises FileNotFoundError saying
+    how to make one."""
+    import json
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no teacher soft labels at {path}: run Level 4 with the MPNet teacher's "
+                                "parameters and soft_labels_out first (book/finetune.md, Level 5's teacher), or name "
+                                "an existing teacher-*.npz (the checkout ships results/teacher-mpnet.npz)")
+    with np.load(path, allow_pickle=False) as saved:
+        extra = {k: saved[k].astype(np.float32) if k in saved.files else None
+                 for k in ("validation_probs", "test_probs")}
+        return TeacherLabels(path, json.loads(str(saved["provenance"])),
+                             dict(zip((int(r) for r in saved["rows"]), saved["probs"].astype(np.float32))), **extra)
+
+
 def teacher_targets(path, labels, train_rows, heldout_rows, *, weight: float = 0.5) -> tuple[np.ndarray, dict]:
     """Training targets from a fine-tuned teacher (Level 4's ``soft_labels_out`` artifact, e.g.
     ``results/teacher-mpnet.npz``): for each training row, ``(1 - weight)`` times its one-hot label plus ``weight``
@@ -678,34 +712,25 @@ def teacher_targets(path, labels, train_rows, heldout_rows, *, weight: float = 0
     provenance lists), so that nothing the teacher trained on is held out. ``labels`` are the class indices of
     ``train_rows`` (rows of SST-2 train). Returns ``(targets, info)``: float32 rows, one per training row, and
     what was used (the artifact, the teacher's validation accuracy, the weight, how many rows it labelled)."""
-    import json
-
     if not 0.0 < float(weight) <= 1.0:
         raise ValueError(f"teacher_weight={weight!r}: the teacher's share of each target must lie in (0, 1] "
                          "(0.5 mixes label and teacher equally; 1 uses the teacher's probabilities alone); "
                          "for the labels alone, set teacher_labels = None")
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"no teacher soft labels at {path}: run Level 4 with the MPNet teacher's "
-                                "parameters and soft_labels_out first (book/finetune.md, Level 5's teacher), or set "
-                                "teacher_labels to an existing teacher-*.npz (the checkout ships results/teacher-mpnet.npz)")
-    saved = np.load(path, allow_pickle=False)
-    provenance = json.loads(str(saved["provenance"]))
-    if sorted(int(r) for r in heldout_rows) != sorted(int(r) for r in provenance["heldout_rows"]):
+    teacher = load_teacher_labels(path)
+    provenance = teacher.provenance
+    if not teacher.holds_out(heldout_rows):
         raise ValueError(
-            f"the held-out slice differs from the one {path.name} was made with: set heldout_size = "
+            f"the held-out slice differs from the one {teacher.path.name} was made with: set heldout_size = "
             f"{provenance['heldout_size']}, heldout_by_sentence = {provenance['heldout_by_sentence']} and "
             f"split_seed = {split_seed_of(provenance)} (the teacher's), so that no row the teacher trained on is held out")
-    probs = saved["probs"].astype(np.float32)
-    classes = probs.shape[1]
+    classes = len(next(iter(teacher.by_row.values())))
     labels = np.asarray(labels, dtype=int)
     targets = np.eye(classes, dtype=np.float32)[labels]
-    row_of = {int(r): k for k, r in enumerate(saved["rows"].tolist())}
-    have = np.array([int(r) in row_of for r in train_rows], dtype=bool)
-    teacher = probs[[row_of[int(r)] for r in np.asarray(train_rows)[have]]]
-    teacher = teacher / teacher.sum(1, keepdims=True)  # float16 rows, summed again to 1
-    targets[have] = (1.0 - float(weight)) * targets[have] + float(weight) * teacher
-    info = {"artifact": path.name, "teacher": provenance.get("model"),
+    have = np.array([int(r) in teacher.by_row for r in train_rows], dtype=bool)
+    probs = np.stack([teacher.by_row[int(r)] for r in np.asarray(train_rows)[have]]) if have.any() else targets[:0]
+    probs = probs / probs.sum(1, keepdims=True)  # float16 rows, summed again to 1
+    targets[have] = (1.0 - float(weight)) * targets[have] + float(weight) * probs
+    info = {"artifact": teacher.path.name, "teacher": provenance.get("model"),
             "teacher_validation_accuracy": provenance.get("sst2_validation_accuracy"), "weight": float(weight),
             "rows_labelled": int(have.sum()), "rows": int(len(have))}
     return targets, info
