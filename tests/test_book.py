@@ -453,10 +453,6 @@ EXECUTED_LAGS: dict[str, str] = {   # level id: why its executed page does not s
                "published run (cf5400d, Intel Xeon) timed one model after another; not re-run on the AVX2-only AMD "
                "EPYC that change was made on (an estimated hour there, its int8 copies near 10 ms: the chapter's "
                "'Fewer layers'). Republish on a CPU with VNNI, as cf5400d's Xeon, then drop this entry.",
-    "finetune": "the optional teacher_labels parameters, their cells in section 1 and the training cells' "
-                "train_targets (commit 3ded364) came after the published run (a3fa2c9, Intel Xeon); off by default "
-                "they change nothing (the chapter says so). Republish (./course run finetune --size full, then "
-                "./course publish), then drop this entry.",
 }
 
 
