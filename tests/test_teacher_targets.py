@@ -66,6 +66,9 @@ def test_one_reader_serves_level_4_level_5_and_the_script(tmp_path):
     assert labelled.holds_out(json.loads(str(saved["provenance"]))["heldout_rows"])
     with pytest.raises(FileNotFoundError, match="no teacher soft labels at .*teacher-none.npz.*soft_labels_out"):
         ft.load_teacher_labels(tmp_path / "teacher-none.npz")
+    with pytest.raises(ValueError, match="holds no labelled rows"):
+        ft.load_teacher_labels(_artifact(tmp_path / "teacher-empty.npz", rows=np.zeros(0, dtype=int),
+                                         probs=np.zeros((0, 2)), heldout_rows=[]))
 
 
 def test_bad_teacher_parameters_say_what_to_do(tmp_path):

@@ -694,9 +694,12 @@ def load_teacher_labels(path) -> TeacherLabels:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no teacher soft labels at {path}: run Level 4 with the MPNet teacher's "
-                                "parameters and soft_labels_out first (book/finetune.md, Level 5's teacher), or name "
+                                "parameters and soft_labels_out first (book/finetune.md, Level 5's teacher), or set "
+                                "teacher_labels (Level 4), teacher_soft_labels (Level 5) or --teacher (the script) to "
                                 "an existing teacher-*.npz (the checkout ships results/teacher-mpnet.npz)")
     with np.load(path, allow_pickle=False) as saved:
+        if len(saved["rows"]) == 0:
+            raise ValueError(f"{path} holds no labelled rows: write it again with Level 4's soft_labels_out")
         extra = {k: saved[k].astype(np.float32) if k in saved.files else None
                  for k in ("validation_probs", "test_probs")}
         return TeacherLabels(path, json.loads(str(saved["provenance"])),
