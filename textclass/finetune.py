@@ -688,7 +688,7 @@ class TeacherLabels:
 def load_teacher_labels(path) -> TeacherLabels:
     """The teacher's soft labels at ``path`` (see :class:`TeacherLabels`); Level 4's ``teacher_labels``, Level 5's
     teacher and ``scripts/distil_student.py`` all read them here. A missing file raises FileNotFoundError saying
-    how to make one."""
+    how to make one; a file with no labelled rows, ValueError."""
     import json
 
     path = Path(path)
