@@ -730,7 +730,7 @@ def teacher_targets(path, labels, train_rows, heldout_rows, *, weight: float = 0
     labels = np.asarray(labels, dtype=int)
     targets = np.eye(classes, dtype=np.float32)[labels]
     have = np.array([int(r) in teacher.by_row for r in train_rows], dtype=bool)
-    probs = np.stack([teacher.by_row[int(r)] for r in np.asarray(train_rows)[have]]) if have.any() else targets[:0]
+    probs = np.array([teacher.by_row[int(r)] for r in np.asarray(train_rows)[have]], np.float32).reshape(-1, classes)
     probs = probs / probs.sum(1, keepdims=True)  # float16 rows, summed again to 1
     targets[have] = (1.0 - float(weight)) * targets[have] + float(weight) * probs
     info = {"artifact": teacher.path.name, "teacher": provenance.get("model"),
