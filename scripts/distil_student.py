@@ -25,9 +25,10 @@ The record (``results/improve-<profile>-<size>-student-mpnet<layers>[-ffn<N>][-f
 the first teacher, ``teacher-mpnet.npz``; ``--run-name`` adds ``-<run name>``, before any ``-qat<PHRASES>`` of a
 trained student) carries the validation predictions of every student copy, so each accuracy re-scores; the student
 and its ONNX files are saved to the course cache. ``--size small`` marks a plumbing check (use it with a small
-``--limit``). ``--student RECORD`` trains nothing: it loads the student that run saved and makes, scores and chooses
-among today's copies of it (record ``<that run's name>-requantized-7bit``, or ``-requantized`` with ``--int8-bits
-8``, then ``-<run name>``). onnxruntime's copies keep their weights to 7 bits (``--int8-bits 7``, the
+``--limit``); it scores held-out on the first 400 sentences of the teacher's slice (``SMALL_HELDOUT``).
+``--student RECORD`` trains nothing: it loads the student that run saved and makes, scores and chooses among
+today's copies of it (record ``<that run's name>-requantized-7bit``, or ``-requantized`` with ``--int8-bits 8``,
+then ``-<run name>``). onnxruntime's copies keep their weights to 7 bits (``--int8-bits 7``, the
 default since 2026-12-05), which every x86 CPU multiplies exactly; 8-bit copies, as the records before made them,
 are their CPU's on AVX2 without VNNI (tests/test_int8_cpu.py).
 
@@ -63,6 +64,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 
+SMALL_HELDOUT = 400   # --size small scores held-out on this many of the teacher's 2,000 sentences
 LATENCY_BLOCKS = 10   # the latency sentences are timed in this many turns of every model (interleaved)
 # parts of the names the script makes itself: a --run-name starting so could rebuild another run's name
 RESERVED_NAME_PARTS = r"(seed\d+|limit\d+|ffn\d+|allphrases|from|qat\d+|per-matrix|requantized|7bit|8bit)(-|$)"
@@ -184,6 +186,8 @@ def main(argv=None) -> int:
         print(f"error: the held-out slice differs from the one {teacher_path.name} was made with", file=sys.stderr)
         return 2
     held_texts, held_labels = [sents[i] for i in held_idx], labs[held_idx]
+    if args.size == "small":  # a plumbing check trains on a few phrases: a fifth of the slice shows the same
+        held_texts, held_labels = held_texts[:SMALL_HELDOUT], held_labels[:SMALL_HELDOUT]
 
     def heldout_accuracy(model) -> float:
         return 100 * float((ft.predict_proba(model, tokenizer, held_texts).argmax(1) == held_labels).mean())
@@ -377,7 +381,7 @@ def main(argv=None) -> int:
                  "loss": "KL divergence to the teacher's probabilities (T = 1)", "teacher": teacher_path.name,
                  "teacher_validation_accuracy": provenance.get("sst2_validation_accuracy"),
                  "lr": args.lr, "batch_size": 32, "epochs": 1, "eval_every": args.eval_every, "threads": args.threads,
-                 "seed": args.seed, "latency_sentences": len(lat_texts),
+                 "seed": args.seed, "heldout_sentences": len(held_texts), "latency_sentences": len(lat_texts),
                  "latency_blocks": timed["distilbert"]["blocks"],
                  "checkpoint": str(checkpoint),
                  "history": earlier["details"]["history"] if earlier else

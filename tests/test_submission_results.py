@@ -184,6 +184,25 @@ def test_rescore_handles_named_rows_and_rejects_bad_records(data_dir, tmp_path):
         rescore({"predictions": {"m": {"dataset": "sst2", "split": "test", "predictions": [0, 1]}}})
 
 
+
+def test_rescore_reads_a_local_split_again_when_its_file_changes(data_dir, tmp_path, monkeypatch):
+    """rescore keeps a local file's labels for the process (the tests re-score ~100 records), keyed by the file's
+    path and a digest of its bytes: labels that change on disk are read again, never served stale."""
+    lines = (data_dir / "sst2" / "validation.tsv").read_text().splitlines()
+    (tmp_path / "sst2").mkdir()
+    copy = tmp_path / "sst2" / "validation.tsv"
+    copy.write_text("\n".join(lines) + "\n")
+    monkeypatch.setenv("TEXTCLASS_DATA_DIR", str(tmp_path))
+    gold = [int(line.rsplit("\t", 1)[1]) for line in lines[1:]]
+    rec = {"predictions": {"m": {"dataset": "sst2", "split": "validation", "predictions": gold}}}
+    assert rescore(rec) == {"m": 100.0}
+    assert rescore(rec) == {"m": 100.0}   # (from the process's copy)
+    sentence, label = lines[1].rsplit("\t", 1)
+    copy.write_text("\n".join([lines[0], f"{sentence}\t{1 - int(label)}", *lines[2:]]) + "\n")
+    assert rescore(rec) == {"m": pytest.approx(100 * 871 / 872)}
+    monkeypatch.setenv("TEXTCLASS_DATA_DIR", str(data_dir))   # another file: its own labels
+    assert rescore(rec) == {"m": 100.0}
+
 def test_a_notebook_run_by_hand_in_a_checkout_never_writes_the_committed_records(monkeypatch):
     """In Jupyter (no runner, no TEXTCLASS_RESULTS_DIR) a record goes to _build/results/: results/ holds the course's
     reference, which only `./course publish` and the maintainer scripts write."""
