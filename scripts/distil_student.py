@@ -75,7 +75,7 @@ INT8_VARIANTS = {"_int8": (False, True), "_int8_per_channel": (True, True),
 
 
 def onnx_file(checkpoint: Path, copy_name: str, bits: int = 8) -> Path:
-    """Where a run saves the ONNX file of a copy (``student_onnx``, ``distilbert_onnx_int8``, ...): beside the
+    """Where a run saves the ONNX file of a student copy (``student_onnx``, ``student_onnx_int8``, ...): beside the
     checkpoint, ``<checkpoint>-<model>[-int8[-7bit][-per-channel][-fp32-embeddings]].onnx`` (``-7bit``: weights of
     7 bits, ``bits=7``). scripts/submit_student.py finds them here. A name no run saves (another variant, no
     ``_onnx``) is a ValueError."""
@@ -95,6 +95,52 @@ def student_tag(layers: int, limit: int, seed: int, teacher: str, ffn: int = 0) 
     taught = "" if teacher == FIRST_TEACHER else f"-from-{Path(teacher).stem.removeprefix('teacher-')}"
     narrowed = f"-ffn{ffn}" if ffn else ""
     return f"student-mpnet{layers}{narrowed}{taught}{phrases_part(limit)}" + (f"-seed{seed}" if seed else "")
+
+
+def student_refusal(record: str, ffn: int) -> str | None:
+    """Why ``--student RECORD`` (with ``--ffn``) cannot run, read from the record and its checkpoint's
+    ``info.json`` and ``encoder/config.json`` before torch or the data load; None when nothing stands in the way."""
+    try:
+        earlier = json.loads(Path(record).read_text(encoding="utf-8"))
+        checkpoint = Path(earlier["details"]["checkpoint"])
+        info = json.loads((checkpoint / "info.json").read_text(encoding="utf-8"))
+        width = int(json.loads((checkpoint / "encoder" / "config.json").read_text(encoding="utf-8"))["intermediate_size"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return f"{record}: not a record of this script whose student is still saved ({exc}); train it again without --student"
+    narrowed = info.get("feed_forward")
+    if ffn and narrowed:
+        return (f"--ffn with --student: that student was narrowed already ({narrowed['kept']:,} of "
+                f"{narrowed['of']:,} feed-forward neurons); narrow the student it came from instead")
+    if ffn and not 1 <= ffn < width:
+        return (f"--ffn {ffn} with --student: that student has {width:,} feed-forward neurons per layer; "
+                f"keep between 1 and {width - 1:,}")
+    return None
+
+
+def distilbert_onnx_files(model, tokenizer, seed: int, bits: int) -> tuple[str, str]:
+    """The random DistilBERT's onnxruntime files, fp32 and int8 (one scale per matrix, ``bits``-bit weights), made
+    once per seed and library versions in ``<cache>/distilbert-random/`` and reused: a run takes only their latency,
+    and exporting and quantizing DistilBERT took about 10 s of every run (each written under a temporary name and
+    renamed, so a run never finds half a file)."""
+    import onnxruntime
+    import torch
+    import transformers
+
+    from textclass import onnx
+    from textclass.config import cache_dir
+
+    folder = cache_dir() / "distilbert-random"
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = (f"seed{seed}-torch{torch.__version__}-transformers{transformers.__version__}"
+            f"-onnxruntime{onnxruntime.__version__}")
+    fp32, int8 = folder / f"{stem}.onnx", folder / f"{stem}-int8-{bits}bit.onnx"
+    for path, make in ((fp32, lambda tmp: onnx.export_classifier(model, tokenizer, tmp)),
+                       (int8, lambda tmp: onnx.quantize_int8(fp32, tmp, reduce_range=bits == 7))):
+        if not path.is_file():
+            tmp = path.with_name(f"{path.stem}-{os.getpid()}.partial.onnx")
+            make(tmp)
+            os.replace(tmp, path)
+    return str(fp32), str(int8)
 
 
 def curve(run: dict) -> list:
@@ -154,6 +200,10 @@ def main(argv=None) -> int:
     name_suffix = f"-{args.run_name}" if args.run_name else ""
     if args.ffn < 0:
         ap.error(f"--ffn {args.ffn}: the feed-forward neurons to keep per layer, a positive number (0 keeps them all)")
+    refusal = args.student and student_refusal(args.student, args.ffn)
+    if refusal:  # before torch and the data load: a refusal takes a second
+        print(f"error: {refusal}", file=sys.stderr)
+        return 2
 
     import numpy as np
     import torch
@@ -271,15 +321,7 @@ def main(argv=None) -> int:
         pred = save(checkpoint, info)
     retrained = False
     if args.student and args.ffn:  # narrow the trained student's feed-forward blocks, then let it learn again
-        width = student.encoder.config.intermediate_size
-        if narrowed:
-            print(f"error: --ffn with --student: that student was narrowed already ({narrowed['kept']:,} of "
-                  f"{narrowed['of']:,} feed-forward neurons); narrow the student it came from instead", file=sys.stderr)
-            return 2
-        if not 1 <= args.ffn < width:
-            print(f"error: --ffn {args.ffn} with --student: that student has {width:,} feed-forward neurons per layer; "
-                  f"keep between 1 and {width - 1:,}", file=sys.stderr)
-            return 2
+        width = student.encoder.config.intermediate_size  # (a narrowed student or a width it lacks: refused above)
         again = phrase_rows(args.seed + 2, args.limit or None)
         narrowed = narrow(again, width)
         before = heldout_accuracy(student)
@@ -331,19 +373,19 @@ def main(argv=None) -> int:
     distilbert = transformers.DistilBertForSequenceClassification(transformers.DistilBertConfig(num_labels=2)).eval()
     distilbert_int8 = ft.int8_copy(distilbert)
     wordpiece = load_encoder(MINILM, profile=profile).tokenizer  # DistilBERT's vocabulary (what its latency needs)
-    # the same models in onnxruntime (fp32, and int8 by its own dynamic quantization), beside the checkpoint
-    runtimes = {}
-    for name, model, tok in [("student", student, tokenizer), ("distilbert", distilbert, wordpiece)]:
-        path = onnx.export_classifier(model, tok, onnx_file(checkpoint, f"{name}_onnx"))
-        runtimes[f"{name}_onnx"] = (onnx.OnnxClassifier(path, threads=args.threads), tok)
-        # the student's int8 candidates, chosen on held-out or not: one scale per weight matrix or per column,
-        # with the embedding tables quantized too or kept in fp32; DistilBERT's latency needs only the first
-        for variant, (per_channel, embeddings) in list(INT8_VARIANTS.items())[:None if name == "student" else 1]:
-            copy_name = f"{name}_onnx{variant}"
-            runtimes[copy_name] = (onnx.OnnxClassifier(onnx.quantize_int8(
-                path, onnx_file(checkpoint, copy_name, args.int8_bits), per_channel=per_channel, embeddings=embeddings,
-                reduce_range=args.int8_bits == 7),
-                threads=args.threads), tok)
+    # the same models in onnxruntime (fp32, and int8 by its own dynamic quantization): the student's beside the
+    # checkpoint, with its int8 candidates, chosen on held-out or not (one scale per weight matrix or per column,
+    # the embedding tables quantized too or kept in fp32); DistilBERT's fp32 and first int8 copy from the cache
+    path = onnx.export_classifier(student, tokenizer, onnx_file(checkpoint, "student_onnx"))
+    runtimes = {"student_onnx": (onnx.OnnxClassifier(path, threads=args.threads), tokenizer)}
+    for variant, (per_channel, embeddings) in INT8_VARIANTS.items():
+        copy_name = f"student_onnx{variant}"
+        runtimes[copy_name] = (onnx.OnnxClassifier(onnx.quantize_int8(
+            path, onnx_file(checkpoint, copy_name, args.int8_bits), per_channel=per_channel, embeddings=embeddings,
+            reduce_range=args.int8_bits == 7), threads=args.threads), tokenizer)
+    for copy_name, path in zip(("distilbert_onnx", "distilbert_onnx_int8"),
+                               distilbert_onnx_files(distilbert, wordpiece, args.seed, args.int8_bits)):
+        runtimes[copy_name] = (onnx.OnnxClassifier(path, threads=args.threads), wordpiece)
     runs = {"student": (student, tokenizer), "student_int8": (quantized, tokenizer),
             "distilbert": (distilbert, wordpiece), "distilbert_int8": (distilbert_int8, wordpiece)} | runtimes
     students = [name for name in runs if name.startswith("student")]

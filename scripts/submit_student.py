@@ -24,7 +24,10 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from distil_student import onnx_file  # noqa: E402  (the ONNX copies' file names, made in one place)
+from distil_student import INT8_VARIANTS, onnx_file  # noqa: E402  (the copies' names, made in one place)
+
+# the copies distil_student.py makes: torch's fp32 and int8, onnxruntime's fp32 and its int8 variants
+COPIES = ("student", "student_int8", "student_onnx", *(f"student_onnx{v}" for v in INT8_VARIANTS))
 
 
 def load_copy(chosen: str, checkpoint: Path, threads: int, bits: int = 8):
@@ -58,15 +61,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=str(REPO / "results" / "grades"), help="where submissions and reports go")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args(argv)
-
-    import numpy as np
-    import torch
-
-    from textclass import data, finetune as ft, results
-    from textclass.config import ResourceError
-    from textclass.submission import make_submission, write_submission
-
-    torch.set_num_threads(args.threads)
+    # the record first, so that one that cannot be submitted is refused before torch and the data load
     try:
         record = json.loads(Path(args.record).read_text(encoding="utf-8"))
         details, metrics = record["details"], record["metrics"]
@@ -80,6 +75,19 @@ def main(argv=None) -> int:
         print(f"error: {args.record}: no student copy ran within the budget, so nothing was chosen to submit",
               file=sys.stderr)
         return 2
+    if chosen not in COPIES:
+        print(f"error: the record chose {chosen!r}, which this script does not know how to load (it loads "
+              f"{', '.join(COPIES)})", file=sys.stderr)
+        return 2
+
+    import numpy as np
+    import torch
+
+    from textclass import data, finetune as ft, results
+    from textclass.config import ResourceError
+    from textclass.submission import make_submission, write_submission
+
+    torch.set_num_threads(args.threads)
     profile = record["profile"].split("-")[0]
     try:
         model, tokenizer = load_copy(chosen, checkpoint, args.threads, int(details.get("int8_weight_bits") or 8))

@@ -111,6 +111,7 @@ def test_mpnet_student_script_writes_a_record_that_rescores(tmp_path, data_dir):
     import os
     import subprocess
     import sys
+    import time
 
     from autograder.rescore import rescore
 
@@ -167,6 +168,7 @@ def test_mpnet_student_script_writes_a_record_that_rescores(tmp_path, data_dir):
     assert fp32_tables.stat().st_size > (cache / "offline-small-student-mpnet1-limit16-student-int8-7bit.onnx").stat().st_size
 
     # --student scores the saved student again without training: the copies made the same way predict the same
+    second_started = time.time()
     proc = distil_student("--latency-sentences", "3", "--threads", "2", "--budget-ms", "1000",
                           "--results-dir", str(tmp_path / "again"), "--run-name", "retimed-2", "--student",
                           str(tmp_path / "improve-offline-small-student-mpnet1-limit16.json"))
@@ -178,6 +180,10 @@ def test_mpnet_student_script_writes_a_record_that_rescores(tmp_path, data_dir):
     assert [p.name for p in (tmp_path / "again").glob("*.json")] == [
         "improve-offline-small-student-mpnet1-limit16-requantized-7bit-retimed-2.json"]
     assert again["details"]["student_from"]["command"] == rec["command"]
+    # DistilBERT's onnxruntime files (it is timed, never scored) were made once, by the first run, and reused here
+    cached = {p.name: p.stat().st_mtime for p in (tmp_path / "cache" / "distilbert-random").iterdir()}
+    assert len(cached) == 2 and sum(name.endswith("-int8-7bit.onnx") for name in cached) == 1, cached
+    assert max(cached.values()) < second_started
     assert again["metrics"]["train_examples"] == 16 and again["details"]["history"] == rec["details"]["history"]
     for name in copies:
         key = f"{name}_sst2_validation_accuracy"

@@ -626,21 +626,31 @@ def heldout_sentences_split(train_sentences, heldout: int, *, seed: int = 0, min
     rows_of: dict[str, list[int]] = {}
     for i, t in enumerate(norm):
         rows_of.setdefault(t, []).append(i)
-    long_rows = [i for i, t in enumerate(norm) if len(t) >= min_chars]
+    # the long rows by their first min_chars characters: a long row is inside a text only where the text holds
+    # those characters, so each substring test below looks at the few rows that start like a piece of the text
+    by_start: dict[str, list[int]] = {}
+    for i, t in enumerate(norm):
+        if len(t) >= min_chars:
+            by_start.setdefault(t[:min_chars], []).append(i)
+
+    def long_rows_inside(text: str) -> list[int]:
+        """The rows of at least min_chars characters that are substrings of ``text`` (``norm[j] in text``)."""
+        return [j for a in range(len(text) - min_chars + 1) for j in by_start.get(text[a:a + min_chars], ())
+                if text.startswith(norm[j], a)]
+
     held: set[int] = set()
     for i in np.random.default_rng(seed).permutation(len(norm)):
         t = norm[i]
         if i in held or len(t) < min_chars or joined.count(t) != len(rows_of[t]):
             continue                        # taken already, too short to attribute, or part of a longer row
-        held.update(j for j in long_rows if norm[j] in t)
+        held.update(long_rows_inside(t))
         held.update(rows_of[t])
         if len(held) >= heldout:
             break
-    held_text = "\n".join(norm[i] for i in held)
     rest = [i for i in range(len(norm)) if i not in held]
     train_text = "\n".join(norm[i] for i in rest)
     # a long training row inside a held-out sentence, or a held-out row inside a training row: shared, dropped
-    dropped = {i for i in rest if len(norm[i]) >= min_chars and norm[i] in held_text}
+    dropped = {j for i in held for j in long_rows_inside(norm[i]) if j not in held}
     dropped |= {i for i in held if norm[i] in train_text}
     train = np.array(sorted(set(rest) - dropped), dtype=int)
     held_out = np.array(sorted(held - dropped), dtype=int)
