@@ -31,28 +31,23 @@ COPIES = ("student", "student_int8", "student_onnx", *(f"student_onnx{v}" for v 
 
 
 def load_copy(chosen: str, checkpoint: Path, threads: int, bits: int = 8):
-    """``(model, tokenizer)`` for one of distil_student.py's student copies, from where that run saved it
-    (``bits``: the weight bits of its onnxruntime copies, ``details.int8_weight_bits``; 8 in records before it)."""
+    """``(model, tokenizer)`` for one of distil_student.py's student copies (a name in :data:`COPIES`; main refuses
+    any other), from where that run saved it (``bits``: the weight bits of its onnxruntime copies,
+    ``details.int8_weight_bits``; 8 in records before it)."""
     from textclass import finetune as ft
     from textclass.config import ResourceError
+    from textclass.onnx import OnnxClassifier
 
     model, tokenizer, _ = ft.load_finetuned(checkpoint)
     if chosen == "student":
         return model, tokenizer
     if chosen == "student_int8":
         return ft.int8_copy(model), tokenizer  # the int8 copy distil_student.py scored
-    try:
-        path = onnx_file(checkpoint, chosen, bits) if chosen.startswith("student_onnx") else None
-    except ValueError:
-        path = None  # an ONNX variant no run of distil_student.py makes
-    if path is not None:
-        from textclass.onnx import OnnxClassifier
-
-        if not path.is_file():
-            raise ResourceError(f"{path} is missing: rerun scripts/distil_student.py (it saves the ONNX copies "
-                                "beside the checkpoint)")
-        return OnnxClassifier(path, threads=threads), tokenizer
-    raise ResourceError(f"the record chose {chosen!r}, which this script does not know how to load")
+    path = onnx_file(checkpoint, chosen, bits)  # an onnxruntime copy (a name no run makes: ValueError)
+    if not path.is_file():
+        raise ResourceError(f"{path} is missing: rerun scripts/distil_student.py (it saves the ONNX copies "
+                            "beside the checkpoint)")
+    return OnnxClassifier(path, threads=threads), tokenizer
 
 
 def main(argv=None) -> int:
