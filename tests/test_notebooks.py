@@ -86,6 +86,11 @@ def test_solution_notebook_executes_offline(executed):
             assert printed.index("full-width stage:") < printed.index("feed-forward blocks narrowed to")
             assert details["student_full_width_stage"]["steps"] > 0
             assert "student_full_width_stage_sst2_validation_accuracy" in rec["metrics"]
+            # ... and the full-width stage stays a candidate: its onnxruntime copy is scored, timed and re-scored
+            wide = [m for m in rec["metrics"] if "_full_width_distilled_int8_onnx_" in m]
+            assert {m.rsplit("_full_width_distilled_int8_onnx_", 1)[1] for m in wide} >= {
+                "sst2_validation_accuracy", "latency_ms_1thread", "latency_ms_2threads", "temperature"}, wide
+            assert any("full width, distilled, int8 ONNX" in row[0] for row in details["table"])
 
 
 @pytest.mark.notebook
