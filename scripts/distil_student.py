@@ -166,7 +166,7 @@ def main(argv=None) -> int:
     ap.add_argument("--lr", type=float, default=5e-5)
     ap.add_argument("--eval-every", type=int, default=125, help="steps between held-out evaluations")
     ap.add_argument("--teacher", default=None,
-                    help="teacher soft labels (default: the newest teacher-*.npz in the results folder, then in results/)")
+                    help="teacher soft labels (default: the last teacher-*.npz by name in the results folder, then in results/)")
     ap.add_argument("--latency-sentences", type=int, default=100)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--budget-ms", type=float, default=10.0,
@@ -190,7 +190,7 @@ def main(argv=None) -> int:
     ap.add_argument("--run-name", default=None, metavar="SUFFIX",
                     help="appended to the record's name (and a trained student's checkpoint): -SUFFIX, so that two "
                          "runs alike (a student timed twice) keep both records")
-    ap.add_argument("--results-dir", default=None, help="where the record goes (default: TEXTCLASS_RESULTS_DIR, else the checkout's results/)")
+    ap.add_argument("--results-dir", default=None, help="where the record goes (default: TEXTCLASS_RESULTS_DIR, else _build/results/ in the checkout, as a notebook run; --results-dir results writes the course's records)")
     args = ap.parse_args(argv)
     if args.run_name is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9.]*(-[A-Za-z0-9.]+)*", args.run_name):
         ap.error(f"--run-name {args.run_name!r}: letters, digits, dots and single hyphens inside (e.g. retimed-2)")
@@ -416,7 +416,7 @@ def main(argv=None) -> int:
     split = {"dataset": "sst2", "split": "validation"}
     record = results.record(
         "improve", f"{profile}-{args.size}-{tag}", metrics, seconds=time.perf_counter() - START,
-        directory=args.results_dir or os.environ.get("TEXTCLASS_RESULTS_DIR") or REPO / "results",
+        directory=args.results_dir or config.results_dir(),
         details={"student": f"first {args.layers} layers of {MPNET}"
                  + (f", feed-forward narrowed to {narrowed['kept']:,} of {narrowed['of']:,} neurons" if narrowed else "")
                  + ", mean pooling, linear head",

@@ -30,7 +30,7 @@ def main(argv=None) -> int:
     ap.add_argument("--limit", type=int, default=None, help="train on the first N rows only (default: all)")
     ap.add_argument("--lr", type=float, default=5e-5, help="Trainer's default: 5e-5")
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--results-dir", default=None, help="where the record goes (default: TEXTCLASS_RESULTS_DIR, else the checkout's results/)")
+    ap.add_argument("--results-dir", default=None, help="where the record goes (default: TEXTCLASS_RESULTS_DIR, else _build/results/ in the checkout, as a notebook run; --results-dir results writes the course's records)")
     args = ap.parse_args(argv)
 
     import numpy as np
@@ -81,7 +81,7 @@ def main(argv=None) -> int:
         "finetune", f"{profile}-{size}-recipe",
         {"sst2_validation_accuracy": acc, "train_examples": rows, "train_seconds": train_seconds,
          "train_examples_per_second": rows / train_seconds},
-        seconds=seconds, directory=args.results_dir or os.environ.get("TEXTCLASS_RESULTS_DIR") or REPO / "results",
+        seconds=seconds, directory=args.results_dir or config.results_dir(),
         details={"recipe": "AutoModelForSequenceClassification (pooler head), Trainer defaults, batch 32, "
                            "1 epoch, all train rows, max_length 128, shuffled batches",
                  "encoder": args.model, "lr": args.lr, "threads": args.threads, "seed": 0},

@@ -82,7 +82,7 @@ def main(argv=None) -> int:
     ap.add_argument("--against", default=None, metavar="RECORD:KEY",
                     help="a record (path) and its prediction key to compare with, e.g. "
                          "results/improve-offline-full.json:student_mpnet_6_distilled_int8_onnx_sst2_validation_accuracy")
-    ap.add_argument("--results-dir", default=None)
+    ap.add_argument("--results-dir", default=None, help="where the record goes (default: TEXTCLASS_RESULTS_DIR, else _build/results/ in the checkout, as a notebook run; --results-dir results writes the course's records)")
     ap.add_argument("--child", nargs=2, metavar=("BATCHES", "OUT"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
@@ -111,7 +111,7 @@ def main(argv=None) -> int:
 
     import numpy as np
 
-    from textclass import data, results
+    from textclass import config, data, results
     from textclass.evaluate import tokenized_batches
     from textclass.models import MPNET, offline_path
     from transformers import AutoTokenizer
@@ -158,7 +158,7 @@ def main(argv=None) -> int:
         {"sst2_validation_accuracy": accuracy, "sentences": len(idx),
          "positive_share": 100 * float(pred.mean())},
         seconds=time.perf_counter() - start,
-        directory=args.results_dir or os.environ.get("TEXTCLASS_RESULTS_DIR") or REPO / "results",
+        directory=args.results_dir or config.results_dir(),
         details={"model_file": Path(args.model).name, "int8_weight_bits": bits,
                  "emulated_cpu": args.cpu, "emulator": emulator, "flags_seen_by_the_copy": flags,
                  "batches": len(batches), "threads": args.threads, "against": against},

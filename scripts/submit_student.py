@@ -1,7 +1,7 @@
 """Submit the student that scripts/distil_student.py chose to ``improve`` and ``improve-test``, and grade both.
 
     python scripts/distil_student.py --profile offline --threads 2      # trains, scores, chooses, records
-    python scripts/submit_student.py results/improve-offline-full-student-mpnet6.json [--out results/grades]
+    python scripts/submit_student.py results/improve-offline-full-student-mpnet6.json [--out DIR]
 
 The record names the copy the run chose on the held-out slice (``details.chosen``) and where the run saved it
 (``details.checkpoint``, in the course cache). This script loads that copy, predicts SST-2 validation and checks
@@ -53,7 +53,9 @@ def load_copy(chosen: str, checkpoint: Path, threads: int, bits: int = 8):
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("record", help="a record written by scripts/distil_student.py")
-    ap.add_argument("--out", default=str(REPO / "results" / "grades"), help="where submissions and reports go")
+    ap.add_argument("--out", default=None, help="where submissions and reports go (default: grades/ in the results "
+                    "folder: TEXTCLASS_RESULTS_DIR, else _build/results/ in the checkout; --out results/grades writes "
+                    "the course's reports)")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args(argv)
     # the record first, so that one that cannot be submitted is refused before torch and the data load
@@ -103,7 +105,9 @@ def main(argv=None) -> int:
     latency = next((v for k, v in metrics.items() if k.startswith("chosen_latency_ms_")), None)
     described = (f"{chosen} of scripts/distil_student.py ({details.get('student')}), chosen on held-out within "
                  f"{details.get('budget_ms'):g} ms; record {Path(args.record).name}")
-    out = Path(args.out)
+    from textclass.config import results_dir
+
+    out = Path(args.out) if args.out else results_dir() / "grades"
     code = 0
     for stage, split, preds, claimed in [("improve", "validation", val_pred, metrics["chosen_sst2_validation_accuracy"]),
                                          ("improve-test", "test", test_pred, None)]:

@@ -245,9 +245,12 @@ def test_toc_has_every_level_in_curriculum_order_with_its_executed_solution():
     assert [c["file"] for c in parts["Levels"]] == [f"book/{lv['id']}" for lv in _levels()]
     for lv, chapter in zip(_levels(), parts["Levels"]):
         executed = REPO / "book" / "executed" / f"{lv['notebook']}.ipynb"
-        assert ("sections" in chapter) == executed.exists()
-        if executed.exists():
-            assert chapter["sections"] == [{"file": f"book/rendered/{lv['notebook']}"}]
+        runs = REPO / "book" / f"{lv['id']}-runs.md"
+        assert ("sections" in chapter) == (executed.exists() or runs.exists())
+        assert chapter.get("sections", []) == ([{"file": f"book/rendered/{lv['notebook']}"}] if executed.exists() else []) \
+            + ([{"file": f"book/{lv['id']}-runs"}] if runs.exists() else [])
+    # Level 5's record of runs is a section of its chapter, after the notebook
+    assert parts["Levels"][[lv["id"] for lv in _levels()].index("improve")]["sections"][-1] == {"file": "book/improve-runs"}
     flat = [c["file"] for p in toc["parts"] for c in p["chapters"]]
     assert flat[0] == "book/learning-path"
     assert flat[-6:] == ["book/leaderboard", "book/reference-numbers", "book/benchmarks",
@@ -294,6 +297,13 @@ def test_generate_on_a_made_up_curriculum(tmp_path):
     toc = yaml.safe_load((root / "_toc.yml").read_text())
     chapters = {p["caption"]: p["chapters"] for p in toc["parts"]}["Levels"]
     assert chapters == [{"file": "book/alpha"}, {"file": "book/beta", "sections": [{"file": "book/rendered/b"}]}]
+    # a level's record of runs (book/<id>-runs.md) becomes a section after its notebook, or alone without one
+    (root / "book" / "alpha-runs.md").write_text("# Alpha: the record of runs\n")
+    (root / "book" / "beta-runs.md").write_text("# Beta: the record of runs\n")
+    book.generate(root)
+    chapters = {p["caption"]: p["chapters"] for p in yaml.safe_load((root / "_toc.yml").read_text())["parts"]}["Levels"]
+    assert chapters == [{"file": "book/alpha", "sections": [{"file": "book/alpha-runs"}]},
+                        {"file": "book/beta", "sections": [{"file": "book/rendered/b"}, {"file": "book/beta-runs"}]}]
     learner = (root / "book" / "rendered" / "b.ipynb").read_text()
     assert "SECRET_SOLUTION_LINE" not in learner and "HIDDEN_CASE" not in learner and "BEGIN" not in learner
     assert "raise NotImplementedError()" in learner and "visible output 42" in learner

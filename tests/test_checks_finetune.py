@@ -175,8 +175,16 @@ def _sorted_descending_drops_last(lengths, bs, ml, sort=False):
     return sum(max(lengths[i:i + bs]) * bs - sum(lengths[i:i + bs]) for i in range(0, full, bs))
 
 
+def _drops_last_batch(lengths, bs, ml, sort=False):   # forgets that the last, smaller batch pads too
+    lengths = [min(n, ml) for n in lengths]
+    lengths = sorted(lengths) if sort else lengths
+    full = len(lengths) // bs * bs
+    return sum(max(lengths[i:i + bs]) * bs - sum(lengths[i:i + bs]) for i in range(0, full, bs))
+
+
 @pytest.mark.parametrize("wrong,max_expected", [(_no_truncation, 7.5), (_all_tokens, 0), (_pad_to_global_max, 6.25),
-                                                (_never_sorts, 6.25), (_sorted_descending_drops_last, 7.5)])
+                                                (_never_sorts, 6.25), (_sorted_descending_drops_last, 7.5),
+                                                (_drops_last_batch, 7.0)])
 def test_count_padding_wrong_answers_lose_points(wrong, max_expected):
     r = checks.check_count_padding(wrong)
     assert r.score <= max_expected < r.max_score, r.report()

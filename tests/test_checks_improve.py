@@ -139,11 +139,16 @@ def _drop_first(text, position):
     return " ".join(words[1:]) if len(words) >= 3 else text
 
 
+def _three_words_unchanged(text, position):   # "fewer than 3 words" read as "3 or fewer"
+    return text if len(text.split()) <= 3 else checks.reference_drop_one_word(text, position)
+
+
 @pytest.mark.parametrize("mine,drop,max_expected", [
     (_dot_product, checks.reference_drop_one_word, 8.0),
     (_no_confidence, checks.reference_drop_one_word, 8.0),
     (_gold_like_labels, checks.reference_drop_one_word, 9.0),
-    (checks.reference_mine_paraphrases, _drop_first, 8.0)])
+    (checks.reference_mine_paraphrases, _drop_first, 8.0),
+    (checks.reference_mine_paraphrases, _three_words_unchanged, 9.2)])
 def test_augmentation_wrong_answers_lose_points(mine, drop, max_expected):
     r = checks.check_augmentation(mine, drop)
     assert r.score <= max_expected + 1e-9 < r.max_score, r.report()
@@ -219,7 +224,17 @@ def _coarse_grid(logits, labels):   # T in {0.5, 1, 2}: too coarse
     return min((0.5, 1.0, 2.0), key=lambda t: checks._nll(logits, np.asarray(labels), t))
 
 
+def _ece_one_bin(probs, labels, n_bins=10):   # |accuracy - confidence| over everything: no bins
+    return checks.reference_ece(probs, labels, 1)
+
+
+def _ece_ten_bins_always(probs, labels, n_bins=10):   # n_bins ignored
+    return checks.reference_ece(probs, labels, 10)
+
+
 @pytest.mark.parametrize("fit,ece,max_expected", [
+    (checks.reference_fit_temperature, _ece_one_bin, 5.0),
+    (checks.reference_fit_temperature, _ece_ten_bins_always, 5.0 + 2 * 5 / 3),
     (checks.reference_fit_temperature, _ece_unweighted, 5.0 + 5 / 3),
     (checks.reference_fit_temperature, _ece_percent, 5.0),
     (_temperature_one, checks.reference_ece, 5.0 + 5 / 3),
@@ -259,10 +274,57 @@ def _fraction_not_percent(texts, pred, labels):
     return {k: {"n": v["n"], "accuracy": None if v["accuracy"] is None else v["accuracy"] / 100} for k, v in out.items()}
 
 
+def _ties_later_first(probs, labels, k):
+    probs = np.asarray(probs)
+    wrong = np.flatnonzero(probs.argmax(1) != np.asarray(labels))[::-1]
+    return wrong[np.argsort(-probs[wrong].max(1), kind="stable")][:k].tolist()
+
+
+def _slices(texts, pred, labels, words, empty=None):
+    """The reference's slices with another idea of a sentence's words (and of an empty slice's accuracy)."""
+    right = np.asarray(pred) == np.asarray(labels)
+    groups = {"not": lambda t: any(x == "not" or x.endswith("n't") for x in words(t)), "but": lambda t: "but" in words(t),
+              "1-10 words": lambda t: len(t.split()) <= 10, "11-20 words": lambda t: 10 < len(t.split()) <= 20,
+              "21+ words": lambda t: len(t.split()) > 20}
+    out = {}
+    for name, test in groups.items():
+        sel = np.array([test(t) for t in texts], dtype=bool)
+        out[name] = {"n": int(sel.sum()), "accuracy": float(100 * right[sel].mean()) if sel.any() else empty}
+    return out
+
+
+def _not_lowercased(texts, pred, labels):
+    return _slices(texts, pred, labels, lambda t: t.split())
+
+
+def _substrings(texts, pred, labels):   # "nothing" holds "not", "buttery" holds "but"
+    return _slices(texts, pred, labels,
+                   lambda t: ["not" if "not" in w else "but" if "but" in w else w for w in t.lower().split()])
+
+
+def _nan_when_empty(texts, pred, labels):
+    return _slices(texts, pred, labels, lambda t: t.lower().split(), empty=float("nan"))
+
+
+def _float32_accuracy(texts, pred, labels):   # right, in float32 arithmetic: full marks
+    out = checks.reference_slice_accuracy(texts, pred, labels)
+    return {k: {"n": v["n"], "accuracy": None if v["accuracy"] is None else float(np.float32(v["accuracy"]))}
+            for k, v in out.items()}
+
+
+def test_error_analysis_takes_float32_arithmetic_and_ties_in_index_order():
+    r = checks.check_error_analysis(checks.reference_most_confident_errors, _float32_accuracy)
+    assert r.score == 10, r.report()
+
+
 @pytest.mark.parametrize("mce,sl,max_expected", [
+    (_ties_later_first, checks.reference_slice_accuracy, 6.0),
+    (checks.reference_most_confident_errors, _not_lowercased, 9.6),
+    (checks.reference_most_confident_errors, _substrings, 9.6),
+    (checks.reference_most_confident_errors, _nan_when_empty, 9.6),
     (_least_confident, checks.reference_slice_accuracy, 6.0),
     (checks.reference_most_confident_errors, _not_without_nt, 9.4),
-    (checks.reference_most_confident_errors, _fraction_not_percent, 4.0)])
+    (checks.reference_most_confident_errors, _fraction_not_percent, 4.6)])   # an empty slice (None) is right either way
 def test_error_analysis_wrong_answers_lose_points(mce, sl, max_expected):
     r = checks.check_error_analysis(mce, sl)
     assert r.score <= max_expected + 1e-9 < r.max_score, r.report()
@@ -295,8 +357,12 @@ class _ArraysEverywhere(dict):
 
 
 @pytest.mark.parametrize("value", [None, "0.5", float("nan"), [1, 2, 3], {"a": 1}, (None, None), np.array([np.nan]),
-                                   np.array(["not", "good"]), _ArraysEverywhere()])
+                                   np.array(["not", "good"]), _ArraysEverywhere(), ([float("inf")], [0]),
+                                   "torch-with-grad"])
 def test_any_return_value_is_scored_without_raising(value):
+    if isinstance(value, str) and value == "torch-with-grad":   # a tensor that still needs its gradient (fit_temperature's log T, say)
+        import torch
+        value = torch.tensor([0.5, 0.5], requires_grad=True) * 2
     fn = lambda *a, **k: value  # noqa: E731
     for check in _ONE:
         assert check(fn).score < 10

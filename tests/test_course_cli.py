@@ -105,6 +105,18 @@ def test_run_parameters_reach_the_notebook(tmp_path, data_dir, unchanged):
     assert nb.metadata["papermill"]["parameters"]["limit"] == 100
 
 
+@pytest.mark.notebook
+def test_a_baseline_run_that_was_never_made_stops_level5_and_says_what_to_make(tmp_path, data_dir, unchanged):
+    """Level 5 with ``-p baseline_run=NAME`` and no such Level 4 side run stops at that cell with what to do,
+    instead of quietly taking another baseline (the default, with no baseline_run, falls back and says so)."""
+    proc = course("run", "improve", "--profile", "offline", "--no-progress", "--out", str(tmp_path / "run"),
+                  "-p", "baseline_run=never-made", env={"TEXTCLASS_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1",
+                                                       "TEXTCLASS_CACHE": str(tmp_path / "cache")}, timeout=600)
+    said = proc.stdout + proc.stderr
+    assert proc.returncode != 0, said[-2000:]
+    assert "name a Level 4 model that is not there: make it first" in said and "run_name=never-made" in said, said[-2000:]
+
+
 def test_run_missing_data_dir_is_short(unchanged):
     proc = course("run", "reproduce", env={"TEXTCLASS_DATA_DIR": "/nonexistent"})
     assert proc.returncode == 2

@@ -172,9 +172,10 @@ def load_records(directory: str | os.PathLike | None = None) -> list[dict]:
 def teacher_artifact(path: str | os.PathLike | None = None) -> Path | None:
     """The teacher's soft labels (Level 4's ``soft_labels_out``): ``path`` when given (not None or ``"auto"``; a bare
     name that is not in the working folder is looked up in the results folder, then in the checkout's), else
-    the newest ``teacher-*.npz`` in the results folder, then in the checkout's ``results/`` (a checkout ships the
-    teacher's soft labels); None when there is none. "Newest" is the last name in sorted order, so
-    ``teacher-mpnet.npz`` stays the default beside ``teacher-mpnet-30k.npz`` (which is read when given). Level 5
+    the last ``teacher-*.npz`` by name in the results folder, then in the checkout's ``results/`` (a checkout ships the
+    teacher's soft labels); None when there is none. By name, not by date (a fresh checkout's files all have one
+    date), so ``teacher-mpnet.npz`` stays the default beside ``teacher-mpnet-30k.npz`` (which is read when given);
+    a teacher of your own is taken only if its name sorts last: name it with ``teacher_soft_labels``. Level 5
     and ``scripts/distil_student.py`` both look here."""
     folders = [results_dir()] + ([REPO_ROOT / "results"] if in_checkout() else [])
     if path is not None and str(path) != "auto":

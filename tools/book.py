@@ -6,7 +6,8 @@ regenerates them in the checkout itself:
 
 * ``_toc.yml``: intro, learning path, one chapter per level of curriculum.yml (``book/<id>.md``, with the
   rendered notebook ``book/rendered/<notebook>.ipynb`` as its section when the executed solution
-  ``book/executed/<notebook>.ipynb`` exists), then the leaderboard, reference numbers, benchmarks, instructor
+  ``book/executed/<notebook>.ipynb`` exists, and the level's record of runs ``book/<id>-runs.md`` after it
+  when there is one), then the leaderboard, reference numbers, benchmarks, instructor
   guide, glossary and troubleshooting;
 * ``book/rendered/<notebook>.ipynb`` (not committed): the edition being built. ``--edition learner`` (the
   default) shows the executed outputs but takes every exercise cell from the student notebook and drops the
@@ -44,6 +45,9 @@ FRONT = ["book/learning-path"]
 BACK = ["book/leaderboard", "book/reference-numbers", "book/benchmarks"]
 REFERENCE = ["book/instructor-guide", "book/glossary", "book/troubleshooting"]
 ROOT_PAGE = "book/intro"
+# A level's optional record of runs (book/<id>-runs.md): the side runs and scripts behind its chapter's numbers, in
+# the order they were made, so the chapter itself stays a chapter. The ToC puts it after the level's notebook.
+RUNS_PAGE = "-runs"
 
 # The book renders each level's executed notebook from here, in the edition being built (see edition_notebooks).
 RENDERED = "book/rendered"
@@ -166,8 +170,11 @@ def toc(root: Path = REPO_ROOT) -> dict:
                 "without it.")
         entry = {"file": f"book/{lv['id']}"}
         executed = root / "book" / "executed" / f"{lv['notebook']}.ipynb"
-        if executed.exists():
-            entry["sections"] = [{"file": f"{RENDERED}/{lv['notebook']}"}]
+        sections = [{"file": f"{RENDERED}/{lv['notebook']}"}] if executed.exists() else []
+        if (root / "book" / f"{lv['id']}{RUNS_PAGE}.md").exists():  # the level's record of runs, after its notebook
+            sections.append({"file": f"book/{lv['id']}{RUNS_PAGE}"})
+        if sections:
+            entry["sections"] = sections
         chapters.append(entry)
     for doc in FRONT + BACK + REFERENCE + [ROOT_PAGE]:
         if not (root / f"{doc}.md").exists():

@@ -44,10 +44,27 @@ class CheckResult:
         return self.report()
 
 
+def plain_values(value):
+    """``value`` with every torch tensor in it (in lists, tuples and dict values too) replaced by its values: a
+    numpy array, detached and on the CPU, or a number for a 0-d tensor. What a learner's function returns in a
+    notebook is read so, as ``autograder.rpc`` sends it from the sandbox: a check scores a tensor (with or without
+    a gradient) as it scores the same numbers in an array, on both grading paths."""
+    from autograder.rpc import tensor_values
+
+    if type(value).__module__.split(".")[0] == "torch" and hasattr(value, "detach"):
+        return tensor_values(value)
+    if isinstance(value, (list, tuple)):
+        return type(value)(plain_values(v) for v in value) if type(value) in (list, tuple) else value
+    if isinstance(value, dict) and type(value) is dict:
+        return {k: plain_values(v) for k, v in value.items()}
+    return value
+
+
 def safe_call(result: CheckResult, description: str, points: float, fn, *args, **kwargs):
-    """Call the learner's ``fn``; an exception (NotImplementedError included) costs the part's points."""
+    """Call the learner's ``fn``; an exception (NotImplementedError included) costs the part's points. What it
+    returns is read with :func:`plain_values` (a torch tensor as its values)."""
     try:
-        return True, fn(*args, **kwargs)
+        return True, plain_values(fn(*args, **kwargs))
     except NotImplementedError:
         result.add(description, False, points, "not implemented yet (remove `raise NotImplementedError()`)")
     except Exception as exc:  # noqa: BLE001 -- any learner error is a lost part, with its message

@@ -2,6 +2,7 @@
 and the choice of hyperparameters on the held-out slice. Reference implementations live here, not in textclass."""
 from __future__ import annotations
 
+import traceback
 
 from autograder.checks import CheckResult, run_in_harness, safe_call, secret_rng
 from autograder.checks._plain import same  # equal by value: through the trusted grader identity never holds
@@ -85,7 +86,9 @@ def check_train_step(train_step) -> CheckResult:
 
 
 # ------------------------------------------------------------------------------------------ padding
-_PAD_CASES = [([5, 12, 7, 30, 9, 9, 40, 3], 3, 16), ([10, 10, 10, 10], 2, 64), ([4, 70, 8, 66, 5], 2, 64)]
+# the last one ends on a batch of two unequal sentences, in order and sorted: a smaller last batch still pads
+_PAD_CASES = [([5, 12, 7, 30, 9, 9, 40, 3], 3, 16), ([10, 10, 10, 10], 2, 64), ([4, 70, 8, 66, 5], 2, 64),
+              ([6, 30, 11, 4, 25, 17, 8, 21], 3, 64)]
 
 
 def check_count_padding(count_padding) -> CheckResult:
@@ -102,7 +105,7 @@ def check_count_padding(count_padding) -> CheckResult:
         if not ok:
             continue
         try:
-            good = not isinstance(out, bool) and float(out) == want
+            good = not isinstance(out, (bool, str)) and float(out) == want
         except (TypeError, ValueError):
             good = False
         hint = ""
@@ -149,8 +152,9 @@ def check_choose_by_heldout(choose_by_heldout) -> CheckResult:
         r.add("an empty list raises ValueError", False, 2, "raise ValueError when there are no runs")
     except ValueError:
         r.add("an empty list raises ValueError", True, 2)
-    except Exception as exc:  # noqa: BLE001
-        r.add("an empty list raises ValueError", False, 2, f"raised {type(exc).__name__}, expected ValueError")
+    except Exception as exc:  # noqa: BLE001 -- (through the grader's proxy a learner's ValueError is one too)
+        said = traceback.format_exception_only(type(exc), exc)[-1].strip()
+        r.add("an empty list raises ValueError", False, 2, f"raised {said}, expected ValueError")
     return r
 
 

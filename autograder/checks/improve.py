@@ -102,7 +102,8 @@ def check_paired_significance(paired_significance) -> CheckResult:
               f"got p = {p:.4g}; a p-value is never above 1 (cap 2 x tail at 1; p = 1 when b + c = 0)")
         r.add(desc + ": exact McNemar p-value", abs(p - want_p) < 1e-6, per - 0.5,
               f"got p = {p:.4g}, an independent exact McNemar gives {want_p:.4g}"
-              + (" (an unpaired test ignores that both models saw the same sentences)" if p > want_p else ""))
+              + (" (too large: an unpaired test ignores that both models saw the same sentences, and a "
+                 "chi-squared approximation is not the exact binomial test)" if p > want_p else ""))
     return r
 
 
@@ -210,7 +211,7 @@ def check_augmentation(mine_paraphrases, drop_one_word) -> CheckResult:
         try:
             idx, lab = out
             idx, lab = [int(i) for i in idx], [int(y) for y in lab]
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             r.add(desc, False, 2, f"got {type(out).__name__}; return (indices, labels): two lists of ints")
             continue
         hint = ""
@@ -222,15 +223,16 @@ def check_augmentation(mine_paraphrases, drop_one_word) -> CheckResult:
         r.add(desc + ": labelled by the teacher (argmax of its probabilities)",
               sorted(idx) == want_idx and [y for _, y in sorted(zip(idx, lab))] == want_lab, 0.6,
               "each mined sentence gets the teacher's most probable class")
-    edits = [("a gripping , funny and moving film", 2), ("not good", 5), ("the plot never quite comes together", 13)]
+    edits = [("a gripping , funny and moving film", 2), ("not good", 5), ("the plot never quite comes together", 13),
+             ("a fine film", 4)]   # three words: the shortest sentence that loses one
     extra = "an uneven but ultimately rewarding debut from a filmmaker to watch".split()
     edits.append((" ".join(extra[:int(rng.integers(4, len(extra)))]), int(rng.integers(0, 40))))
     for text, pos in edits:
         desc = f"drop_one_word({text!r}, {pos})"
-        ok, out = safe_call(r, desc, 1, drop_one_word, text, pos)
+        ok, out = safe_call(r, desc, 4 / len(edits), drop_one_word, text, pos)
         if ok:
             want = reference_drop_one_word(text, pos)
-            r.add(desc, isinstance(out, str) and out == want, 1, f"got {out!r}, expected {want!r} (drop word position % number of words; "
+            r.add(desc, isinstance(out, str) and out == want, 4 / len(edits), f"got {out!r}, expected {want!r} (drop word position % number of words; "
                                         "sentences under 3 words stay as they are)")
     return r
 
@@ -349,7 +351,9 @@ def check_calibration(fit_temperature, expected_calibration_error) -> CheckResul
     for g, bins in ece_cases:
         n = 500
         p1 = np.clip(g.beta(5, 1.5, n), 1e-4, 1 - 1e-4)   # most confidences high: bins of very unequal size
-        y = (g.random(n) < np.clip(p1 - 0.12, 0, 1)).astype(int)
+        # over-confident at the top, under-confident below: the per-bin gaps differ in sign, so the number and
+        # the edges of the bins change the ECE (one bin, or ignoring n_bins, gives another number)
+        y = (g.random(n) < np.clip(np.where(p1 > 0.85, p1 - 0.15, p1 + 0.12), 0, 1)).astype(int)
         p1 = np.where(g.random(n) < 0.5, p1, 1 - p1)
         y = np.where(p1 >= 0.5, y, 1 - y)
         probs = np.stack([1 - p1, p1], 1).round(6)
@@ -391,12 +395,13 @@ def reference_slice_accuracy(texts, predictions, labels):
     return out
 
 
+# "Not" and "BUT" count once lower-cased; "nothing", "cannot" and "buttery" hold "not" / "but" without being them
 _VOCAB = ("the film is n't bad but it is not good either ; a funny , moving and wise story that never "
-          "quite works , but does n't bore ; sharp , warm , smart").split()
+          "quite works , but does n't bore ; sharp , warm , smart Not BUT nothing cannot buttery").split()
 
 
-def _texts(g, n):
-    return [" ".join(g.choice(_VOCAB, int(g.integers(2, 30)))) for _ in range(n)]
+def _texts(g, n, max_words=29):
+    return [" ".join(g.choice(_VOCAB, int(g.integers(2, max_words + 1)))) for _ in range(n)]
 
 
 def check_error_analysis(most_confident_errors, slice_accuracy) -> CheckResult:
@@ -406,8 +411,10 @@ def check_error_analysis(most_confident_errors, slice_accuracy) -> CheckResult:
         g = np.random.default_rng(seed)
         n = 80
         p1 = g.uniform(0, 1, n).round(6)
-        probs = np.stack([1 - p1, p1], 1)
         y = g.integers(0, 2, n)
+        tied = np.flatnonzero((p1 > 0.5).astype(int) != y)[:3]   # three errors tie as the most confident:
+        p1[tied] = np.where(p1[tied] > 0.5, 1.0, 0.0)             # the earliest comes first
+        probs = np.stack([1 - p1, p1], 1)
         desc = f"most_confident_errors, 5 of {int((probs.argmax(1) != y).sum())} errors"
         ok, out = safe_call(r, desc, 2, most_confident_errors, probs, y, 5)
         if ok:
@@ -415,8 +422,9 @@ def check_error_analysis(most_confident_errors, slice_accuracy) -> CheckResult:
             got = _array(out, dtype=float)
             good = (got is not None and got.ndim == 1 and bool(np.isfinite(got).all())
                     and got.tolist() == [float(i) for i in want])
-            r.add(desc, good, 2, f"got {out!r}, expected {want}: indices of wrong predictions, most confident first")
-        texts = _texts(g, n)
+            r.add(desc, good, 2, f"got {out!r}, expected {want}: indices of wrong predictions, most confident first "
+                                 "(ties: the earlier index first)")
+        texts = _texts(g, n, 29 if k == 0 else 20)   # the second case has no sentence of 21+ words
         pred = (p1 > 0.5).astype(int)
         desc = "slice_accuracy on not / but / length groups"
         ok, out = safe_call(r, desc, 3, slice_accuracy, texts, pred, y)
@@ -430,8 +438,9 @@ def check_error_analysis(most_confident_errors, slice_accuracy) -> CheckResult:
             got = out.get(name)
             good = isinstance(got, dict) and same(got.get("n"), w["n"]) and (
                 (w["accuracy"] is None and got.get("accuracy") is None)
-                or (_num(got.get("accuracy")) is not None and abs(_num(got.get("accuracy")) - w["accuracy"]) < 1e-6))
+                or (w["accuracy"] is not None and _num(got.get("accuracy")) is not None
+                    and abs(_num(got.get("accuracy")) - w["accuracy"]) < 1e-4))
             r.add(f"{desc}: {name!r}", good, 3 / len(want),
                   f"got {got!r}, expected {w} (words = text.lower().split(); 'not' also counts words ending in n't; "
-                  "accuracy in percent)")
+                  "whole words only; accuracy in percent, None for a group with no sentence)")
     return r

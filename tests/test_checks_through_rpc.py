@@ -1,0 +1,144 @@
+"""Every level's solution functions, graded through the trusted grader's real proxy (``autograder.rpc.Proxy``)
+with the real kernel side (``rpc.kernel_source()``, exec'd as the worker defines it in the learner's kernel) run
+in this process instead of in the jail: the real codec carries the arguments, the return values and the
+exceptions, where tests/test_checks_common.py's ``PlainProxy`` is a stand-in for it.
+
+* every solution earns full marks through it, as in the notebook;
+* a learner's ``ValueError`` is still a ``ValueError`` on the grader's side (an exercise may ask for one);
+* a torch tensor returned where numbers are asked for scores the same in a notebook and through the proxy, and
+  a tensor that carries a gradient never makes a check raise.
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from autograder import rpc
+from autograder.checks import finetune, improve
+from test_checks_common import LEVELS, _graded_cells
+
+ALL_LEVELS = dict(LEVELS, finetune=finetune, improve=improve)
+EXTRA = {"check_my_label_descriptions"}  # needs the real encoder and data: tests/test_checks_common.py fakes them
+
+
+class InProcessChannel:
+    """The worker's channel without the jail: each call writes the request, runs the shipped ``_kernel_call`` on
+    the namespace that holds the learner's functions, and hands back the reply's bytes."""
+
+    last_error = None
+
+    def __init__(self, namespace: dict, folder):
+        self.namespace, self.folder, self.calls = dict(namespace), folder, 0
+        shipped = {}
+        exec(compile(rpc.kernel_source(), "<kernel>", "exec"), shipped)
+        self.kernel_call = shipped["_kernel_call"]
+
+    def call(self, payload: dict) -> bytes:
+        self.calls += 1
+        request, reply = self.folder / f"{self.calls}.json", self.folder / f"{self.calls}.reply"
+        request.write_text(json.dumps(payload))
+        self.kernel_call(self.namespace, str(request), str(reply), rpc.MAX_REPLY_BYTES)
+        return reply.read_bytes()
+
+
+def proxies(tmp_path, **fns):
+    channel = InProcessChannel(fns, tmp_path)
+    return [rpc.Proxy(channel, name) for name in fns]
+
+
+CASES = []
+for _level, _module in ALL_LEVELS.items():
+    _calls, _ns = _graded_cells(_level)
+    for _check, _names in _calls:
+        if _check not in EXTRA:
+            CASES.append(pytest.param(_module, _check, {n: _ns[n] for n in _names}, id=f"{_level}.{_check}"))
+
+
+@pytest.mark.parametrize("module,check,fns", CASES)
+def test_solutions_earn_full_marks_through_the_real_proxy(module, check, fns, tmp_path):
+    direct = getattr(module, check)(*fns.values())
+    assert direct.score == direct.max_score == 10, direct.report()
+    through = getattr(module, check)(*proxies(tmp_path, **fns))
+    assert through.score == through.max_score == 10, through.report()
+
+
+def test_a_learners_value_error_is_a_value_error_through_the_proxy(tmp_path):
+    def refuse(runs):
+        raise ValueError("no runs to choose from")
+
+    def other(runs):
+        raise KeyError("heldout_accuracy")
+
+    p, q = proxies(tmp_path, refuse=refuse, other=other)
+    with pytest.raises(ValueError, match="no runs to choose from"):
+        p([])
+    with pytest.raises(KeyError):
+        q([])
+    with pytest.raises(rpc.RemoteError):   # and still the grader's own kind, never the learner's class
+        p([])
+    blank = proxies(tmp_path, blank=lambda: (_ for _ in ()).throw(NotImplementedError()))[0]
+    with pytest.raises(NotImplementedError):
+        blank()
+    # a learner's exception class of its own is a plain RemoteError, whatever it says
+    class Custom(Exception):
+        pass
+
+    def custom():
+        raise Custom("ValueError: not really")
+
+    with pytest.raises(rpc.RemoteError) as err:
+        proxies(tmp_path, custom=custom)[0]()
+    assert not isinstance(err.value, ValueError)
+
+
+def _as_tensor(fn, grad=False):
+    """``fn`` returning torch tensors where it returned numbers or arrays (dict values and sequences too)."""
+    def convert(value):
+        if isinstance(value, dict):
+            return {k: convert(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)) and value and all(isinstance(v, (int, float)) for v in value):
+            return torch.tensor(value, dtype=torch.float64 if any(isinstance(v, float) for v in value) else torch.int64)
+        if isinstance(value, (list, tuple)):
+            return type(value)(convert(v) for v in value)
+        if isinstance(value, (float, np.floating)) or (isinstance(value, np.ndarray) and value.dtype.kind == "f"):
+            return torch.tensor(value, dtype=torch.float64, requires_grad=grad)
+        if isinstance(value, np.ndarray):
+            return torch.from_numpy(value)
+        return value
+
+    def wrapped(*args, **kwargs):
+        return convert(fn(*args, **kwargs))
+
+    wrapped.__name__ = fn.__name__
+    return wrapped
+
+
+TENSOR_CASES = [pytest.param(getattr(ALL_LEVELS[lv], check), names, id=f"{lv}.{check}")
+                for lv, check, names in [
+                    ("improve", "check_paired_significance", ["paired_significance"]),
+                    ("improve", "check_calibration", ["fit_temperature", "expected_calibration_error"]),
+                    ("improve", "check_ensembles", ["average_probabilities", "stacking"]),
+                    ("improve", "check_error_analysis", ["most_confident_errors", "slice_accuracy"]),
+                    ("improve", "check_augmentation", ["mine_paraphrases", "drop_one_word"]),
+                    ("finetune", "check_count_padding", ["count_padding"])]]
+
+
+@pytest.mark.parametrize("check,names", TENSOR_CASES)
+@pytest.mark.parametrize("grad", [False, True], ids=["tensor", "tensor-with-grad"])
+def test_tensor_returns_score_alike_in_the_notebook_and_through_the_proxy(check, names, grad, tmp_path):
+    level = check.__module__.rsplit(".", 1)[-1]
+    _, namespace = _graded_cells(level)
+    fns = {n: _as_tensor(namespace[n], grad) for n in names}
+    direct = check(*fns.values())            # never raises, whatever the tensors carry
+    through = check(*proxies(tmp_path, **fns))
+    assert direct.score == through.score == 10, direct.report() + "\n" + through.report()
+
+
+def test_bfloat16_and_zero_dimensional_tensors_travel_as_numbers(tmp_path):
+    half = proxies(tmp_path, half=lambda: torch.tensor([0.5, 0.25], dtype=torch.bfloat16))[0]()
+    assert isinstance(half, np.ndarray) and half.tolist() == [0.5, 0.25]
+    one = proxies(tmp_path, one=lambda: torch.tensor(3.5, requires_grad=True) * 2)[0]()
+    assert one == 7.0 and isinstance(one, float)
