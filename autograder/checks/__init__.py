@@ -10,6 +10,8 @@ from __future__ import annotations
 import traceback
 from dataclasses import dataclass, field
 
+import numpy as np
+
 
 @dataclass
 class CheckResult:
@@ -45,14 +47,14 @@ class CheckResult:
 
 
 def plain_values(value):
-    """``value`` with every torch tensor in it (in lists, tuples and dict values too) replaced by its values: a
-    numpy array, detached and on the CPU, or a number for a 0-d tensor. What a learner's function returns in a
+    """``value`` with every torch tensor and pandas object in it (in lists, tuples and dict values too) replaced by
+    its values (:func:`autograder.rpc.array_values`). What a learner's function returns in a
     notebook is read so, as ``autograder.rpc`` sends it from the sandbox: a check scores a tensor (with or without
     a gradient) as it scores the same numbers in an array, on both grading paths."""
-    from autograder.rpc import tensor_values
+    from autograder.rpc import array_values
 
-    if type(value).__module__.split(".")[0] == "torch" and hasattr(value, "detach"):
-        return tensor_values(value)
+    if type(value).__module__.split(".")[0] in ("torch", "pandas"):
+        return array_values(value)
     if isinstance(value, (list, tuple)):
         return type(value)(plain_values(v) for v in value) if type(value) in (list, tuple) else value
     if isinstance(value, dict) and type(value) is dict:
@@ -60,11 +62,24 @@ def plain_values(value):
     return value
 
 
+def own_copy(value):
+    """``value`` with its numpy arrays, lists, tuples and dicts copied (anything else shared): what a learner's
+    function gets, so that one that changes its arguments in place cannot change the check's own data -- as
+    through the grader's proxy, where every argument arrives as a fresh copy."""
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if type(value) in (list, tuple):
+        return type(value)(own_copy(v) for v in value)
+    if type(value) is dict:
+        return {k: own_copy(v) for k, v in value.items()}
+    return value
+
+
 def safe_call(result: CheckResult, description: str, points: float, fn, *args, **kwargs):
-    """Call the learner's ``fn``; an exception (NotImplementedError included) costs the part's points. What it
-    returns is read with :func:`plain_values` (a torch tensor as its values)."""
+    """Call the learner's ``fn`` on :func:`own_copy` of the arguments; an exception (NotImplementedError included)
+    costs the part's points. What it returns is read with :func:`plain_values` (a torch tensor as its values)."""
     try:
-        return True, plain_values(fn(*args, **kwargs))
+        return True, plain_values(fn(*own_copy(args), **own_copy(kwargs)))
     except NotImplementedError:
         result.add(description, False, points, "not implemented yet (remove `raise NotImplementedError()`)")
     except Exception as exc:  # noqa: BLE001 -- any learner error is a lost part, with its message

@@ -104,13 +104,13 @@ def check_majority_baseline(r, majority_baseline):
         else:
             r.add(d, label == 1, 3, f"got label {label}; the majority of the *training* labels is 1 "
                   "(choosing it from the evaluation labels peeks at the answers)")
-            r.add("accuracy in percent of always predicting that label", abs(acc - 40.0) < 1e-6, 2,
+            r.add("accuracy in percent of always predicting that label", abs(acc - 40.0) < 1e-4, 2,
                   f"got {acc!r}, expected 40.0" + (" (percent, not a fraction)" if abs(acc - 0.4) < 1e-6 else ""))
     d = "a tie goes to the smaller label id, even when the larger one comes first"
     ok, out = safe_call(r, d, 3, majority_baseline, [3, 2, 3, 2, 0], [2, 2, 3, 1])
     if ok:
         label, acc = _pair(out)
-        r.add(d, label == 2 and acc is not None and abs(acc - 50.0) < 1e-6, 3,
+        r.add(d, label == 2 and acc is not None and abs(acc - 50.0) < 1e-4, 3,
               f"got {short(out)}, expected (2, 50.0): on a tie take the smaller id (np.bincount(...).argmax() does; "
               "Counter.most_common and statistics.mode take the first one seen)")
     d = "hidden cases with ties (drawn from the instructor's secret)"
@@ -131,7 +131,7 @@ def check_majority_baseline(r, majority_baseline):
             return
         label, acc = _pair(out)
         want_label, want_acc = _majority(train, evaluation)
-        if label != want_label or acc is None or abs(acc - want_acc) > 1e-6:
+        if label != want_label or acc is None or abs(acc - want_acc) > 1e-4:   # float32 arithmetic is right too
             good = False
             break
     r.add(d, good, 2, "wrong on hidden tied cases: the most common training label, the smaller id on a tie, "

@@ -149,7 +149,7 @@ def check_my_label_descriptions(r, my_label_descriptions, encode=None, sentences
     if not usable:
         r.add(acc_desc, False, 8, "cannot score these descriptions")
         return
-    descriptions = [[c] if isinstance(c, str) else [str(x) for x in c] for c in classes]
+    descriptions = _as_lists(classes)
     if encode is None or sentences is None or labels is None:
         encode, sentences, labels = _default_minilm_sst2()
     flat = [x for c in descriptions for x in c]
@@ -176,7 +176,8 @@ def check_my_label_descriptions(r, my_label_descriptions, encode=None, sentences
     ok, again = safe_call(r, "the same descriptions when the training labels are shuffled", 0,
                           run_in_harness, my_label_descriptions, harnesses.descriptions_with_permuted_labels,
                           seed=seed)
-    same = ok and again == [list(c) for c in descriptions] or (ok and again == [c for c in classes])
+    # compared as lists of strings: through the grader's proxy a tuple arrives as a list, in a notebook it stays one
+    same = ok and _as_lists(again) in ([list(c) for c in descriptions], _as_lists(classes))
     if ok and not same:
         r.add(acc_desc, False, 8, "your descriptions change when the labels of the data sets are shuffled: "
               "zero-shot must not use labelled training data (describe the classes in your own words)")
@@ -190,6 +191,14 @@ def check_my_label_descriptions(r, my_label_descriptions, encode=None, sentences
     earned = 8.0 if acc >= target else max(0.0, 8.0 * (1 - (target - acc) / 5.0))
     r.parts.append((f"{acc_desc} (got {acc:.2f}%, full marks at >= {target:.1f}%)", round(earned, 2), 8.0,
                     ("" if earned >= 8 else "try sentences that look like movie reviews, several per class") + note))
+
+
+def _as_lists(classes):
+    """Descriptions as a list of lists of strings, whatever sequences they came in (None when they are not)."""
+    try:
+        return [[c] if isinstance(c, str) else [str(x) for x in c] for c in classes]
+    except TypeError:
+        return None
 
 
 # ------------------------------------------------------------------------------------------------ (c)

@@ -25,6 +25,10 @@ def call_watching_rngs(fn, args):
     import numpy as np
 
     def plain(x):
+        if hasattr(x, "detach") and hasattr(x, "cpu"):  # a torch tensor: its values
+            x = x.detach().cpu().numpy()
+        elif type(x).__module__.split(".")[0] == "pandas" and hasattr(x, "to_numpy"):
+            x = x.to_numpy()
         if isinstance(x, np.ndarray):
             return x.tolist()
         if isinstance(x, np.generic):
@@ -37,6 +41,10 @@ def call_watching_rngs(fn, args):
             return x
         return {"unreadable": type(x).__name__}
 
+    try:  # its first import draws from Python's random: done before the snapshot, it is not the learner's doing
+        import sklearn.model_selection  # noqa: F401
+    except ImportError:
+        pass
     np_before, py_before = np.random.get_state(), random.getstate()
     out = fn(*args)
     np_after, py_after = np.random.get_state(), random.getstate()
@@ -55,6 +63,10 @@ def undersample_experiments(fn, labels, samples_per_label, seed, experiments):
 
     labels = np.asarray(labels)
     rng, idxs, sampled = np.random.RandomState(seed), None, []
+    try:  # as in call_watching_rngs: sklearn's first import draws from Python's random
+        import sklearn.model_selection  # noqa: F401
+    except ImportError:
+        pass
     np_before, py_before = np.random.get_state(), random.getstate()
     for _ in range(int(experiments)):
         out = fn(labels, samples_per_label, idxs, rng)
