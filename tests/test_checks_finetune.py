@@ -102,6 +102,8 @@ def _step(zero_grad=True, sched=True, loss_after=False, mse=False, returns="floa
                                                                batch["labels"]))
         if returns == "tensor":
             return loss
+        if returns == "text":
+            return f"{float(loss):.6f}"
         return float(loss) if returns == "float" else None
     return train_step
 
@@ -123,6 +125,11 @@ def test_a_right_step_that_forgets_to_return_keeps_the_points_of_the_update():
 
 def test_a_one_element_tensor_is_a_loss_too():
     assert checks.check_train_step(_step(returns="tensor")).score == 10
+
+
+def test_a_loss_returned_as_text_is_not_a_loss():   # the update is right: only the returned loss's points go
+    r = checks.check_train_step(_step(returns="text"))
+    assert r.score == 8, r.report()
 
 
 def test_zero_grad_after_the_step_is_also_right():

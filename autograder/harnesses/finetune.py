@@ -39,6 +39,8 @@ def train_step_run(fn, *, seed: int = 0, steps: int = 4, batch_size: int = 6):
                 out = fn(model, {"input_ids": ids, "attention_mask": mask, "labels": labels}, opt, sched)
             returned.append(type(out).__name__ + (f" of shape {tuple(out.shape)}" if hasattr(out, "shape") else ""))
             try:  # what came back is judged by the check; a step that ran is not an error
+                if isinstance(out, (str, bytes)):
+                    raise TypeError("a loss is a number, not text")
                 value = float(out.detach() if hasattr(out, "detach") else out)
                 losses.append(value if math.isfinite(value) else None)
             except Exception:  # noqa: BLE001 -- None, a list, a tensor of several values
