@@ -59,18 +59,17 @@ def _codec():
             return {"__npy__": base64.b64encode(buf.getvalue()).decode("ascii")}
         if isinstance(value, (list, tuple)):
             return [to_plain(v) for v in value]
-        if type(value).__module__.split(".")[0] in ("torch", "pandas"):
-            # a tensor, a Series or a DataFrame travels as its values, as the checks see it in a notebook
-            # (autograder.checks.plain_values): the two grading paths score it alike
-            values = array_values(value)  # noqa: F821 -- shipped beside this source
-            if values is not value:
-                return to_plain(values)
         if isinstance(value, dict):
             if not all(isinstance(k, str) for k in value):
                 raise TypeError("a dict that crosses the sandbox must have str keys")
             if set(value) & {"__npy__", "__float__", "__dict__"}:
                 return {"__dict__": {k: to_plain(v) for k, v in value.items()}}
             return {k: to_plain(v) for k, v in value.items()}
+        # a tensor, a Series or a DataFrame travels as its values, as the checks see it in a notebook
+        # (autograder.checks.plain_values): the two grading paths score it alike
+        values = array_values(value)  # noqa: F821 -- shipped beside this source
+        if values is not value:
+            return to_plain(values)
         raise TypeError(f"{type(value).__name__} cannot cross the sandbox (plain data only: numbers, str, "
                         "lists, dicts with str keys, numpy arrays)")
 
