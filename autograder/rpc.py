@@ -119,7 +119,9 @@ def _kernel_call(user_ns, request_path, reply_path, limit):
             value = fn(*args, **kwargs)
         text = json.dumps({"ok": True, "value": json.loads(encode(value))})
     except BaseException as exc:  # noqa: BLE001 -- reported as data
-        text = json.dumps({"ok": False, "error": traceback.format_exception_only(type(exc), exc)[-1].strip()[:500]})
+        builtin = next(c.__name__ for c in type(exc).__mro__ if c.__module__ == "builtins")  # a subclass's base
+        text = json.dumps({"ok": False, "error": traceback.format_exception_only(type(exc), exc)[-1].strip()[:500],
+                           "builtin": builtin})
     if len(text) > limit:
         text = json.dumps({"ok": False, "error": f"the return value is larger than {limit // 2**20} MB"})
     with open(reply_path, "w", encoding="utf-8") as fh:
@@ -151,10 +153,12 @@ for _base in (ValueError, TypeError, KeyError, IndexError, LookupError, ZeroDivi
         "__module__": "builtins", "__doc__": f"The learner's function raised {_base.__name__} in the sandbox."})
 
 
-def remote_error(message: str) -> RemoteError:
+def remote_error(message: str, builtin: str | None = None) -> RemoteError:
     """The exception the proxy raises for the jail's error ``message`` ("ValueError: no runs"): a blank exercise's
-    NotImplementedError, a builtin one as its :data:`REMOTE_BUILTINS` twin, anything else a plain RemoteError."""
-    name = message.split(":", 1)[0].strip()
+    NotImplementedError, a builtin one as its :data:`REMOTE_BUILTINS` twin, anything else a plain RemoteError.
+    ``builtin``, sent by the kernel, names the first builtin class of the exception's own (a learner's
+    ``class EmptyRuns(ValueError)`` comes back as ValueError's twin); without it, the message's first word."""
+    name = builtin if isinstance(builtin, str) else message.split(":", 1)[0].strip()
     if name == "NotImplementedError":
         return RemoteNotImplemented(message)
     return REMOTE_BUILTINS.get(name, RemoteError)(message)
@@ -178,7 +182,7 @@ class Proxy:
                 raise ValueError
             if not message.get("ok"):
                 error = str(message.get("error", "failed"))[:500]
-                raise remote_error(error)
+                raise remote_error(error, message.get("builtin"))
             return decode(json.dumps(message["value"]))
         except RemoteError:
             raise

@@ -92,6 +92,16 @@ def test_a_learners_value_error_is_a_value_error_through_the_proxy(tmp_path):
     with pytest.raises(rpc.RemoteError) as err:
         proxies(tmp_path, custom=custom)[0]()
     assert not isinstance(err.value, ValueError)
+    # ... but a class of its own built on a builtin one crosses as that builtin: `except ValueError` catches it
+    class NoRuns(ValueError):
+        pass
+
+    def no_runs(runs):
+        raise NoRuns("no runs to choose from")
+
+    with pytest.raises(ValueError, match="NoRuns: no runs to choose from") as err:
+        proxies(tmp_path, no_runs=no_runs)[0]([])
+    assert isinstance(err.value, rpc.RemoteError) and not isinstance(err.value, NoRuns)
 
 
 def _as_tensor(fn, grad=False):

@@ -222,3 +222,25 @@ def test_c_strict_threshold_loses_points(ex_c):
 def test_c_none_answers_are_scored_not_raised():
     r = checks.check_abstain(lambda p, t: None, lambda p, y, t: None)
     assert r.score == 0, r.report()
+
+
+@pytest.mark.task_b
+def test_b_an_error_that_only_says_valueerror_loses_the_length_point(ex_b, tmp_path):
+    """Only a ValueError earns the length rule, in the notebook and through the grader's proxy (where a learner's
+    ValueError arrives as one): a RuntimeError whose message starts "ValueError" does not."""
+    from test_checks_through_rpc import proxies
+
+    solution = ex_b[0]["accuracy_with_interval"]
+
+    def says_it(predictions, labels):
+        if len(predictions) != len(labels):
+            raise RuntimeError("ValueError: lengths differ")
+        return solution(predictions, labels)
+
+    rule = "rejects predictions and labels of different lengths (ValueError)"
+    for fn in (solution, says_it):
+        for graded in (fn, proxies(tmp_path, **{fn.__name__: fn})[0]):
+            r = checks.check_accuracy_with_interval(graded)
+            part = [p for p in r.parts if p[0] == rule]
+            assert part and (part[0][1] == part[0][2]) == (fn is solution), (fn.__name__, type(graded), r.report())
+            assert r.score == (10 if fn is solution else 9), (type(graded), r.report())

@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 from autograder.checks import run_in_harness, safe_call, secret_rng
+from autograder.rpc import RemoteError
 from autograder.checks._plain import as_array, as_float, close, harness_dict, scored, short, unpack
 from autograder.harnesses import reproduce as harnesses
 
@@ -154,10 +155,9 @@ def check_accuracy_with_interval(r, accuracy_with_interval):
         r.add(d, False, 1, "raise ValueError when len(predictions) != len(labels)")
     except ValueError:
         r.add(d, True, 1)
-    except Exception as exc:  # noqa: BLE001 -- through the grader's proxy a learner's ValueError may arrive wrapped
-        said = f"{type(exc).__name__}: {exc}"
-        r.add(d, said.startswith("ValueError") or "ValueError" in str(exc)[:40], 1,
-              f"raised {type(exc).__name__}, expected ValueError")
+    except Exception as exc:  # noqa: BLE001 -- (through the grader's proxy a learner's ValueError is one too)
+        r.add(d, False, 1, f"raised {str(exc)[:80] if isinstance(exc, RemoteError) else type(exc).__name__}, "
+              "expected ValueError")
     d = "hidden cases: the Wilson interval, always inside [0, 100] (drawn from the instructor's secret)"
     srng = secret_rng("check_accuracy_with_interval")
     good = True
