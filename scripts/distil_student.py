@@ -62,6 +62,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
+from textclass.config import RESULTS_DIR_HELP  # noqa: E402 -- light: os and pathlib only
 
 
 SMALL_HELDOUT = 400   # --size small scores held-out on this many of the teacher's 2,000 sentences
@@ -190,7 +191,7 @@ def main(argv=None) -> int:
     ap.add_argument("--run-name", default=None, metavar="SUFFIX",
                     help="appended to the record's name (and a trained student's checkpoint): -SUFFIX, so that two "
                          "runs alike (a student timed twice) keep both records")
-    ap.add_argument("--results-dir", default=None, help="where the record goes (default: TEXTCLASS_RESULTS_DIR, else _build/results/ in the checkout, as a notebook run; --results-dir results writes the course's records)")
+    ap.add_argument("--results-dir", default=None, help=RESULTS_DIR_HELP)
     args = ap.parse_args(argv)
     if args.run_name is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9.]*(-[A-Za-z0-9.]+)*", args.run_name):
         ap.error(f"--run-name {args.run_name!r}: letters, digits, dots and single hyphens inside (e.g. retimed-2)")

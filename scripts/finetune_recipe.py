@@ -21,6 +21,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
+from textclass.config import RESULTS_DIR_HELP  # noqa: E402 -- light: os and pathlib only
 
 
 def main(argv=None) -> int:
@@ -30,7 +31,7 @@ def main(argv=None) -> int:
     ap.add_argument("--limit", type=int, default=None, help="train on the first N rows only (default: all)")
     ap.add_argument("--lr", type=float, default=5e-5, help="Trainer's default: 5e-5")
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--results-dir", default=None, help="where the record goes (default: TEXTCLASS_RESULTS_DIR, else _build/results/ in the checkout, as a notebook run; --results-dir results writes the course's records)")
+    ap.add_argument("--results-dir", default=None, help=RESULTS_DIR_HELP)
     args = ap.parse_args(argv)
 
     import numpy as np

@@ -33,6 +33,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
+from textclass.config import RESULTS_DIR_HELP  # noqa: E402 -- light: os and pathlib only
 
 # the flags an int8 matrix product depends on, as numpy names them (read by the process that runs the copy)
 INT8_FLAGS = ("AVX2", "AVX512BW", "AVX512VNNI", "AVXVNNI", "AVX512_SPR")
@@ -82,7 +83,7 @@ def main(argv=None) -> int:
     ap.add_argument("--against", default=None, metavar="RECORD:KEY",
                     help="a record (path) and its prediction key to compare with, e.g. "
                          "results/improve-offline-full.json:student_mpnet_6_distilled_int8_onnx_sst2_validation_accuracy")
-    ap.add_argument("--results-dir", default=None, help="where the record goes (default: TEXTCLASS_RESULTS_DIR, else _build/results/ in the checkout, as a notebook run; --results-dir results writes the course's records)")
+    ap.add_argument("--results-dir", default=None, help=RESULTS_DIR_HELP)
     ap.add_argument("--child", nargs=2, metavar=("BATCHES", "OUT"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:

@@ -137,6 +137,11 @@ def in_checkout() -> bool:
     return (REPO_ROOT / "curriculum.yml").is_file() and (REPO_ROOT / "textclass").is_dir()
 
 
+# the --results-dir option of the maintainer scripts (scripts/*.py), said once
+RESULTS_DIR_HELP = ("where the record goes (default: TEXTCLASS_RESULTS_DIR, else _build/results/ in the checkout, as a "
+                    "notebook run; --results-dir results writes the course's records)")
+
+
 def results_dir() -> Path:
     """Where result records go: ``TEXTCLASS_RESULTS_DIR``, else ``_build/results/`` in the repository checkout
     (a notebook run in Jupyter never overwrites the course's committed records in ``results/``: only
