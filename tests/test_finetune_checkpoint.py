@@ -189,30 +189,49 @@ def test_mpnet_student_script_writes_a_record_that_rescores(tmp_path, data_dir):
         key = f"{name}_sst2_validation_accuracy"
         assert again["predictions"][key]["predictions"] == rec["predictions"][key]["predictions"], name
 
-    # --student with --ffn narrows the saved student's feed-forward blocks and trains it one more epoch: a new
-    # checkpoint whose config says the width, a record named after both runs that says how it went
+    # --student with --ffn narrows the saved student's feed-forward blocks and trains it one more epoch, and --qat
+    # then trains that narrowed student with the int8 rounding simulated (quantization-aware training): one run, two
+    # checkpoints (the narrowed one, then its QAT pass), a record named after every step that says how each went
     proc = distil_student("--latency-sentences", "3", "--threads", "2", "--budget-ms", "1000",
-                          "--results-dir", str(tmp_path / "narrow"), "--ffn", "256", "--limit", "8", "--student",
-                          str(tmp_path / "improve-offline-small-student-mpnet1-limit16.json"))
+                          "--results-dir", str(tmp_path / "qat"), "--ffn", "256", "--limit", "8", "--qat", "16",
+                          "--qat-lr", "1e-3", "--student", str(tmp_path / "improve-offline-small-student-mpnet1-limit16.json"))
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "student (1 MPNet layers, feed-forward 256 of 3,072, 16 phrases, trained by" in proc.stdout
-    narrow = tmp_path / "narrow" / "improve-offline-small-student-mpnet1-limit16-ffn256-limit8.json"
-    narrowed = json.loads(narrow.read_text())
-    ffn = narrowed["details"]["feed_forward"]
+    qat_record = tmp_path / "qat" / "improve-offline-small-student-mpnet1-limit16-ffn256-limit8-qat16.json"
+    assert [p.name for p in (tmp_path / "qat").glob("*.json")] == [qat_record.name]
+    qat = json.loads(qat_record.read_text())
+    ffn = qat["details"]["feed_forward"]
     assert (ffn["kept"], ffn["of"], ffn["after_training"]["phrases"]) == (256, 3072, 8)
     assert ffn["after_training"]["history"] and ffn["after_training"]["seconds"] > 0   # the extra epoch ran
     assert ffn["after_training"]["fp32_sst2_validation_accuracy_before"] == pytest.approx(
         m["student_sst2_validation_accuracy"], abs=1e-3)
-    assert "feed-forward narrowed to 256 of 3,072" in narrowed["details"]["student"]
-    assert rescore(narrowed) == {k: pytest.approx(narrowed["metrics"][k], abs=1e-3) for k in scored}
-    saved = json.loads((cache / "offline-small-student-mpnet1-limit16-ffn256-limit8" / "encoder" / "config.json")
-                       .read_text())
+    assert "feed-forward narrowed to 256 of 3,072" in qat["details"]["student"]
+    assert rescore(qat) == {k: pytest.approx(qat["metrics"][k], abs=1e-3) for k in scored}
+    start = cache / "offline-small-student-mpnet1-limit16-ffn256-limit8"   # the narrowed student, saved before --qat
+    saved = json.loads((start / "encoder" / "config.json").read_text())
     assert saved["intermediate_size"] == 256 and saved["num_hidden_layers"] == 1
-    info = json.loads((cache / "offline-small-student-mpnet1-limit16-ffn256-limit8" / "info.json").read_text())
-    assert info["feed_forward"]["kept"] == 256   # what a later --student (or --qat) of it reads
-    assert (cache / "offline-small-student-mpnet1-limit16-ffn256-limit8-student-int8-7bit-per-channel.onnx").is_file()
+    info = json.loads((start / "info.json").read_text())
+    assert info["feed_forward"]["kept"] == 256 and "qat" not in info   # what a later --student (or --qat) of it reads
+    q = qat["details"]["qat"]
+    assert q["phrases"] == 16 and q["weight_bits"] == 7 and q["per_channel"] and q["lr"] == 1e-3
+    assert q["history"] and q["from_checkpoint"] == str(start)
+    assert q["weights_kept"] in ("trained", "starting") and q["steps"] == 1 and q["seed"] == 1
+    qat_dir = cache / "offline-small-student-mpnet1-limit16-ffn256-limit8-qat16"
+    assert qat["details"]["checkpoint"] == str(qat_dir)
+    # the QAT checkpoint is still the narrowed student, and says so for any later --student of it
+    assert json.loads((qat_dir / "encoder" / "config.json").read_text())["intermediate_size"] == 256
+    assert json.loads((qat_dir / "info.json").read_text())["feed_forward"]["kept"] == 256
+    assert (cache / "offline-small-student-mpnet1-limit16-ffn256-limit8-qat16-student-int8-7bit-per-channel.onnx").is_file()
+    # the weights kept are the better of the start and the pass through the simulation, and the simulation is what
+    # onnxruntime's per-column copy with fp32 tables computes: its held-out accuracy is the one the pass saw
+    kept = max(q["heldout_accuracy_simulated_before"], q["best_heldout_accuracy_simulated"])
+    assert qat["metrics"]["student_onnx_int8_per_channel_fp32_embeddings_heldout_accuracy"] == pytest.approx(
+        kept, abs=100 * 4 / qat["details"]["heldout_sentences"])   # within four sentences
+    same = ((qat_dir / "encoder" / "model.safetensors").read_bytes()
+            == (start / "encoder" / "model.safetensors").read_bytes())
+    assert same == (q["weights_kept"] == "starting")    # lr 1e-3 moves the weights whenever they are kept
     # a student narrowed already is not narrowed again, and nothing is written
-    proc = distil_student("--results-dir", str(tmp_path / "twice"), "--ffn", "128", "--student", str(narrow))
+    proc = distil_student("--results-dir", str(tmp_path / "twice"), "--ffn", "128", "--student", str(qat_record))
     assert proc.returncode == 2 and "narrowed already" in proc.stderr, proc.stderr[-2000:]
     assert not (tmp_path / "twice").exists()
     # ... and a width the student does not have is refused, with the widths it can take
@@ -249,36 +268,6 @@ def test_mpnet_student_script_writes_a_record_that_rescores(tmp_path, data_dir):
     proc = submit_student(str(tmp_path / "unknown.json"), "--out", str(tmp_path / "unknown"))
     assert proc.returncode == 2 and "does not know how to load" in proc.stderr, proc.stderr[-2000:]
 
-    # --qat: quantization-aware training of a saved student (here the narrowed one, so that a narrowing and a QAT
-    # pass go together), then its copies; the checkpoint it starts from stays as it was
-    start = cache / "offline-small-student-mpnet1-limit16-ffn256-limit8"
-    first = {f: f.read_bytes() for f in start.rglob("*") if f.is_file()}
-    proc = distil_student("--latency-sentences", "3", "--threads", "2", "--budget-ms", "1000",
-                          "--results-dir", str(tmp_path / "qat"), "--qat", "16", "--qat-lr", "1e-3", "--student",
-                          str(narrow))
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    qat_record = tmp_path / "qat" / "improve-offline-small-student-mpnet1-limit16-ffn256-limit8-qat16.json"
-    qat = json.loads(qat_record.read_text())
-    q = qat["details"]["qat"]
-    assert q["phrases"] == 16 and q["weight_bits"] == 7 and q["per_channel"] and q["lr"] == 1e-3
-    assert q["history"] and q["from_checkpoint"] == str(start)
-    assert q["weights_kept"] in ("trained", "starting") and q["steps"] == 1 and q["seed"] == 1
-    assert qat["details"]["checkpoint"] == str(cache / "offline-small-student-mpnet1-limit16-ffn256-limit8-qat16")
-    # the QAT checkpoint is still the narrowed student, and says so for any later --student of it
-    assert qat["details"]["feed_forward"]["kept"] == 256
-    assert json.loads((cache / "offline-small-student-mpnet1-limit16-ffn256-limit8-qat16" / "encoder" / "config.json")
-                      .read_text())["intermediate_size"] == 256
-    assert (cache / "offline-small-student-mpnet1-limit16-ffn256-limit8-qat16-student-int8-7bit-per-channel.onnx").is_file()
-    assert {f: f.read_bytes() for f in start.rglob("*") if f.is_file()} == first
-    assert rescore(qat) == {k: pytest.approx(qat["metrics"][k], abs=1e-3) for k in scored}
-    # the weights kept are the better of the start and the pass through the simulation, and the simulation is what
-    # onnxruntime's per-column copy with fp32 tables computes: its held-out accuracy is the one the pass saw
-    kept = max(q["heldout_accuracy_simulated_before"], q["best_heldout_accuracy_simulated"])
-    assert qat["metrics"]["student_onnx_int8_per_channel_fp32_embeddings_heldout_accuracy"] == pytest.approx(
-        kept, abs=100 * 4 / qat["details"]["heldout_sentences"])   # within four sentences
-    same = (qat["predictions"]["student_sst2_validation_accuracy"]["predictions"]
-            == narrowed["predictions"]["student_sst2_validation_accuracy"]["predictions"])
-    assert same == (q["weights_kept"] == "starting")    # lr 1e-3 moves the weights whenever they are kept
     # submit_student.py finds the QAT copies beside the new checkpoint
     proc = submit_student(str(qat_record), "--out", str(tmp_path / "qat-grades"), "--threads", "2")
     assert proc.returncode == 0, proc.stderr[-2000:]
