@@ -15,7 +15,7 @@ import pytest
 from textclass import results
 
 REPO = Path(__file__).resolve().parent.parent
-TOOLS_VERBS = ["run", "book", "regenerate", "levels", "benchmark", "publish", "release"]
+TOOLS_VERBS = ["run", "book", "regenerate", "levels", "benchmark", "publish", "release", "data"]
 AUTOGRADER_VERBS = ["grade", "collect", "feedback", "export", "leaderboard", "rescore"]
 
 

@@ -91,3 +91,50 @@ def test_the_seed_dataset_id_no_longer_loads(loopback_hub):
     proc = subprocess.run([sys.executable, "-c", code], env=loopback_hub.env(), capture_output=True, text=True,
                           timeout=300)
     assert "FAILED" in proc.stdout, proc.stdout + proc.stderr[-2000:]
+
+
+def test_the_offline_data_folder_is_built_from_the_hub(loopback_hub, data_dir, tmp_path):
+    """``./course data`` (``python -m tools data``) makes the offline profile's data folder with the real
+    ``datasets.load_dataset`` against the loopback Hub, which serves the course data as the Hub's parquet: SST-2's
+    files come back byte for byte as GLUE's tsv files, every other split reads back as the data directory's rows,
+    and the offline profile loads from the new folder. A second run leaves the folder as it is; a Hub that does not
+    answer is an exit 2 that says what to do, with nothing written."""
+    import hashlib
+
+    from textclass import data
+
+    out = tmp_path / "data"
+    proc = subprocess.run([sys.executable, "-m", "tools", "data", "--out", str(out)], env=loopback_hub.env(),
+                          capture_output=True, text=True, timeout=600, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert f"offline: export TEXTCLASS_DATA_DIR={out}" in proc.stdout
+    for name in ("train", "validation"):   # byte for byte: header, tabs, LF endings, the last newline
+        assert hashlib.sha256((out / "sst2" / f"{name}.tsv").read_bytes()).digest() == \
+            hashlib.sha256((data_dir / "sst2" / f"{name}.tsv").read_bytes()).digest(), name
+    for name, s in data.DATASETS.items():
+        for split, rel in s.splits.items():
+            assert s.reader(out / rel, split) == s.reader(data_dir / rel, split), (name, split)
+        source = (out / rel.split("/")[0] / "SOURCE.md").read_text()
+        assert s.hub_id in source and "read back" in source
+    assert (out / "banking77" / "hf_label_names.txt").read_text().split() == data.label_names("banking77", data_dir)
+    assert "SST-2's test labels" in (out / "sst2" / "SOURCE.md").read_text()   # GLUE hides them: not made up
+    assert not list(out.glob("*.partial"))
+    check = subprocess.run([sys.executable, "-c", "from textclass import data; d = data.load_sst2('validation', "
+                            "profile='offline'); print(len(d), sum(d['label']))"],
+                           env=loopback_hub.env(TEXTCLASS_DATA_DIR=str(out)), capture_output=True, text=True,
+                           timeout=300, cwd=REPO)
+    assert check.stdout.split()[-2:] == ["872", "444"] and f"local {out}" in check.stdout, check.stderr[-1000:]
+
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*")}
+    again = subprocess.run([sys.executable, "-m", "tools", "data", "--out", str(out), "sst2"],
+                           env=loopback_hub.env(), capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert again.returncode == 0 and "exists already: left as it is" in again.stdout, again.stderr[-1000:]
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*")} == before
+
+    # no Hub (the offline switch, and a fresh HF_HOME: with a cache, datasets would answer from it)
+    nowhere = subprocess.run([sys.executable, "-m", "tools", "data", "--out", str(tmp_path / "none"), "sst2"],
+                             env=loopback_hub.env(HF_HUB_OFFLINE="1", HF_HOME=str(tmp_path / "fresh-home")),
+                             capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert nowhere.returncode == 2 and "Run this where the Hugging Face Hub answers" in nowhere.stderr, \
+        nowhere.stderr[-1000:]
+    assert not (tmp_path / "none" / "sst2").exists() and not list((tmp_path / "none").glob("*.partial"))

@@ -16,6 +16,7 @@ VERBS = {
     "benchmark": "evaluator and latency benchmarks -> benchmarks/results.json, book/benchmarks.md",
     "publish": "maintainer: copy a run folder into the committed reference (book/executed, results) and re-check",
     "release": "instructor: release the student notebooks (tools/release.py)",
+    "data": "the offline data folder (TEXTCLASS_DATA_DIR, else ../shared/data), built once from the Hugging Face Hub",
 }
 
 

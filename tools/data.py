@@ -1,0 +1,156 @@
+"""``python -m tools data [--out DIR] [NAME...]``: the course's offline data folder, built once where the Hub answers.
+
+The offline profile reads its data from a folder (``TEXTCLASS_DATA_DIR``, else ``../shared/data``) with one
+sub-folder per dataset, in the files ``textclass.data`` reads (``sst2/train.tsv``, ``banking77/test.jsonl``, ...).
+This verb makes that folder from the Hugging Face Hub with ``datasets.load_dataset``, the same calls the online
+profile makes (``textclass.data.DATASETS``), so that a laptop can take the course on a train or a classroom can
+work without the Hub. Every file is read back with the offline reader and compared with what the Hub gave, row by
+row, before its folder is kept; each folder gets a ``SOURCE.md`` (Hub id, config, revision, date).
+
+Nothing is overwritten: a dataset whose folder exists already is left as it is (a second run completes an
+interrupted one), and each folder is written under a temporary name and renamed when it is whole.
+Not from the Hub: SST-2's test labels (GLUE keeps them hidden; the Hub's test rows carry label -1). The course's
+``improve-test`` stage grades with an instructor's answer key, which a learner's folder does not need.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from tools import REPO_ROOT, UsageError
+
+
+def _folder(spec) -> str:
+    """The dataset's sub-folder of the data directory (the first part of its split paths)."""
+    return next(iter(spec.splits.values())).split("/")[0]
+
+
+def _label_names(ds) -> list[str] | None:
+    """Class names in label-id order: the Hub's ClassLabel names, else (mteb/banking77 on the Hub) its label_text."""
+    names = getattr(ds.features.get("label"), "names", None)
+    if names:
+        return list(names)
+    if "label_text" in ds.column_names:
+        pairs = dict(zip(ds["label"], ds["label_text"]))
+        if sorted(pairs) == list(range(len(pairs))):
+            return [pairs[i] for i in range(len(pairs))]
+    return None
+
+
+def _write_split(spec, split: str, ds, path: Path) -> None:
+    """One split in the file format the offline reader of ``spec`` reads."""
+    texts, labels = ds[spec.text_column], [int(x) for x in ds["label"]]
+    if path.suffix == ".tsv":  # GLUE's own tsv files: no quoting, so no tab or line break inside a sentence
+        bad = next((t for t in texts if "\t" in t or "\n" in t or "\r" in t), None)
+        if bad is not None:
+            raise UsageError(f"{spec.hub_id} {split}: a sentence holds a tab or a line break ({bad[:60]!r}); "
+                             "GLUE's tsv format cannot hold it")
+        if split == "test":
+            idx = ds["idx"] if "idx" in ds.column_names else range(len(ds))
+            lines = ["index\tsentence"] + [f"{i}\t{t}" for i, t in zip(idx, texts)]
+        else:
+            lines = ["sentence\tlabel"] + [f"{t}\t{y}" for t, y in zip(texts, labels)]
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8", newline="\n")
+    else:
+        with open(path, "w", encoding="utf-8", newline="\n") as fh:
+            for t, y in zip(texts, labels):
+                fh.write(json.dumps({spec.text_column: t, "label": y}, ensure_ascii=False) + "\n")
+
+
+def _revision(spec) -> str:
+    """The commit of the Hub repository the data came from ('unknown' when the Hub does not say)."""
+    try:
+        from huggingface_hub import HfApi
+
+        return HfApi().dataset_info(spec.hub_id, revision=spec.hub_kwargs.get("revision")).sha or "unknown"
+    except Exception:  # noqa: BLE001 -- the data came; its provenance is a nicety
+        return "unknown"
+
+
+def build_dataset(name: str, out: Path) -> str:
+    """Write dataset ``name`` into ``out/<folder>``; returns a line saying what was written."""
+    import datasets
+
+    from textclass import data
+    from textclass.config import hub_endpoint
+
+    spec = data.spec(name)
+    final = out / _folder(spec)
+    if final.exists():
+        return f"{name}: {final} exists already: left as it is"
+    tmp = final.with_name(final.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        counts, names = [], None
+        for split, rel in spec.splits.items():
+            try:
+                ds = datasets.load_dataset(*spec.hub, split=split, **spec.hub_kwargs)
+            except Exception as exc:  # noqa: BLE001 -- no network, an offline switch, the Hub down
+                raise UsageError(f"could not {spec.hub_call(split)} from the Hub at {hub_endpoint()} "
+                                 f"({type(exc).__name__}: {str(exc)[:200]}). Run this where the Hugging Face Hub "
+                                 "answers (or HF_ENDPOINT points at a mirror), with HF_HUB_OFFLINE and "
+                                 "HF_DATASETS_OFFLINE unset") from None
+            path = tmp / Path(rel).relative_to(_folder(spec))
+            _write_split(spec, split, ds, path)
+            back = spec.reader(path, split)   # read back as the offline profile reads it: the same rows
+            if (back[spec.text_column], back["label"]) != (list(ds[spec.text_column]), [int(x) for x in ds["label"]]):
+                raise UsageError(f"{name} {split}: the file written does not read back as the Hub's rows")
+            counts.append(f"{split} {len(ds):,}")
+            names = names or _label_names(ds)
+        if not spec.label_names:   # label names the offline profile cannot know otherwise (banking77)
+            if not names:
+                raise UsageError(f"{spec.hub_id}: the Hub gave no label names")
+            (tmp / "hf_label_names.txt").write_text("\n".join(names) + "\n", encoding="utf-8")
+        revision = _revision(spec)
+        (tmp / "SOURCE.md").write_text(
+            f"# {name}, from the Hugging Face Hub\n\n"
+            f"Written by `python -m tools data` (`./course data`) on {datetime.date.today().isoformat()} from "
+            f"{hub_endpoint()}: `{spec.hub_call('<split>')}`, repository revision `{revision}`.\n"
+            f"Rows: {', '.join(counts)}; every file was read back with `textclass.data`'s offline reader and matched "
+            "the Hub's rows.\n" + ("\nNot here: SST-2's test labels. GLUE keeps them hidden (the Hub's test rows "
+                                   "carry label -1); `improve-test` is graded with an instructor's answer key.\n"
+                                   if name == "sst2" else ""), encoding="utf-8")
+        tmp.rename(final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return f"{name}: {', '.join(counts)} -> {final} ({spec.hub_id} @ {revision[:12]})"
+
+
+def main(argv=None) -> int:
+    from textclass import data
+
+    default = Path(os.environ.get("TEXTCLASS_DATA_DIR") or REPO_ROOT.parent / "shared" / "data")
+    ap = argparse.ArgumentParser(prog="python -m tools data", description=__doc__.splitlines()[0].split(": ", 1)[1])
+    ap.add_argument("names", nargs="*", metavar="NAME", help=f"datasets (default: all: {', '.join(data.DATASETS)})")
+    ap.add_argument("--out", default=str(default),
+                    help=f"the data folder (default: TEXTCLASS_DATA_DIR, else ../shared/data: {default})")
+    args = ap.parse_args(argv)
+    unknown = [n for n in args.names if n not in data.DATASETS]
+    if unknown:
+        print(f"python -m tools data: unknown dataset {unknown[0]!r}; known: {', '.join(data.DATASETS)}",
+              file=sys.stderr)
+        return 2
+    out = Path(args.out).expanduser()
+    if out.exists() and not out.is_dir():
+        print(f"python -m tools data: {out} is a file, not a folder: pass another --out", file=sys.stderr)
+        return 2
+    try:
+        for name in args.names or data.DATASETS:
+            print(build_dataset(name, out), flush=True)
+    except UsageError as exc:
+        print(f"python -m tools data: {exc}", file=sys.stderr)
+        return 2
+    print(f"offline: export TEXTCLASS_DATA_DIR={out}" + ("" if out.resolve() == default.resolve() else
+                                                         "   (or pass the notebooks' data_dir parameter)"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
