@@ -119,9 +119,12 @@ def _kernel_call(user_ns, request_path, reply_path, limit):
             value = fn(*args, **kwargs)
         text = json.dumps({"ok": True, "value": json.loads(encode(value))})
     except BaseException as exc:  # noqa: BLE001 -- reported as data
-        builtin = next(c.__name__ for c in type(exc).__mro__ if c.__module__ == "builtins")  # a subclass's base
+        try:   # the builtin classes it is, nearest first (a learner's NoRuns(ValueError): ValueError, Exception, ...)
+            builtins = [c.__name__ for c in type(exc).__mro__ if getattr(c, "__module__", None) == "builtins"]
+        except Exception:  # noqa: BLE001
+            builtins = []
         text = json.dumps({"ok": False, "error": traceback.format_exception_only(type(exc), exc)[-1].strip()[:500],
-                           "builtin": builtin})
+                           "builtins": builtins[:20]})
     if len(text) > limit:
         text = json.dumps({"ok": False, "error": f"the return value is larger than {limit // 2**20} MB"})
     with open(reply_path, "w", encoding="utf-8") as fh:
@@ -153,15 +156,20 @@ for _base in (ValueError, TypeError, KeyError, IndexError, LookupError, ZeroDivi
         "__module__": "builtins", "__doc__": f"The learner's function raised {_base.__name__} in the sandbox."})
 
 
-def remote_error(message: str, builtin: str | None = None) -> RemoteError:
+def remote_error(message: str, builtins=None) -> RemoteError:
     """The exception the proxy raises for the jail's error ``message`` ("ValueError: no runs"): a blank exercise's
     NotImplementedError, a builtin one as its :data:`REMOTE_BUILTINS` twin, anything else a plain RemoteError.
-    ``builtin``, sent by the kernel, names the first builtin class of the exception's own (a learner's
-    ``class EmptyRuns(ValueError)`` comes back as ValueError's twin); without it, the message's first word."""
-    name = builtin if isinstance(builtin, str) else message.split(":", 1)[0].strip()
-    if name == "NotImplementedError":
-        return RemoteNotImplemented(message)
-    return REMOTE_BUILTINS.get(name, RemoteError)(message)
+    ``builtins``, sent by the kernel, names the builtin classes of the exception, nearest first: the first the proxy
+    knows decides (a learner's ``class EmptyRuns(ValueError)`` and a ``UnicodeDecodeError`` come back as
+    ValueError's twin, a ``RecursionError`` as RuntimeError's); without it, the message's first word."""
+    names = ([n for n in builtins if isinstance(n, str)] if isinstance(builtins, list)
+             else [message.split(":", 1)[0].strip()])
+    for name in names:
+        if name == "NotImplementedError":
+            return RemoteNotImplemented(message)
+        if name in REMOTE_BUILTINS:
+            return REMOTE_BUILTINS[name](message)
+    return RemoteError(message)
 
 
 class Proxy:
@@ -182,7 +190,7 @@ class Proxy:
                 raise ValueError
             if not message.get("ok"):
                 error = str(message.get("error", "failed"))[:500]
-                raise remote_error(error, message.get("builtin"))
+                raise remote_error(error, message.get("builtins"))
             return decode(json.dumps(message["value"]))
         except RemoteError:
             raise

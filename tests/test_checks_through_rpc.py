@@ -10,7 +10,6 @@ exceptions, where tests/test_checks_common.py's ``PlainProxy`` is a stand-in for
 """
 from __future__ import annotations
 
-import json
 
 import numpy as np
 import pytest
@@ -18,35 +17,11 @@ import torch
 
 from autograder import rpc
 from autograder.checks import finetune, improve
+from rpc_helpers import proxies
 from test_checks_common import LEVELS, _graded_cells
 
 ALL_LEVELS = dict(LEVELS, finetune=finetune, improve=improve)
 EXTRA = {"check_my_label_descriptions"}  # needs the real encoder and data: tests/test_checks_common.py fakes them
-
-
-class InProcessChannel:
-    """The worker's channel without the jail: each call writes the request, runs the shipped ``_kernel_call`` on
-    the namespace that holds the learner's functions, and hands back the reply's bytes."""
-
-    last_error = None
-
-    def __init__(self, namespace: dict, folder):
-        self.namespace, self.folder, self.calls = dict(namespace), folder, 0
-        shipped = {}
-        exec(compile(rpc.kernel_source(), "<kernel>", "exec"), shipped)
-        self.kernel_call = shipped["_kernel_call"]
-
-    def call(self, payload: dict) -> bytes:
-        self.calls += 1
-        request, reply = self.folder / f"{self.calls}.json", self.folder / f"{self.calls}.reply"
-        request.write_text(json.dumps(payload))
-        self.kernel_call(self.namespace, str(request), str(reply), rpc.MAX_REPLY_BYTES)
-        return reply.read_bytes()
-
-
-def proxies(tmp_path, **fns):
-    channel = InProcessChannel(fns, tmp_path)
-    return [rpc.Proxy(channel, name) for name in fns]
 
 
 CASES = []
@@ -102,6 +77,21 @@ def test_a_learners_value_error_is_a_value_error_through_the_proxy(tmp_path):
     with pytest.raises(ValueError, match="NoRuns: no runs to choose from") as err:
         proxies(tmp_path, no_runs=no_runs)[0]([])
     assert isinstance(err.value, rpc.RemoteError) and not isinstance(err.value, NoRuns)
+    # ... and so does a builtin the proxy has no twin for, as its nearest builtin base that has one
+    class Undecodable(UnicodeDecodeError):
+        pass
+
+    def undecodable():
+        raise Undecodable("utf-8", b"\xff", 0, 1, "invalid start byte")
+
+    def recursion():
+        raise RecursionError("maximum recursion depth exceeded")
+
+    u, r = proxies(tmp_path, undecodable=undecodable, recursion=recursion)
+    with pytest.raises(ValueError):
+        u()
+    with pytest.raises(RuntimeError, match="maximum recursion depth"):
+        r()
 
 
 def _as_tensor(fn, grad=False):

@@ -228,7 +228,7 @@ def test_c_none_answers_are_scored_not_raised():
 def test_b_an_error_that_only_says_valueerror_loses_the_length_point(ex_b, tmp_path):
     """Only a ValueError earns the length rule, in the notebook and through the grader's proxy (where a learner's
     ValueError arrives as one): a RuntimeError whose message starts "ValueError" does not."""
-    from test_checks_through_rpc import proxies
+    from rpc_helpers import proxies
 
     solution = ex_b[0]["accuracy_with_interval"]
 
