@@ -350,7 +350,8 @@ def build_datasets(data_dir: Path, out: Path) -> list[Repo]:
                 if name == "sst2":  # GLUE's parquet files carry idx; the others do not
                     columns["idx"] = rows["idx"]
                     features["idx"] = datasets.Value("int32")
-                if name == "banking77":  # mteb/banking77 has label_text too
+                if name == "banking77":  # mteb/banking77: label a plain integer, the names in label_text
+                    features["label"] = datasets.Value("int64")
                     columns["label_text"] = [names[i] for i in rows["label"]]
                     features["label_text"] = datasets.Value("string")
                 ds = datasets.Dataset.from_dict(columns, features=datasets.Features(features))
@@ -363,7 +364,9 @@ def build_datasets(data_dir: Path, out: Path) -> list[Repo]:
                 splits[split] = f"{prefix or 'data/'}{split}-*"
             configs.append((config, splits))
         (root / "README.md").write_text(_readme(configs), encoding="utf-8")
-        repos.append(Repo("dataset", repo_id, _dir_files(root)))
+        pinned = {s.hub_kwargs.get("revision") for _, s in items} - {None}   # a commit the spec asks for
+        sha = next((r for r in pinned if re.fullmatch(r"[0-9a-f]{40}", r)), "")
+        repos.append(Repo("dataset", repo_id, _dir_files(root), sha=sha))
     return repos
 
 

@@ -101,7 +101,7 @@ def test_the_offline_data_folder_is_built_from_the_hub(loopback_hub, data_dir, t
     ``datasets.load_dataset`` against the loopback Hub, which serves the course data as the Hub's parquet: SST-2's
     files come back byte for byte as GLUE's tsv files, every other split reads back as the data directory's rows,
     and the offline profile loads from the new folder. A second run leaves the folder as it is; a Hub that does not
-    answer is an exit 2 that says what to do, with nothing written."""
+    answer is an exit 2 that says what to do, with nothing written, not even the folder."""
     import hashlib
 
     from textclass import data
@@ -140,4 +140,13 @@ def test_the_offline_data_folder_is_built_from_the_hub(loopback_hub, data_dir, t
                              capture_output=True, text=True, timeout=300, cwd=REPO)
     assert nowhere.returncode == 2 and "Run this where the Hugging Face Hub answers" in nowhere.stderr, \
         nowhere.stderr[-1000:]
-    assert not (tmp_path / "none" / "sst2").exists() and not list((tmp_path / "none").glob("*.partial"))
+    assert not (tmp_path / "none").exists()   # not even the folder: an empty one would pass for a data folder
+
+    # online, with no data folder that holds them, banking77's label names come from the Hub's label_text column
+    # (mteb/banking77's label is a plain integer there, at the revision textclass.data pins)
+    (tmp_path / "empty").mkdir()
+    names = subprocess.run([sys.executable, "-c", "from textclass import data; print(' '.join(data.label_names("
+                            "'banking77')))"], env=loopback_hub.env(TEXTCLASS_DATA_DIR=str(tmp_path / "empty")),
+                           capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert names.stdout.split() == data.label_names("banking77", data_dir), names.stderr[-1000:]
+    assert len(names.stdout.split()) == 77

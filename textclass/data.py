@@ -24,6 +24,7 @@ class DatasetSpec:
     splits: dict  # split -> relative path (or loader key) inside the data directory
     reader: Callable = field(repr=False, default=None)
     hub_kwargs: dict = field(default_factory=dict)  # extra keyword arguments of datasets.load_dataset
+    rows: dict = field(default_factory=dict)  # split -> rows in the course's copy (what `./course data` checks)
 
     @property
     def hub_id(self) -> str:
@@ -63,30 +64,38 @@ def _jsonl_reader(text_key: str):
 # Hub ids. The canonical, parquet-backed repositories: datasets >= 4 no longer runs loading scripts, and a bare
 # id such as "glue" is rejected by the Hub client ("Repository id must be 'namespace/name'"), so
 # load_dataset("glue", "sst2") fails; GLUE lives at nyu-mll/glue. PolyAI/banking77 is script-only: MTEB's
-# mteb/banking77 is the same data (same label ids) as parquet. takala/financial_phrasebank is script-only on its
-# main branch; the Hub's own parquet conversion of it is the branch refs/convert/parquet, one folder per config.
+# mteb/banking77 is the same data (same label ids) as parquet, at the revision MTEB's Banking77Classification pins
+# (10,003 / 3,080 rows; its main branch moved on to a corrected copy with 9,993 / 3,076, not the data behind MTEB's
+# published scores); there `label` is a plain integer beside `label_text`. takala/financial_phrasebank is
+# script-only on its main branch; the Hub's own parquet conversion of it is the branch refs/convert/parquet, one
+# folder per config.
+BANKING77_REVISION = "0fd18e25b25c072e09e0d92ab615fda904d66300"
 DATASETS: dict[str, DatasetSpec] = {
     "sst2": DatasetSpec("sst2", ("nyu-mll/glue", "sst2"), "sentence", ("negative", "positive"),
                         {"train": "sst2/train.tsv", "validation": "sst2/validation.tsv", "test": "sst2/test.tsv"},
-                        _read_sst2),
+                        _read_sst2, rows={"train": 67349, "validation": 872, "test": 1821}),
     "rotten_tomatoes": DatasetSpec("rotten_tomatoes", ("cornell-movie-review-data/rotten_tomatoes",), "text",
                                    ("neg", "pos"),
                                    {"validation": "rotten_tomatoes/validation.jsonl",
-                                    "test": "rotten_tomatoes/test.jsonl"}, _jsonl_reader("text")),
+                                    "test": "rotten_tomatoes/test.jsonl"}, _jsonl_reader("text"),
+                                   rows={"validation": 1066, "test": 1066}),
     "tweet_eval_sentiment": DatasetSpec("tweet_eval_sentiment", ("cardiffnlp/tweet_eval", "sentiment"), "text",
                                         ("negative", "neutral", "positive"),
                                         {"validation": "tweet_eval_sentiment/validation.jsonl",
-                                         "test": "tweet_eval_sentiment/test.jsonl"}, _jsonl_reader("text")),
+                                         "test": "tweet_eval_sentiment/test.jsonl"}, _jsonl_reader("text"),
+                                        rows={"validation": 2000, "test": 12284}),
     "ag_news": DatasetSpec("ag_news", ("fancyzhx/ag_news",), "text", ("World", "Sports", "Business", "Sci/Tech"),
-                           {"test": "ag_news/test.jsonl"}, _jsonl_reader("text")),
+                           {"test": "ag_news/test.jsonl"}, _jsonl_reader("text"), rows={"test": 7600}),
     "banking77": DatasetSpec("banking77", ("mteb/banking77",), "text", (),
                              {"train": "banking77/train.jsonl", "test": "banking77/test.jsonl"},
-                             _jsonl_reader("text")),
+                             _jsonl_reader("text"), {"revision": BANKING77_REVISION},
+                             rows={"train": 10003, "test": 3080}),
     "financial_phrasebank": DatasetSpec("financial_phrasebank", ("takala/financial_phrasebank",),
                                         "sentence", ("negative", "neutral", "positive"),
                                         {"train": "financial_phrasebank/sentences_allagree.jsonl"},
                                         _jsonl_reader("sentence"),
-                                        {"revision": "refs/convert/parquet", "data_dir": "sentences_allagree"}),
+                                        {"revision": "refs/convert/parquet", "data_dir": "sentences_allagree"},
+                                        rows={"train": 2264}),
 }
 
 
@@ -108,8 +117,29 @@ def label_names(name: str, data_dir=None) -> list[str]:
             return (directory / "banking77" / "hf_label_names.txt").read_text(encoding="utf-8").split()
         import datasets
 
-        return load_split(name, "test", data_dir=data_dir, profile="online").features["label"].names
+        try:   # (load_split keeps the text, label and idx columns only: label_text is needed here)
+            names = hub_label_names(datasets.load_dataset(*s.hub, split="test", **s.hub_kwargs))
+        except Exception as exc:  # no network, hub down, ...
+            raise ResourceError(
+                f"Could not {s.hub_call('test')} from the Hugging Face Hub at {hub_endpoint()} for banking77's "
+                f"label names ({type(exc).__name__}: {str(exc)[:200]}). Offline, set TEXTCLASS_DATA_DIR (or "
+                "data_dir) to a folder holding banking77/hf_label_names.txt, e.g. ../shared/data.") from exc
+        if names:
+            return names
     raise ResourceError(f"no label names for {name!r}")
+
+
+def hub_label_names(ds) -> list[str] | None:
+    """Class names in label-id order of a Hub split: its ClassLabel names, else (mteb/banking77, whose ``label`` is a
+    plain integer) from its ``label_text`` column; None when it has neither."""
+    names = getattr(ds.features.get("label"), "names", None)
+    if names:
+        return list(names)
+    if "label_text" in ds.column_names:
+        pairs = dict(zip(ds["label"], ds["label_text"]))
+        if sorted(pairs) == list(range(len(pairs))):
+            return [pairs[i] for i in range(len(pairs))]
+    return None
 
 
 def local_path(name: str, split: str, data_dir=None) -> Path | None:

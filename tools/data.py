@@ -30,18 +30,6 @@ def _folder(spec) -> str:
     return next(iter(spec.splits.values())).split("/")[0]
 
 
-def _label_names(ds) -> list[str] | None:
-    """Class names in label-id order: the Hub's ClassLabel names, else (mteb/banking77 on the Hub) its label_text."""
-    names = getattr(ds.features.get("label"), "names", None)
-    if names:
-        return list(names)
-    if "label_text" in ds.column_names:
-        pairs = dict(zip(ds["label"], ds["label_text"]))
-        if sorted(pairs) == list(range(len(pairs))):
-            return [pairs[i] for i in range(len(pairs))]
-    return None
-
-
 def _write_split(spec, split: str, ds, path: Path) -> None:
     """One split in the file format the offline reader of ``spec`` reads."""
     texts, labels = ds[spec.text_column], [int(x) for x in ds["label"]]
@@ -85,29 +73,42 @@ def build_dataset(name: str, out: Path) -> str:
         return f"{name}: {final} exists already: left as it is"
     tmp = final.with_name(final.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
+    created = not out.exists()   # a folder this run made is removed again if nothing lands in it
     tmp.mkdir(parents=True)
     try:
         counts, names = [], None
+        revision = _revision(spec)   # asked first, then loaded at that commit: SOURCE.md names the data's own
+        kwargs = spec.hub_kwargs | ({"revision": revision} if revision != "unknown" else {})
         for split, rel in spec.splits.items():
             try:
-                ds = datasets.load_dataset(*spec.hub, split=split, **spec.hub_kwargs)
+                ds = datasets.load_dataset(*spec.hub, split=split, **kwargs)
             except Exception as exc:  # noqa: BLE001 -- no network, an offline switch, the Hub down
                 raise UsageError(f"could not {spec.hub_call(split)} from the Hub at {hub_endpoint()} "
                                  f"({type(exc).__name__}: {str(exc)[:200]}). Run this where the Hugging Face Hub "
                                  "answers (or HF_ENDPOINT points at a mirror), with HF_HUB_OFFLINE and "
                                  "HF_DATASETS_OFFLINE unset") from None
+            expected = spec.rows.get(split)
+            if expected is not None and len(ds) != expected:
+                raise UsageError(f"{spec.hub_call(split)} gave {len(ds):,} rows where the course's copy has "
+                                 f"{expected:,}: not the data the course's numbers were measured on (another "
+                                 "revision of the repository?); nothing written for it")
             path = tmp / Path(rel).relative_to(_folder(spec))
             _write_split(spec, split, ds, path)
             back = spec.reader(path, split)   # read back as the offline profile reads it: the same rows
-            if (back[spec.text_column], back["label"]) != (list(ds[spec.text_column]), [int(x) for x in ds["label"]]):
-                raise UsageError(f"{name} {split}: the file written does not read back as the Hub's rows")
+            hub = {"text": list(ds[spec.text_column]), "label": [int(x) for x in ds["label"]],
+                   "idx": list(ds["idx"]) if "idx" in ds.column_names else list(range(len(ds)))}
+            if (back[spec.text_column], back["label"], back["idx"]) != (hub["text"], hub["label"], hub["idx"]):
+                raise UsageError(f"{name} {split}: the file written does not read back as the Hub's rows"
+                                 + (" (SST-2's test rows carry labels here: GLUE's test file has none)"
+                                    if name == "sst2" and split == "test" and set(hub["label"]) != {-1} else ""))
             counts.append(f"{split} {len(ds):,}")
-            names = names or _label_names(ds)
+            names = names or data.hub_label_names(ds)
         if not spec.label_names:   # label names the offline profile cannot know otherwise (banking77)
             if not names:
                 raise UsageError(f"{spec.hub_id}: the Hub gave no label names")
+            if any(n != n.strip() or not n or " " in n or "\t" in n for n in names):
+                raise UsageError(f"{spec.hub_id}: a label name holds a space; hf_label_names.txt cannot hold it")
             (tmp / "hf_label_names.txt").write_text("\n".join(names) + "\n", encoding="utf-8")
-        revision = _revision(spec)
         (tmp / "SOURCE.md").write_text(
             f"# {name}, from the Hugging Face Hub\n\n"
             f"Written by `python -m tools data` (`./course data`) on {datetime.date.today().isoformat()} from "
@@ -119,6 +120,8 @@ def build_dataset(name: str, out: Path) -> str:
         tmp.rename(final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        if created and out.is_dir() and not any(out.iterdir()):
+            out.rmdir()   # an empty ../shared/data would pass for a data folder
         raise
     return f"{name}: {', '.join(counts)} -> {final} ({spec.hub_id} @ {revision[:12]})"
 
@@ -137,7 +140,7 @@ def main(argv=None) -> int:
         print(f"python -m tools data: unknown dataset {unknown[0]!r}; known: {', '.join(data.DATASETS)}",
               file=sys.stderr)
         return 2
-    out = Path(args.out).expanduser()
+    out = Path(args.out).expanduser().resolve()   # (./course runs from the checkout: the path it prints is absolute)
     if out.exists() and not out.is_dir():
         print(f"python -m tools data: {out} is a file, not a folder: pass another --out", file=sys.stderr)
         return 2
@@ -146,6 +149,9 @@ def main(argv=None) -> int:
             print(build_dataset(name, out), flush=True)
     except UsageError as exc:
         print(f"python -m tools data: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:   # a read-only or full disk, a path that is not a folder
+        print(f"python -m tools data: cannot write under {out} ({exc}): pass another --out", file=sys.stderr)
         return 2
     print(f"offline: export TEXTCLASS_DATA_DIR={out}" + ("" if out.resolve() == default.resolve() else
                                                          "   (or pass the notebooks' data_dir parameter)"))
