@@ -211,7 +211,7 @@ def test_mpnet_student_script_writes_a_record_that_rescores(tmp_path, data_dir):
     saved = json.loads((start / "encoder" / "config.json").read_text())
     assert saved["intermediate_size"] == 256 and saved["num_hidden_layers"] == 1
     info = json.loads((start / "info.json").read_text())
-    assert info["feed_forward"]["kept"] == 256 and "qat" not in info   # what a later --student (or --qat) of it reads
+    assert info["feed_forward"]["kept"] == 256 and "qat" not in info   # its own info, as a --student of it reads it
     q = qat["details"]["qat"]
     assert q["phrases"] == 16 and q["weight_bits"] == 7 and q["per_channel"] and q["lr"] == 1e-3
     assert q["history"] and q["from_checkpoint"] == str(start)
