@@ -459,10 +459,6 @@ def test_learner_edition_needs_the_student_notebook(tmp_path):
 # executed notebook must show its solution's cells as they are (republish: ./course run LEVEL --size full, then
 # ./course publish). A listed level that is back in sync fails too, so that the list stays true.
 EXECUTED_LAGS: dict[str, str] = {   # level id: why its executed page does not show its solution as it is
-    "improve": "section 8 times every model in turns (stats.latency_ms_interleaved, commit 000348d) where the "
-               "published run (cf5400d, Intel Xeon) timed one model after another; not re-run on the AVX2-only AMD "
-               "EPYC that change was made on (an estimated hour there, its int8 copies near 10 ms: the chapter's "
-               "'Fewer layers'). Republish on a CPU with VNNI, as cf5400d's Xeon, then drop this entry.",
 }
 
 
