@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import os
 import shutil
 import sys
 from pathlib import Path
@@ -30,17 +29,16 @@ def _folder(spec) -> str:
     return next(iter(spec.splits.values())).split("/")[0]
 
 
-def _write_split(spec, split: str, ds, path: Path) -> None:
-    """One split in the file format the offline reader of ``spec`` reads."""
-    texts, labels = ds[spec.text_column], [int(x) for x in ds["label"]]
+def _write_split(spec, split: str, rows: dict, path: Path) -> None:
+    """One split (``rows``: text, label and idx lists) in the file format the offline reader of ``spec`` reads."""
+    texts, labels = rows["text"], rows["label"]
     if path.suffix == ".tsv":  # GLUE's own tsv files: no quoting, so no tab or line break inside a sentence
         bad = next((t for t in texts if "\t" in t or "\n" in t or "\r" in t), None)
         if bad is not None:
             raise UsageError(f"{spec.hub_id} {split}: a sentence holds a tab or a line break ({bad[:60]!r}); "
                              "GLUE's tsv format cannot hold it")
         if split == "test":
-            idx = ds["idx"] if "idx" in ds.column_names else range(len(ds))
-            lines = ["index\tsentence"] + [f"{i}\t{t}" for i, t in zip(idx, texts)]
+            lines = ["index\tsentence"] + [f"{i}\t{t}" for i, t in zip(rows["idx"], texts)]
         else:
             lines = ["sentence\tlabel"] + [f"{t}\t{y}" for t, y in zip(texts, labels)]
         path.write_text("\n".join(lines) + "\n", encoding="utf-8", newline="\n")
@@ -92,11 +90,11 @@ def build_dataset(name: str, out: Path) -> str:
                 raise UsageError(f"{spec.hub_call(split)} gave {len(ds):,} rows where the course's copy has "
                                  f"{expected:,}: not the data the course's numbers were measured on (another "
                                  "revision of the repository?); nothing written for it")
-            path = tmp / Path(rel).relative_to(_folder(spec))
-            _write_split(spec, split, ds, path)
-            back = spec.reader(path, split)   # read back as the offline profile reads it: the same rows
             hub = {"text": list(ds[spec.text_column]), "label": [int(x) for x in ds["label"]],
                    "idx": list(ds["idx"]) if "idx" in ds.column_names else list(range(len(ds)))}
+            path = tmp / Path(rel).relative_to(_folder(spec))
+            _write_split(spec, split, hub, path)
+            back = spec.reader(path, split)   # read back as the offline profile reads it: the same rows
             if (back[spec.text_column], back["label"], back["idx"]) != (hub["text"], hub["label"], hub["idx"]):
                 raise UsageError(f"{name} {split}: the file written does not read back as the Hub's rows"
                                  + (" (SST-2's test rows carry labels here: GLUE's test file has none)"
@@ -127,9 +125,9 @@ def build_dataset(name: str, out: Path) -> str:
 
 
 def main(argv=None) -> int:
-    from textclass import data
+    from textclass import config, data
 
-    default = Path(os.environ.get("TEXTCLASS_DATA_DIR") or REPO_ROOT.parent / "shared" / "data")
+    default = config.default_data_dir() or REPO_ROOT.parent / "shared" / "data"   # (the latter when it is not there yet)
     ap = argparse.ArgumentParser(prog="python -m tools data", description=__doc__.splitlines()[0].split(": ", 1)[1])
     ap.add_argument("names", nargs="*", metavar="NAME", help=f"datasets (default: all: {', '.join(data.DATASETS)})")
     ap.add_argument("--out", default=str(default),
@@ -153,7 +151,7 @@ def main(argv=None) -> int:
     except OSError as exc:   # a read-only or full disk, a path that is not a folder
         print(f"python -m tools data: cannot write under {out} ({exc}): pass another --out", file=sys.stderr)
         return 2
-    print(f"offline: export TEXTCLASS_DATA_DIR={out}" + ("" if out.resolve() == default.resolve() else
+    print(f"offline: export TEXTCLASS_DATA_DIR={out}" + ("" if out == default.resolve() else
                                                          "   (or pass the notebooks' data_dir parameter)"))
     return 0
 
