@@ -1,4 +1,4 @@
-"""Every check of the levels orientation, zeroshot, reproduce, embeddings and beyond, taken from the hidden-test
+"""Every check of every level, taken from the hidden-test
 cells of the instructor's solution notebooks the way the trusted grader takes them (by ``ast``):
 
 * the hidden-test call is ``grade(checks.check_<id>(fn, ...))`` with plain names of functions the learner defines;
@@ -26,11 +26,11 @@ import numpy as np
 import pytest
 
 import autograder.checks as checks_pkg
-from autograder.checks import CheckResult, beyond, embeddings, orientation, reproduce, zeroshot
+from autograder.checks import CheckResult, beyond, embeddings, finetune, improve, orientation, reproduce, zeroshot
 
 REPO = Path(__file__).resolve().parent.parent
 LEVELS = {"orientation": orientation, "zeroshot": zeroshot, "reproduce": reproduce, "embeddings": embeddings,
-          "beyond": beyond}
+          "finetune": finetune, "improve": improve, "beyond": beyond}
 
 
 # ----------------------------------------------------------------------------------- the solution notebooks
@@ -213,7 +213,11 @@ class HardCoded:
         return copy.deepcopy(out)
 
 
-SECRET_CASES = [c for c in CASES if c.values[1] != "check_my_label_descriptions"]  # it takes no input to vary
+# check_my_label_descriptions takes no input to vary; train_step and distillation_loss take torch tensors (a model,
+# an optimizer, logits with a graph), which a lookup table cannot key: their harnesses draw hidden batches and logits
+# from the secret all the same (test_checks_finetune.py, test_checks_improve.py)
+TABLE_FREE = ("check_my_label_descriptions", "check_train_step", "check_distillation_loss")
+SECRET_CASES = [c for c in CASES if c.values[1] not in TABLE_FREE]
 
 
 @pytest.mark.parametrize("module,check,fns", SECRET_CASES)

@@ -40,7 +40,21 @@ def _no_empty_check(runs):
     return max(runs, key=lambda r: r["heldout_accuracy"]) if runs else None  # silently returns nothing
 
 
-@pytest.mark.parametrize("wrong,max_expected", [(_by_validation, 2), (_last_on_tie, 7), (_no_empty_check, 8)])
+class _EqualToAnything(dict):
+    """A learner's object whose == answers True to anything (it cannot cross the trusted grader; in a notebook it
+    could)."""
+    def __eq__(self, other):
+        return True
+
+    __hash__ = None
+
+
+def _equal_to_anything(runs):
+    return _EqualToAnything()
+
+
+@pytest.mark.parametrize("wrong,max_expected", [(_by_validation, 2), (_last_on_tie, 7), (_no_empty_check, 8),
+                                                (_equal_to_anything, 0)])
 def test_wrong_answers_lose_points(wrong, max_expected):
     r = checks.check_choose_by_heldout(wrong)
     assert r.score <= max_expected < r.max_score, r.report()

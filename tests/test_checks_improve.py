@@ -55,8 +55,16 @@ def _uncapped(a, b, y):
     return 100 * (b_r.mean() - a_r.mean()), p
 
 
-@pytest.mark.parametrize("wrong,max_expected", [(_unpaired_z, 6.0), (_one_sided, 6.0), (_fraction_gain, 9.2),
-                                                (_uncapped, 8.0)])
+def _zero_handled_but_uncapped(a, b, y):
+    """b + c = 0 handled, but 2 x tail never capped at 1: above 1 whenever b == c."""
+    a_r, b_r = np.asarray(a) == y, np.asarray(b) == y
+    bb, c = int((a_r & ~b_r).sum()), int((~a_r & b_r).sum())
+    n = bb + c
+    return 100 * (b_r.mean() - a_r.mean()), (2 * sum(math.comb(n, i) for i in range(min(bb, c) + 1)) / 2 ** n if n else 1.0)
+
+
+@pytest.mark.parametrize("wrong,max_expected", [(_unpaired_z, 6.5), (_one_sided, 6.0), (_fraction_gain, 9.2),
+                                                (_uncapped, 8.0), (_zero_handled_but_uncapped, 8.7)])
 def test_wrong_answers_lose_points(wrong, max_expected):
     r = checks.check_paired_significance(wrong)
     assert r.score <= max_expected < r.max_score, r.report()
@@ -143,12 +151,46 @@ def _three_words_unchanged(text, position):   # "fewer than 3 words" read as "3 
     return text if len(text.split()) <= 3 else checks.reference_drop_one_word(text, position)
 
 
+def _strictly_above(pool, train, teacher, thr, conf):   # "at least" read as "above"
+    idx, _ = checks.reference_mine_paraphrases(pool, train, teacher, thr, conf)
+    keep = [i for i in idx if np.asarray(teacher)[i].max() > conf]
+    return keep, np.asarray(teacher)[keep].argmax(1).tolist()
+
+
+def _descending(pool, train, teacher, thr, conf):
+    idx, lab = checks.reference_mine_paraphrases(pool, train, teacher, thr, conf)
+    return idx[::-1], lab[::-1]
+
+
+def _flipped_labels(pool, train, teacher, thr, conf):
+    idx, lab = checks.reference_mine_paraphrases(pool, train, teacher, thr, conf)
+    return idx, [1 - y for y in lab]
+
+
+def _string_indices(pool, train, teacher, thr, conf):
+    idx, lab = checks.reference_mine_paraphrases(pool, train, teacher, thr, conf)
+    return [str(i) for i in idx], lab
+
+
+def _remove_first_of_its_kind(text, position):   # list.remove: the first "a", not the one at the position
+    words = text.split()
+    if len(words) < 3:
+        return text
+    words.remove(words[position % len(words)])
+    return " ".join(words)
+
+
 @pytest.mark.parametrize("mine,drop,max_expected", [
+    (_strictly_above, checks.reference_drop_one_word, 6.0),
+    (_descending, checks.reference_drop_one_word, 9.4),
+    (_flipped_labels, checks.reference_drop_one_word, 7.0),
+    (_string_indices, checks.reference_drop_one_word, 4.0),
+    (checks.reference_mine_paraphrases, _remove_first_of_its_kind, 9.4),
     (_dot_product, checks.reference_drop_one_word, 8.0),
     (_no_confidence, checks.reference_drop_one_word, 8.0),
     (_gold_like_labels, checks.reference_drop_one_word, 9.0),
     (checks.reference_mine_paraphrases, _drop_first, 8.0),
-    (checks.reference_mine_paraphrases, _three_words_unchanged, 9.2)])
+    (checks.reference_mine_paraphrases, _three_words_unchanged, 9.4)])
 def test_augmentation_wrong_answers_lose_points(mine, drop, max_expected):
     r = checks.check_augmentation(mine, drop)
     assert r.score <= max_expected + 1e-9 < r.max_score, r.report()
@@ -184,7 +226,19 @@ def _average_instead_of_stacking(held, y, other):
     return np.asarray(other).mean(1)
 
 
+def _logistic_c05(held, y, other):   # another regularisation than the exercise's model
+    from sklearn.linear_model import LogisticRegression
+    return LogisticRegression(C=0.5, max_iter=1000).fit(held, y).predict_proba(other)[:, 1]
+
+
+def _clipped_linear(held, y, other):   # a linear regression's scores clipped to [0, 1]: not probabilities
+    from sklearn.linear_model import LinearRegression
+    return np.clip(LinearRegression().fit(held, y).predict(other), 0, 1)
+
+
 @pytest.mark.parametrize("avg,stack,max_expected", [
+    (checks.reference_average_probabilities, _logistic_c05, 5.0),
+    (checks.reference_average_probabilities, _clipped_linear, 5.0),
     (_softmax_without_temperature, checks.reference_stacking, 7.0),
     (checks.reference_average_probabilities, _stack_on_other, 5.0),
     (checks.reference_average_probabilities, _average_instead_of_stacking, 5.0)])
@@ -232,9 +286,18 @@ def _ece_ten_bins_always(probs, labels, n_bins=10):   # n_bins ignored
     return checks.reference_ece(probs, labels, 10)
 
 
+def _ece_closed_below(probs, labels, n_bins=10):   # [lo, hi) bins: a confidence on an edge goes one bin up
+    probs = np.asarray(probs, dtype=float)
+    conf, right = probs.max(1), probs.argmax(1) == np.asarray(labels)
+    bins = np.clip(np.floor(conf * n_bins).astype(int), 0, n_bins - 1)
+    return float(sum((bins == b).mean() * abs(right[bins == b].mean() - conf[bins == b].mean())
+                     for b in range(n_bins) if (bins == b).any()))
+
+
 @pytest.mark.parametrize("fit,ece,max_expected", [
+    (checks.reference_fit_temperature, _ece_closed_below, 6.67),
     (checks.reference_fit_temperature, _ece_one_bin, 5.0),
-    (checks.reference_fit_temperature, _ece_ten_bins_always, 5.0 + 2 * 5 / 3),
+    (checks.reference_fit_temperature, _ece_ten_bins_always, 6.67),
     (checks.reference_fit_temperature, _ece_unweighted, 5.0 + 5 / 3),
     (checks.reference_fit_temperature, _ece_percent, 5.0),
     (_temperature_one, checks.reference_ece, 5.0 + 5 / 3),
@@ -317,7 +380,12 @@ def test_error_analysis_takes_float32_arithmetic_and_ties_in_index_order():
     assert r.score == 10, r.report()
 
 
+def _index_order(probs, labels, k):   # the right rows, in index order instead of most confident first
+    return sorted(checks.reference_most_confident_errors(probs, labels, k))
+
+
 @pytest.mark.parametrize("mce,sl,max_expected", [
+    (_index_order, checks.reference_slice_accuracy, 6.0),
     (_ties_later_first, checks.reference_slice_accuracy, 6.0),
     (checks.reference_most_confident_errors, _not_lowercased, 9.6),
     (checks.reference_most_confident_errors, _substrings, 9.6),
@@ -401,3 +469,16 @@ def test_reference_answers_score_full_marks_after_a_json_round_trip():
     assert checks.check_calibration(j(checks.reference_fit_temperature), j(checks.reference_ece)).score == 10
     assert checks.check_error_analysis(j(checks.reference_most_confident_errors),
                                        j(checks.reference_slice_accuracy)).score == 10
+
+
+def test_the_hidden_distillation_case_follows_the_secret(monkeypatch):
+    """distillation_loss takes tensors, so no answer table can replay it; its hidden case (T, alpha, logits) is
+    drawn from the instructor's secret all the same."""
+    monkeypatch.delenv("AUTOGRADER_SECRET_FILE", raising=False)
+    names = []
+    for secret in ("one", "two"):
+        monkeypatch.setenv("AUTOGRADER_SECRET", secret)
+        r = checks.check_distillation_loss(solution_and_student(*NB, "distillation_loss")[0]["distillation_loss"])
+        assert r.score == 10, r.report()
+        names.append([p[0] for p in r.parts if p[0].startswith("hidden case")])
+    assert names[0] and names[0] != names[1]

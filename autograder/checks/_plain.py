@@ -15,10 +15,33 @@ import traceback
 import numpy as np
 
 
+_NUMPY_SCALARS = frozenset(np.sctypeDict.values())
+
+
+def plain(x, depth: int = 0) -> bool:
+    """Is ``x`` plain data -- None, bool, int, float, str, bytes, a numpy scalar or non-object ndarray, or lists,
+    tuples and dicts of those, exactly these types (a subclass may override ``__eq__``) -- nested at most 20 deep?"""
+    kind = type(x)
+    if x is None or kind in (bool, int, float, str, bytes) or kind in _NUMPY_SCALARS:
+        return True
+    if kind is np.ndarray:
+        return x.dtype != object
+    if depth >= 20:
+        return False
+    if kind in (list, tuple):
+        return all(plain(v, depth + 1) for v in x)
+    if kind is dict:
+        return all(plain(k, depth + 1) and plain(v, depth + 1) for k, v in x.items())
+    return False
+
+
 def same(a, b) -> bool:
-    """``a == b`` as one plain truth value, never raising: an ndarray (elementwise ``==``), an object whose ``__eq__``
-    raises or answers something that is not a bool compares unequal."""
+    """``a == b`` as one plain truth value, never raising, for plain data only (:func:`plain`): an object of the
+    learner's own class (whose ``__eq__`` could answer True to anything), an ndarray (elementwise ``==``), an
+    object whose ``__eq__`` raises or answers something that is not a bool compares unequal."""
     try:
+        if not (plain(a) and plain(b)) or isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+            return False
         eq = a == b
         return bool(eq) if isinstance(eq, (bool, np.bool_)) else False
     except Exception:  # noqa: BLE001

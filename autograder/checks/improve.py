@@ -10,8 +10,8 @@ import math
 
 import numpy as np
 
-from autograder.checks import CheckResult, run_in_harness, safe_call, secret_rng
-from autograder.checks._plain import same
+from autograder.checks import run_in_harness, safe_call, secret_rng
+from autograder.checks._plain import same, scored, short
 from autograder.harnesses import improve as harnesses
 
 
@@ -26,7 +26,7 @@ def _array(out, dtype=float):
     """``out`` as a numpy array, or None when it cannot be one (lists, tuples and arrays all work)."""
     try:
         a = np.asarray(out, dtype=dtype)
-    except (TypeError, ValueError, OverflowError):
+    except Exception:  # noqa: BLE001 -- a learner's object may raise anything
         return None
     return a if a.dtype != object else None
 
@@ -37,7 +37,7 @@ def _num(out):
             return None
         v = float(np.asarray(out, dtype=float).reshape(()))
         return v if math.isfinite(v) else None
-    except (TypeError, ValueError, OverflowError):
+    except Exception:  # noqa: BLE001 -- a learner's object may raise anything
         return None
 
 
@@ -72,25 +72,26 @@ def _case(n, both, only_a, only_b, seed):
     return a, b, labels
 
 
-_CASES = [(872, 760, 10, 25, 1), (872, 780, 12, 14, 2), (200, 150, 9, 1, 3), (60, 45, 0, 0, 4)]
+# (60, 45, 0, 0): b + c = 0; (300, 250, 8, 8): b == c, where 2 x the tail is above 1 unless capped
+_CASES = [(872, 760, 10, 25, 1), (872, 780, 12, 14, 2), (200, 150, 9, 1, 3), (60, 45, 0, 0, 4), (300, 250, 8, 8, 5)]
 
 
-def check_paired_significance(paired_significance) -> CheckResult:
-    r = CheckResult("significance of a gain on the same sentences (paired_significance)", 10)
+@scored("significance of a gain on the same sentences (paired_significance)")
+def check_paired_significance(r, paired_significance) -> None:
     rng = secret_rng("check_paired_significance")
     n = int(rng.integers(300, 900))
     oa, ob = int(rng.integers(0, 30)), int(rng.integers(0, 30))
     cases = _CASES + [(n, int(rng.integers(n // 2, n - oa - ob)), oa, ob, int(rng.integers(10**6)))]
     per = 10 / len(cases)
-    for n, both, oa, ob, seed in cases:
+    for i, (n, both, oa, ob, seed) in enumerate(cases):
         a, b, labels = _case(n, both, oa, ob, seed)
-        desc = f"{n} sentences, {oa} only A right, {ob} only B right"
+        desc = ("hidden case: " if i >= len(_CASES) else "") + f"{n} sentences, {oa} only A right, {ob} only B right"
         ok, out = safe_call(r, desc, per, paired_significance, a, b, labels)
         if not ok:
             continue
         pair = _array(out)
         if pair is None or pair.shape != (2,) or not np.isfinite(pair).all():
-            r.add(desc, False, per, f"got {out!r}; return a pair (gain_in_points, p_value) of numbers")
+            r.add(desc, False, per, f"got {short(out)}; return a pair (gain_in_points, p_value) of numbers")
             continue
         gain, p = (float(x) for x in pair)
         want_gain = 100 * (ob - oa) / n
@@ -102,9 +103,9 @@ def check_paired_significance(paired_significance) -> CheckResult:
               f"got p = {p:.4g}; a p-value is never above 1 (cap 2 x tail at 1; p = 1 when b + c = 0)")
         r.add(desc + ": exact McNemar p-value", abs(p - want_p) < 1e-6, per - 0.5,
               f"got p = {p:.4g}, an independent exact McNemar gives {want_p:.4g}"
-              + (" (too large: an unpaired test ignores that both models saw the same sentences, and a "
+              + (" (above 1: cap 2 x the tail at 1)" if p > 1 else
+                 " (too large: an unpaired test ignores that both models saw the same sentences, and a "
                  "chi-squared approximation is not the exact binomial test)" if p > want_p else ""))
-    return r
 
 
 # ================================================================================== distillation
@@ -122,8 +123,8 @@ def reference_distillation_loss(student_logits, teacher_logits, labels, temperat
 _DISTILL = [(2.0, 0.5), (4.0, 1.0), (1.0, 0.0), (3.0, 0.7)]
 
 
-def check_distillation_loss(distillation_loss) -> CheckResult:
-    r = CheckResult("distillation loss: KL to the teacher at temperature T, mixed with the hard label", 10)
+@scored("distillation loss: KL to the teacher at temperature T, mixed with the hard label")
+def check_distillation_loss(r, distillation_loss) -> None:
     rng = secret_rng("check_distillation_loss")
     cases = list(_DISTILL) + [(float(np.round(rng.uniform(1.5, 5), 2)), float(np.round(rng.uniform(0.2, 0.9), 2)))]
     per = 10 / len(cases)
@@ -133,7 +134,7 @@ def check_distillation_loss(distillation_loss) -> CheckResult:
         kw = {"student": (g.normal(0, 2, (n, classes))).round(4).tolist(),
               "teacher": (g.normal(0, 3, (n, classes))).round(4).tolist(),
               "labels": g.integers(0, classes, n).tolist(), "temperature": temp, "alpha": alpha}
-        desc = f"T = {temp:g}, alpha = {alpha:g}, {classes} classes"
+        desc = ("hidden case: " if k >= len(_DISTILL) else "") + f"T = {temp:g}, alpha = {alpha:g}, {classes} classes"
         try:
             got = run_in_harness(distillation_loss, harnesses.distillation_run, **kw)
         except Exception as exc:  # noqa: BLE001
@@ -141,7 +142,7 @@ def check_distillation_loss(distillation_loss) -> CheckResult:
             continue
         want = harnesses.distillation_run(reference_distillation_loss, **kw)
         if not isinstance(got, dict) or got.get("error") or got.get("loss") is None:
-            r.add(desc, False, per, (got.get("error") if isinstance(got, dict) else None) or f"got {got!r}")
+            r.add(desc, False, per, (got.get("error") if isinstance(got, dict) else None) or f"got {short(got)}")
             continue
         loss_ok = abs(got["loss"] - want["loss"]) <= 1e-4 * max(1.0, abs(want["loss"]))
         hint = ""
@@ -154,8 +155,8 @@ def check_distillation_loss(distillation_loss) -> CheckResult:
               "alpha * T^2 * KL(teacher_T || student_T) + (1 - alpha) * cross-entropy)")
         grad_ok = got.get("grad") is not None and np.allclose(got["grad"], want["grad"], atol=1e-5, rtol=1e-4)
         r.add(desc + ": gradient reaches the student's logits", grad_ok, per * 0.4,
-              "the loss must be a differentiable torch expression of student_logits (no .item(), no numpy)")
-    return r
+              "the loss must be a differentiable torch expression of student_logits (no .item(), no numpy)"
+              if loss_ok or got.get("grad") is None else "the gradient follows from the loss: fix its value first")
 
 
 def _kl_part(kw):
@@ -191,50 +192,78 @@ def _mining_case(g, n_pool=40, n_train=25, dim=6):
     train = g.normal(0, 1, (n_train, dim)) * g.uniform(0.2, 5, (n_train, 1))   # unnormalised on purpose
     near = train[g.integers(0, n_train, n_pool)] * g.uniform(0.3, 3, (n_pool, 1)) + g.normal(0, 0.6, (n_pool, dim))
     pool = np.where(g.random((n_pool, 1)) < 0.5, near, g.normal(0, 1, (n_pool, dim)) * 4)
-    p1 = g.uniform(0, 1, n_pool)
-    teacher = np.stack([1 - p1, p1], 1)
-    return pool.round(4), train.round(4), teacher.round(4)
+    p1 = g.uniform(0, 1, n_pool).round(4)
+    return pool.round(4), train.round(4), np.stack([1 - p1, p1], 1)
 
 
-def check_augmentation(mine_paraphrases, drop_one_word) -> CheckResult:
-    r = CheckResult("augmentation: paraphrase mining by cosine similarity, labelled by the teacher; a token edit", 10)
+def _on_the_confidence(pool, train, teacher, threshold, confidence, rows=3):
+    """The teacher exactly at ``confidence`` on ``rows`` pool rows that pass the similarity threshold: kept by
+    "at least", dropped by "above"."""
+    P = pool / np.linalg.norm(pool, axis=1, keepdims=True)
+    T = train / np.linalg.norm(train, axis=1, keepdims=True)
+    near = np.flatnonzero((P @ T.T).max(1) >= threshold)[:rows]
+    teacher = teacher.copy()
+    teacher[near] = [1 - confidence, confidence]
+    return teacher
+
+
+def _int_list(x):
+    """A list of ints from a list, tuple or integer ndarray of ints (numpy ints too), or None: no floats, strings
+    or bools."""
+    if type(x) is np.ndarray and x.ndim == 1 and np.issubdtype(x.dtype, np.integer):
+        return [int(v) for v in x]
+    if type(x) in (list, tuple) and all(type(v) is int or type(v) in _NUMPY_INTS for v in x):
+        return [int(v) for v in x]
+    return None
+
+
+_NUMPY_INTS = frozenset(t for t in np.sctypeDict.values() if issubclass(t, np.integer))
+
+
+@scored("augmentation: paraphrase mining by cosine similarity, labelled by the teacher; a token edit")
+def check_augmentation(r, mine_paraphrases, drop_one_word) -> None:
     rng = secret_rng("check_augmentation")
     cases = [(np.random.default_rng(7), 0.6, 0.9), (np.random.default_rng(8), 0.8, 0.7),
              (np.random.default_rng(int(rng.integers(10**6))), float(np.round(rng.uniform(0.5, 0.85), 2)), 0.8)]
-    for g, thr, conf in cases:
+    for i, (g, thr, conf) in enumerate(cases):
         pool, train, teacher = _mining_case(g)
-        desc = f"mining at cosine >= {thr:g}, teacher confidence >= {conf:g}"
+        teacher = _on_the_confidence(pool, train, teacher, thr, conf)
+        desc = ("hidden case: " if i == 2 else "") + f"mining at cosine >= {thr:g}, teacher confidence >= {conf:g}"
         want_idx, want_lab = reference_mine_paraphrases(pool, train, teacher, thr, conf)
         ok, out = safe_call(r, desc, 2, mine_paraphrases, pool, train, teacher, thr, conf)
         if not ok:
             continue
-        try:
-            idx, lab = out
-            idx, lab = [int(i) for i in idx], [int(y) for y in lab]
-        except (TypeError, ValueError, OverflowError):
-            r.add(desc, False, 2, f"got {type(out).__name__}; return (indices, labels): two lists of ints")
+        pair = list(out) if type(out) in (list, tuple) and len(out) == 2 else None
+        idx, lab = (_int_list(pair[0]), _int_list(pair[1])) if pair else (None, None)
+        if idx is None or lab is None or len(idx) != len(lab):
+            r.add(desc, False, 2, f"got {short(out)}; return (indices, labels): two lists of ints of the same length")
             continue
         hint = ""
         dot_idx = np.flatnonzero(((pool @ train.T).max(1) >= thr) & (teacher.max(1) >= conf)).tolist()
+        above = np.flatnonzero(teacher.max(1) > conf)
         if idx == dot_idx and idx != want_idx:
             hint = " -- a dot product is not a cosine: normalise both sets of embeddings first"
-        r.add(desc + ": the right pool sentences", sorted(idx) == want_idx, 1.4,
+        elif sorted(idx) == [i for i in want_idx if i in above]:
+            hint = " -- 'at least' the confidence: >=, not >"
+        r.add(desc + ": the right pool sentences", sorted(idx) == want_idx, 0.8,
               f"got {len(idx)} rows, expected {len(want_idx)} ({want_idx[:8]}...){hint}")
+        r.add(desc + ": in ascending order", sorted(idx) == want_idx and idx == want_idx, 0.2,
+              "return the kept pool rows in ascending order")
         r.add(desc + ": labelled by the teacher (argmax of its probabilities)",
-              sorted(idx) == want_idx and [y for _, y in sorted(zip(idx, lab))] == want_lab, 0.6,
+              sorted(idx) == want_idx and [y for _, y in sorted(zip(idx, lab))] == want_lab, 1.0,
               "each mined sentence gets the teacher's most probable class")
     edits = [("a gripping , funny and moving film", 2), ("not good", 5), ("the plot never quite comes together", 13),
-             ("a fine film", 4)]   # three words: the shortest sentence that loses one
+             ("a fine film", 4),   # three words: the shortest sentence that loses one
+             ("a film , a mess", 3)]   # a repeated word: the one at the position goes, not the first of its kind
     extra = "an uneven but ultimately rewarding debut from a filmmaker to watch".split()
     edits.append((" ".join(extra[:int(rng.integers(4, len(extra)))]), int(rng.integers(0, 40))))
-    for text, pos in edits:
-        desc = f"drop_one_word({text!r}, {pos})"
+    for i, (text, pos) in enumerate(edits):
+        desc = ("hidden case: " if i == len(edits) - 1 else "") + f"drop_one_word({short(text)}, {pos})"
         ok, out = safe_call(r, desc, 4 / len(edits), drop_one_word, text, pos)
         if ok:
             want = reference_drop_one_word(text, pos)
-            r.add(desc, isinstance(out, str) and out == want, 4 / len(edits), f"got {out!r}, expected {want!r} (drop word position % number of words; "
+            r.add(desc, isinstance(out, str) and out == want, 4 / len(edits), f"got {short(out)}, expected {short(want)} (drop word position % number of words; "
                                         "sentences under 3 words stay as they are)")
-    return r
 
 
 # ===================================================================================== ensembles
@@ -261,13 +290,13 @@ def _members(g, n, m=3):
     return np.array(logits).round(4), y
 
 
-def check_ensembles(average_probabilities, stacking) -> CheckResult:
-    r = CheckResult("ensembles: temperature-scaled probability averaging; stacking fitted on the held-out slice", 10)
+@scored("ensembles: temperature-scaled probability averaging; stacking fitted on the held-out slice")
+def check_ensembles(r, average_probabilities, stacking) -> None:
     rng = secret_rng("check_ensembles")
     for k, temps in enumerate(([1.0, 1.0, 1.0], [0.5, 2.0, 4.0], list(np.round(rng.uniform(0.3, 3, 3), 3)))):
         g = np.random.default_rng(20 + k)
         logits, _ = _members(g, 12)
-        desc = f"average_probabilities with temperatures {temps}"
+        desc = ("hidden case: " if k == 2 else "") + f"average_probabilities with temperatures {temps}"
         ok, out = safe_call(r, desc, 5 / 3, average_probabilities, logits, list(temps))
         if ok:
             got, want = _array(out), reference_average_probabilities(logits, temps)
@@ -282,7 +311,7 @@ def check_ensembles(average_probabilities, stacking) -> CheckResult:
         logits, y = _members(g, 300)
         probs1 = _softmax(logits)[..., 1].T.round(5)        # (n, members): class-1 probabilities
         held, held_y, other = probs1[:150], y[:150], probs1[150:]
-        desc = f"stacking ({'secret' if k else 'public'} case): fitted on the held-out slice"
+        desc = ("hidden case: " if k else "") + "stacking fitted on the held-out slice"
         ok, out = safe_call(r, desc, 2.5, stacking, held, held_y, other)
         if not ok:
             continue
@@ -290,10 +319,9 @@ def check_ensembles(average_probabilities, stacking) -> CheckResult:
         if got is not None and got.ndim == 2 and got.shape == (len(other), 2):
             got = got[:, 1]
         good = (got is not None and got.shape == want.shape and np.isfinite(got).all()
-                and ((got > 0.5) == (want > 0.5)).mean() >= 0.97 and np.abs(got - want).mean() < 0.05)
-        r.add(desc, good, 2.5, "expected the class-1 probabilities of a logistic regression fitted on "
-                               "(held_probs, held_labels) only, applied to other_probs")
-    return r
+                and np.abs(got - want).max() < 5e-3)   # the named model: LogisticRegression(max_iter=1000)
+        r.add(desc, good, 2.5, "expected the class-1 probabilities of LogisticRegression(max_iter=1000) fitted "
+                               "on (held_probs, held_labels) only, applied to other_probs")
 
 
 # =================================================================================== calibration
@@ -325,30 +353,44 @@ def reference_ece(probs, labels, n_bins=10):
     return float(ece)
 
 
+def _ece_closed_below(probs, labels, n_bins):
+    """The ECE with [lo, hi) bins, the off-by-one of an edge (for its hint)."""
+    probs = np.asarray(probs, dtype=float)
+    conf, right = probs.max(1), probs.argmax(1) == np.asarray(labels)
+    bins = np.clip(np.searchsorted(np.linspace(0, 1, n_bins + 1), conf, side="right") - 1, 0, n_bins - 1)
+    return float(sum((bins == b).mean() * abs(right[bins == b].mean() - conf[bins == b].mean())
+                     for b in range(n_bins) if (bins == b).any()))
+
+
 def _calib_case(g, n, scale):
     y = g.integers(0, 2, n)
     z = g.normal(0, 1.2, n) + 1.0 * (2 * y - 1)
     return (np.stack([-z, z], 1) * scale).round(4), y
 
 
-def check_calibration(fit_temperature, expected_calibration_error) -> CheckResult:
-    r = CheckResult("calibration: temperature scaling on the held-out slice, expected calibration error", 10)
+@scored("calibration: temperature scaling on the held-out slice, expected calibration error")
+def check_calibration(r, fit_temperature, expected_calibration_error) -> None:
     rng = secret_rng("check_calibration")
     temp_cases = [(3.0, 1), (0.4, 2), (float(np.round(rng.uniform(0.3, 5), 2)), int(rng.integers(10**6)))]
     for scale, seed in temp_cases:
         logits, y = _calib_case(np.random.default_rng(seed), 400, scale)
-        desc = f"fit_temperature on logits {'over' if scale > 1 else 'under'}confident by about x{scale:g}"
+        desc = (("hidden case: " if seed == temp_cases[-1][1] else "")
+                + f"fit_temperature on logits {'over' if scale > 1 else 'under'}confident by about x{scale:g}")
         ok, out = safe_call(r, desc, 5 / 3, fit_temperature, logits, y)
         if not ok:
             continue
         t = _num(out)
         want = reference_fit_temperature(logits, y)
         good = t is not None and t > 0 and _nll(logits, y, t) <= _nll(logits, y, want) + 1e-3
-        r.add(desc, good, 5 / 3, f"got {out!r}, expected T close to {want:.3f} (the T > 0 minimising the "
+        r.add(desc, good, 5 / 3, f"got {short(out)}, expected T close to {want:.3f} (the T > 0 minimising the "
                                  "held-out negative log-likelihood of softmax(logits / T))")
-    ece_cases = [(np.random.default_rng(3), 10), (np.random.default_rng(4), 5),
-                 (np.random.default_rng(int(rng.integers(10**6))), int(rng.integers(4, 16)))]
-    for g, bins in ece_cases:
+    # the public cases put 20 predictions exactly on each of some bin edges, all right or all wrong, so that
+    # (lo, hi] bins and [lo, hi) bins give other numbers (edges exact in binary arithmetic: k/10, k/5); on the
+    # 5-bin case, 10 bins give another number too
+    ece_cases = [(np.random.default_rng(3), 10, ((0.6, True), (0.8, False), (0.9, True))),
+                 (np.random.default_rng(4), 5, ((0.6, True), (0.8, False))),
+                 (np.random.default_rng(int(rng.integers(10**6))), int(rng.integers(4, 16)), ())]
+    for g, bins, on_edges in ece_cases:
         n = 500
         p1 = np.clip(g.beta(5, 1.5, n), 1e-4, 1 - 1e-4)   # most confidences high: bins of very unequal size
         # over-confident at the top, under-confident below: the per-bin gaps differ in sign, so the number and
@@ -356,17 +398,22 @@ def check_calibration(fit_temperature, expected_calibration_error) -> CheckResul
         y = (g.random(n) < np.clip(np.where(p1 > 0.85, p1 - 0.15, p1 + 0.12), 0, 1)).astype(int)
         p1 = np.where(g.random(n) < 0.5, p1, 1 - p1)
         y = np.where(p1 >= 0.5, y, 1 - y)
+        rows = g.permutation(n)[:20 * len(on_edges)].reshape(len(on_edges), 20)
+        for (edge, right), at in zip(on_edges, rows):
+            p1[at] = np.where(p1[at] >= 0.5, edge, 1 - edge)
+            y[at] = (p1[at] > 0.5) if right else (p1[at] <= 0.5)
         probs = np.stack([1 - p1, p1], 1).round(6)
-        desc = f"expected_calibration_error with {bins} bins on 500 predictions"
+        desc = ("hidden case: " if not on_edges else "") + f"expected_calibration_error with {bins} bins on 500 predictions"
         ok, out = safe_call(r, desc, 5 / 3, expected_calibration_error, probs, y, bins)
         if not ok:
             continue
         v, want = _num(out), reference_ece(probs, y, bins)
         hint = " (as a fraction in [0, 1], not percent)" if v is not None and abs(v - 100 * want) < 1e-6 else ""
         if v is not None and not hint and abs(v - want) > 1e-6:
-            hint = " -- weight each bin's |accuracy - confidence| by its share of the predictions"
-        r.add(desc, v is not None and abs(v - want) < 1e-6, 5 / 3, f"got {out!r}, expected {want:.6f}{hint}")
-    return r
+            hint = (" -- a confidence on an edge belongs to the bin below it: bins (lo, hi]" if on_edges and abs(
+                v - _ece_closed_below(probs, y, bins)) < 1e-6 else
+                " -- weight each bin's |accuracy - confidence| by its share of the predictions")
+        r.add(desc, v is not None and abs(v - want) < 1e-6, 5 / 3, f"got {short(out)}, expected {want:.6f}{hint}")
 
 
 # ================================================================================ error analysis
@@ -404,29 +451,29 @@ def _texts(g, n, max_words=29):
     return [" ".join(g.choice(_VOCAB, int(g.integers(2, max_words + 1)))) for _ in range(n)]
 
 
-def check_error_analysis(most_confident_errors, slice_accuracy) -> CheckResult:
-    r = CheckResult("error analysis: most confident errors, accuracy by length and on not / but", 10)
+@scored("error analysis: most confident errors, accuracy by length and on not / but")
+def check_error_analysis(r, most_confident_errors, slice_accuracy) -> None:
     rng = secret_rng("check_error_analysis")
     for k, seed in enumerate((5, int(rng.integers(10**6)))):
         g = np.random.default_rng(seed)
         n = 80
         p1 = g.uniform(0, 1, n).round(6)
         y = g.integers(0, 2, n)
-        tied = np.flatnonzero((p1 > 0.5).astype(int) != y)[:3]   # three errors tie as the most confident:
-        p1[tied] = np.where(p1[tied] > 0.5, 1.0, 0.0)             # the earliest comes first
+        tied = np.flatnonzero((p1 > 0.5).astype(int) != y)[-3:]   # the last three errors tie as the most confident:
+        p1[tied] = np.where(p1[tied] > 0.5, 1.0, 0.0)              # the earliest of them first, before earlier rows
         probs = np.stack([1 - p1, p1], 1)
-        desc = f"most_confident_errors, 5 of {int((probs.argmax(1) != y).sum())} errors"
+        desc = ("hidden case: " if k else "") + f"most_confident_errors, 5 of {int((probs.argmax(1) != y).sum())} errors"
         ok, out = safe_call(r, desc, 2, most_confident_errors, probs, y, 5)
         if ok:
             want = reference_most_confident_errors(probs, y, 5)
             got = _array(out, dtype=float)
             good = (got is not None and got.ndim == 1 and bool(np.isfinite(got).all())
                     and got.tolist() == [float(i) for i in want])
-            r.add(desc, good, 2, f"got {out!r}, expected {want}: indices of wrong predictions, most confident first "
+            r.add(desc, good, 2, f"got {short(out)}, expected {want}: indices of wrong predictions, most confident first "
                                  "(ties: the earlier index first)")
         texts = _texts(g, n, 29 if k == 0 else 20)   # the second case has no sentence of 21+ words
         pred = (p1 > 0.5).astype(int)
-        desc = "slice_accuracy on not / but / length groups"
+        desc = ("hidden case: " if k else "") + "slice_accuracy on not / but / length groups"
         ok, out = safe_call(r, desc, 3, slice_accuracy, texts, pred, y)
         if not ok:
             continue
@@ -440,7 +487,6 @@ def check_error_analysis(most_confident_errors, slice_accuracy) -> CheckResult:
                 (w["accuracy"] is None and got.get("accuracy") is None)
                 or (w["accuracy"] is not None and _num(got.get("accuracy")) is not None
                     and abs(_num(got.get("accuracy")) - w["accuracy"]) < 1e-4))
-            r.add(f"{desc}: {name!r}", good, 3 / len(want),
-                  f"got {got!r}, expected {w} (words = text.lower().split(); 'not' also counts words ending in n't; "
+            r.add(f"{desc}: {short(name)}", good, 3 / len(want),
+                  f"got {short(got)}, expected {w} (words = text.lower().split(); 'not' also counts words ending in n't; "
                   "whole words only; accuracy in percent, None for a group with no sentence)")
-    return r
