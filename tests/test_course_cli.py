@@ -437,6 +437,54 @@ def test_publish_copies_a_full_run_into_the_reference(tmp_path):
     assert not (root / "results" / "orientation-offline-small.json").exists()
 
 
+def test_publish_prose_brings_a_solutions_text_and_nothing_else(tmp_path, unchanged):
+    """`publish --prose LEVEL`: an edit of a solution's markdown or code comments reaches the executed page, whose
+    code and outputs stay as they ran; a changed line of code is refused (it needs a new run) and the page is left
+    alone."""
+    import shutil
+
+    from tools import UsageError
+    from tools.publish import publish_prose
+
+    root = tmp_path / "repo"
+    (root / "solutions" / "orientation").mkdir(parents=True)
+    (root / "book" / "executed").mkdir(parents=True)
+    shutil.copy2(REPO / "solutions" / "orientation" / "orientation.ipynb", root / "solutions" / "orientation")
+    shutil.copy2(REPO / "book" / "executed" / "orientation.ipynb", root / "book" / "executed")
+    page_path, solution_path = root / "book" / "executed" / "orientation.ipynb", root / "solutions" / "orientation" / "orientation.ipynb"
+    solution = nbformat.read(solution_path, as_version=4)
+    first_md = next(i for i, c in enumerate(solution.cells) if c.cell_type == "markdown")
+    solution.cells[first_md].source += "\n\nA new sentence."
+    nbformat.write(solution, solution_path)
+    before = nbformat.read(page_path, as_version=4)
+    publish_prose("orientation", root=root)
+    after = nbformat.read(page_path, as_version=4)
+    ran = [c for c in after.cells if "injected-parameters" not in c.metadata.get("tags", [])]
+    assert [(c.cell_type, c.source) for c in ran] == [(c.cell_type, c.source) for c in solution.cells]
+    assert [c.get("outputs") for c in after.cells] == [c.get("outputs") for c in before.cells]
+    assert sum(a.source != b.source for a, b in zip(after.cells, before.cells)) == 1
+    code = next(c for c in solution.cells if c.cell_type == "code" and "import" in c.source)
+    code.source = "# a comment added to the code that ran\n" + code.source.replace("\n", "  # and here\n", 1)
+    nbformat.write(solution, solution_path)
+    publish_prose("orientation", root=root)   # a comment is not code: no new run needed
+    after = nbformat.read(page_path, as_version=4)
+    assert code.source in [c.source for c in after.cells]
+    assert [c.get("outputs") for c in after.cells] == [c.get("outputs") for c in before.cells]
+    page = page_path.read_bytes()
+    code = next(c for c in solution.cells if c.cell_type == "code")
+    code.source += "\nprint('new')"
+    nbformat.write(solution, solution_path)
+    with pytest.raises(UsageError, match="is not the one that ran: re-run it"):
+        publish_prose("orientation", root=root)
+    solution.cells.pop()
+    nbformat.write(solution, solution_path)
+    with pytest.raises(UsageError, match="cells added, removed or moved"):
+        publish_prose("orientation", root=root)
+    assert page_path.read_bytes() == page
+    proc = course("publish", "--prose", "no-such-level")
+    assert proc.returncode == 2 and "--prose no-such-level: needs solutions/no-such-level" in proc.stderr
+
+
 def test_the_recorded_command_names_every_parameter_and_threads_reach_the_notebook(tmp_path):
     """A record's command must reproduce the run: `-p` parameters, --threads and --seed are in it (the teacher
     run of Level 4 is Level 4 with five `-p`), and --threads reaches a notebook that has its own `threads`."""

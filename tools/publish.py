@@ -7,6 +7,10 @@ level's page stays the level's own run.
 regenerates the book's generated pages (``python -m tools book --generate``), then re-checks that the README
 and the chapters still quote the recorded numbers (``tests/test_readme.py``, ``tests/test_book.py``).
 Nothing else changes tracked files: ``./course run`` only writes its run folder. Review ``git diff``, then commit.
+
+``--prose LEVEL ...`` publishes an edit of a solution's text alone: the solution's markdown cells and code comments
+replace the executed page's, and only where every code cell is, token for token, the one that ran (a code change
+needs a new run).
 """
 from __future__ import annotations
 
@@ -71,14 +75,60 @@ def publish(run: Path, *, root: Path = REPO_ROOT, allow_small: bool = False) -> 
     return written
 
 
+def code_tokens(source: str):
+    """The tokens Python runs of a cell's source -- comments and blank lines left out -- or the source itself
+    when it does not tokenize (an IPython magic, say), so that only an identical cell compares equal."""
+    import io
+    import tokenize
+
+    try:
+        return [(t.type, t.string) for t in tokenize.generate_tokens(io.StringIO(source).readline)
+                if t.type not in (tokenize.COMMENT, tokenize.NL)]
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        return source
+
+
+def publish_prose(level: str, *, root: Path = REPO_ROOT) -> Path:
+    """Copy ``solutions/<level>/<level>.ipynb``'s markdown cells and code comments into
+    ``book/executed/<level>.ipynb``, whose code and outputs stay as they ran; refused (UsageError) unless the two
+    notebooks have the same cells in the same order and every code cell the same code (:func:`code_tokens`)."""
+    import nbformat
+
+    solution_path = Path(root) / "solutions" / level / f"{level}.ipynb"
+    page_path = Path(root) / "book" / "executed" / f"{level}.ipynb"
+    if not solution_path.is_file() or not page_path.is_file():
+        raise UsageError(f"--prose {level}: needs {solution_path.relative_to(root)} and {page_path.relative_to(root)}")
+    solution = nbformat.read(solution_path, as_version=4)
+    page = nbformat.read(page_path, as_version=4)
+    ran = [c for c in page.cells if "injected-parameters" not in c.metadata.get("tags", [])]
+    if [c.cell_type for c in ran] != [c.cell_type for c in solution.cells]:
+        raise UsageError(f"--prose {level}: the solution's cells are not the executed page's (cells added, removed or "
+                         f"moved): re-run it (./course run {level} --size full, then ./course publish)")
+    changed = [i for i, (a, b) in enumerate(zip(solution.cells, ran))
+               if a.cell_type == "code" and code_tokens(a.source) != code_tokens(b.source)]
+    if changed:
+        raise UsageError(f"--prose {level}: code cell {changed[0]} of the solution is not the one that ran: re-run it "
+                         f"(./course run {level} --size full, then ./course publish)")
+    for new, cell in zip(solution.cells, ran):
+        cell.source = new.source   # the same code (checked above): its outputs still belong to it
+    before = page_path.read_text(encoding="utf-8")
+    text = nbformat.writes(page).rstrip("\n") + ("\n" if before.endswith("\n") else "")  # its own last line
+    page_path.write_text(text, encoding="utf-8")
+    return page_path
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m tools publish", description=first_paragraph(__doc__).split(": ", 1)[1])
     ap.add_argument("run", nargs="?", default=str(RUN_DIR), help="the run folder (default _build/runs)")
     ap.add_argument("--allow-small", action="store_true", help="also publish --size small notebooks")
     ap.add_argument("--skip-checks", action="store_true", help="do not re-run the README and book checks")
+    ap.add_argument("--prose", nargs="+", metavar="LEVEL",
+                    help="publish only the text of these levels' solutions into their executed pages (every code "
+                         "cell must be the one that ran); no run folder is read")
     args = ap.parse_args(argv)
     try:
-        written = publish(Path(args.run), allow_small=args.allow_small)
+        written = ([publish_prose(level) for level in args.prose] if args.prose
+                   else publish(Path(args.run), allow_small=args.allow_small))
     except UsageError as exc:
         print(f"publish: {exc}", file=sys.stderr)
         return 2
