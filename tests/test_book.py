@@ -514,3 +514,29 @@ def test_the_instructor_edition_never_builds_where_the_learner_edition_is_publis
     assert not (instructor / "_build" / "html").is_relative_to(learner / "_build" / "html")
     assert book.output_folder(tmp_path / "run", tmp_path, None, "instructor") == tmp_path / "run" / "_build" / "instructor"
     assert book.output_folder(None, tmp_path, tmp_path / "private", "instructor") == tmp_path / "private"
+
+
+def test_binder_builds_the_course_on_cpu_torch_and_installs_its_packages():
+    """The chapters' Binder badge builds from binder/ (repo2docker): every pin of requirements.txt, reached through
+    pip's own parser, with PyTorch's CPU index; a Python the pins accept; and postBuild installing the course's
+    packages, which the notebooks import and requirements.txt does not install."""
+    import os
+    import tomllib
+
+    from packaging.specifiers import SpecifierSet
+    from pip._internal.network.session import PipSession
+    from pip._internal.req.req_file import parse_requirements
+
+    def pins(path):
+        return sorted(r.requirement for r in parse_requirements(str(path), session=PipSession()))
+
+    binder = REPO / "binder"
+    assert pins(binder / "requirements.txt") == pins(REPO / "requirements.txt")
+    lines = (binder / "requirements.txt").read_text().splitlines()
+    assert "--extra-index-url https://download.pytorch.org/whl/cpu" in lines
+    runtime = (binder / "runtime.txt").read_text().strip()
+    assert runtime.startswith("python-")
+    requires = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["requires-python"]
+    assert SpecifierSet(requires).contains(runtime.removeprefix("python-") + ".0")
+    post = binder / "postBuild"
+    assert os.access(post, os.X_OK) and "pip install --no-cache-dir --no-deps -e ." in post.read_text()

@@ -51,7 +51,7 @@ def main(argv=None) -> int:
     if args.json:
         print(json.dumps(table, indent=1))
         return 0
-    print(f"{'id':12s} lvl  {'small':>9s} {'full':>9s}  title   (times: 'seconds' of results/<level>-<profile>-<size>.json)")
+    print(f"{'id':12s} lvl  {'small':>9s} {'full':>9s}  title   (times: 'wall_seconds', else 'seconds', of results/<level>-<profile>-<size>.json)")
     for r in table:
         print(f"{r['id']:12s} {r['level']:>3}  {_fmt_seconds(r['small_seconds']) if r['small_seconds'] else '-':>9s} "
               f"{_fmt_seconds(r['full_seconds']) if r['full_seconds'] else '-':>9s}  {r['title']}")

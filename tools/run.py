@@ -67,7 +67,7 @@ def check_data_dir() -> None:
 def plan(chosen, size: str, threads: int | None = None) -> str:
     from textclass.results import machine
 
-    lines = [f"plan: {len(chosen)} level(s), --size {size}; recorded times (results/*.json 'seconds'):"]
+    lines = [f"plan: {len(chosen)} level(s), --size {size}; recorded times (results/*.json 'wall_seconds', else 'seconds'):"]
     total, machines = 0.0, set()
     for lv in chosen:
         seconds, record = lv.recorded_seconds(size)
