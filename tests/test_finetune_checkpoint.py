@@ -102,6 +102,63 @@ def test_textbook_recipe_script_writes_a_record_that_rescores(tmp_path, data_dir
     assert rescore(rec) == {"sst2_validation_accuracy": pytest.approx(rec["metrics"]["sst2_validation_accuracy"], abs=1e-3)}
 
 
+def test_soup_script_averages_runs_and_its_record_rescores(tmp_path, data_dir):
+    """scripts/finetune_soup.py on two checkpoints of the same start (MiniLM, one head moved): a soup's weights are
+    the mean of its runs', every model's accuracy re-scores, the greedy soup is one of them, and runs that held out
+    another slice are refused with nothing written."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    import torch
+
+    from autograder.rescore import rescore
+
+    repo = Path(__file__).resolve().parent.parent
+    cache = tmp_path / "cache"
+    info = {"encoder": MINILM, "lr": 1e-4, "phrases_seen": 0, "seed": 0, "split_seed": 0, "heldout_size": 2000,
+            "heldout_by_sentence": True}
+    enc = load_encoder(MINILM)
+    torch.manual_seed(0)
+    model = ft.PooledClassifier(enc.model)
+    root = cache / "finetuned"   # the test's course cache, which the script reads through TEXTCLASS_CACHE
+    ft.save_finetuned(model, enc.tokenizer, root / "offline-full-a", info=info)
+    with torch.no_grad():
+        model.head.weight.add_(torch.randn_like(model.head.weight))
+    ft.save_finetuned(model, enc.tokenizer, root / "offline-full-b", info=info | {"lr": 5e-5})
+    ft.save_finetuned(model, enc.tokenizer, root / "offline-full-c", info=info | {"split_seed": 1})
+    env = os.environ | {"TEXTCLASS_CACHE": str(cache)}
+
+    def soup(*args):
+        return subprocess.run([sys.executable, str(repo / "scripts" / "finetune_soup.py"), "--profile", "offline",
+                               "--threads", "1", *args], capture_output=True, text=True, timeout=600, cwd=repo, env=env)
+
+    proc = soup("offline-full-a", "offline-full-b", "--limit", "24", "--results-dir", str(tmp_path / "rec"))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "PLUMBING CHECK, NOT A RESULT" in proc.stdout
+    rec = json.loads((tmp_path / "rec" / "finetune-offline-small-soup.json").read_text())
+    assert rec["command"].startswith("python scripts/finetune_soup.py --profile offline")
+    m = rec["metrics"]
+    assert {"run1_sst2_validation_accuracy", "run2_sst2_validation_accuracy", "soup12_sst2_validation_accuracy",
+            "soup12_heldout_accuracy", "greedy_soup_sst2_validation_accuracy"} <= set(m)
+    assert rec["details"]["greedy_soup"] in ("run1", "run2", "soup12") and rec["details"]["heldout_sentences"] == 24
+    assert rescore(rec) == {k: pytest.approx(m[k], abs=1e-3) for k in rec["predictions"]}
+    # the soup of the two is the model whose head is the mean of theirs
+    from importlib import util
+    spec = util.spec_from_file_location("finetune_soup", repo / "scripts" / "finetune_soup.py")
+    script = util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    a, b = ft.load_finetuned(root / "offline-full-a")[0], ft.load_finetuned(root / "offline-full-b")[0]
+    mean = script.average([a, b])
+    assert torch.allclose(mean.head.weight, (a.head.weight + b.head.weight) / 2)
+    assert torch.equal(a.head.weight, ft.load_finetuned(root / "offline-full-a")[0].head.weight)   # inputs untouched
+    # another held-out slice: refused, nothing written
+    proc = soup("offline-full-a", "offline-full-c", "--limit", "24", "--results-dir", str(tmp_path / "refused"))
+    assert proc.returncode == 2 and "differ in split_seed" in proc.stderr, proc.stderr[-2000:]
+    assert not (tmp_path / "refused").exists()
+
+
 def test_mpnet_student_script_writes_a_record_that_rescores(tmp_path, data_dir):
     """scripts/distil_student.py (the DistilBERT-sized student the Level 5 chapter quotes) runs for real on a few
     phrases with one MPNet layer: its record says it is a plumbing check, holds the latencies of the student and
@@ -234,6 +291,20 @@ def test_mpnet_student_script_writes_a_record_that_rescores(tmp_path, data_dir):
     proc = distil_student("--results-dir", str(tmp_path / "twice"), "--ffn", "128", "--student", str(qat_record))
     assert proc.returncode == 2 and "narrowed already" in proc.stderr, proc.stderr[-2000:]
     assert not (tmp_path / "twice").exists()
+    # --qat alone on that narrowed record loads the narrow checkpoint, and the new record still says how narrow it is
+    # (read back from the checkpoint's info, not from a narrowing in this run)
+    proc = distil_student("--latency-sentences", "3", "--threads", "2", "--budget-ms", "1000", "--qat", "8",
+                          "--results-dir", str(tmp_path / "qat-again"), "--student", str(qat_record))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    again_record = tmp_path / "qat-again" / "improve-offline-small-student-mpnet1-limit16-ffn256-limit8-qat16-qat8.json"
+    assert [p.name for p in (tmp_path / "qat-again").glob("*.json")] == [again_record.name]
+    narrow_again = json.loads(again_record.read_text())
+    assert narrow_again["details"]["feed_forward"]["kept"] == 256
+    assert "feed-forward narrowed to 256 of 3,072" in narrow_again["details"]["student"]
+    assert narrow_again["details"]["qat"]["from_checkpoint"] == str(qat_dir)
+    assert rescore(narrow_again) == {k: pytest.approx(narrow_again["metrics"][k], abs=1e-3) for k in scored}
+    assert json.loads((cache / "offline-small-student-mpnet1-limit16-ffn256-limit8-qat16-qat8" / "encoder" /
+                       "config.json").read_text())["intermediate_size"] == 256
     # ... and a width the student does not have is refused, with the widths it can take
     proc = distil_student("--results-dir", str(tmp_path / "wide"), "--ffn", "3072", "--student",
                           str(tmp_path / "improve-offline-small-student-mpnet1-limit16.json"))
