@@ -10,8 +10,8 @@ every member. The runs must share the encoder, the seed and the held-out slice (
 learning rate each and the same ``grid_limit`` also start from the same head. Every uniform soup of two or more
 runs is scored, and the greedy soup, which the held-out slice chooses: the runs in order of held-out accuracy,
 each one kept when the soup's held-out accuracy does not drop. The record
-(``results/finetune-<profile>-<size>-<name>.json``) holds every model's held-out and validation accuracy and its
-validation predictions, so each accuracy re-scores. ``--limit N`` scores the first N validation sentences and
+(``results/finetune-<profile>-<size>-<name>.json``) holds every model's held-out and validation accuracy with
+its predictions on both (the held-out rows by their index in SST-2 train), so each accuracy re-scores. ``--limit N`` scores the first N validation sentences and
 a held-out slice of at most N (size ``small``: a plumbing check).
 """
 from __future__ import annotations
@@ -53,8 +53,8 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--results-dir", default=None, help=RESULTS_DIR_HELP)
     args = ap.parse_args(argv)
-    if len(set(args.runs)) < 2:
-        print("error: a soup needs at least two different runs", file=sys.stderr)
+    if args.limit is not None and args.limit < 1:
+        print(f"error: --limit {args.limit}: score at least one sentence (or leave it out: all)", file=sys.stderr)
         return 2
 
     import numpy as np
@@ -70,7 +70,11 @@ def main(argv=None) -> int:
     profile = config.resolve_profile(args.profile)
     size = "small" if args.limit else "full"
     start = time.perf_counter()
-    folders = [Path(r) if os.sep in r else ft.checkpoint_dir(profile, "full").with_name(r) for r in args.runs]
+    folders = [(Path(r) if os.sep in r else ft.checkpoint_dir(profile, "full").with_name(r)).resolve()
+               for r in args.runs]
+    if len(set(folders)) < 2 or len(set(folders)) < len(folders):
+        print("error: a soup needs two or more different runs, each named once", file=sys.stderr)
+        return 2
     models, infos = {}, {}
     for name, folder in zip(args.runs, folders):
         try:
@@ -78,9 +82,19 @@ def main(argv=None) -> int:
         except config.ResourceError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
+    for name in args.runs:
+        missing = [k for k in SHARED if k not in ("split_seed", "seed") and infos[name].get(k) is None]
+        if missing:
+            print(f"error: {name}: its info.json lacks {', '.join(missing)}; make it again with the Level 4 notebook",
+                  file=sys.stderr)
+            return 2
     first = infos[args.runs[0]]
+
+    def shared(info):   # split_seed_of: a checkpoint saved before split_seed existed cut its slice with its seed
+        return {k: ft.split_seed_of(info) if k == "split_seed" else info.get(k) for k in SHARED}
+
     for name in args.runs[1:]:
-        differ = [k for k in SHARED if infos[name].get(k) != first.get(k)]
+        differ = [k for k in SHARED if shared(infos[name])[k] != shared(first)[k]]
         if differ:
             print(f"error: {name} and {args.runs[0]} differ in {', '.join(differ)}: a soup averages runs that "
                   "started from the same weights and held out the same slice", file=sys.stderr)
@@ -97,11 +111,12 @@ def main(argv=None) -> int:
     val_texts, val_labels = list(validation["sentence"]), np.array(validation["label"])
 
     def score(model):
-        """(held-out accuracy, validation predictions)"""
+        """(held-out accuracy, held-out predictions, validation predictions)"""
         held = ft.predict_proba(model, tokenizer, held_texts).argmax(1)
-        return 100 * float((held == held_labels).mean()), ft.predict_proba(model, tokenizer, val_texts).argmax(1)
+        return (100 * float((held == held_labels).mean()), held,
+                ft.predict_proba(model, tokenizer, val_texts).argmax(1))
 
-    scored = {}   # key -> (label, held-out accuracy, validation predictions)
+    scored = {}   # key -> (label, held-out accuracy, held-out predictions, validation predictions)
     for i, name in enumerate(args.runs):
         scored[f"run{i + 1}"] = (name, *score(models[name]))
     for r in range(2, len(args.runs) + 1):
@@ -118,8 +133,10 @@ def main(argv=None) -> int:
     chosen = ("soup" + "".join(str(j + 1) for j in greedy)) if len(greedy) > 1 else f"run{greedy[0] + 1}"
 
     metrics, predictions = {}, {}
-    for key, (label, held, pred) in scored.items():
+    for key, (label, held, held_pred, pred) in scored.items():
         metrics[f"{key}_heldout_accuracy"] = held
+        predictions[f"{key}_heldout_accuracy"] = {"dataset": "sst2", "split": "train", "indices": list(map(int, held_idx)),
+                                                  "predictions": held_pred.tolist()}
         metrics[f"{key}_sst2_validation_accuracy"] = 100 * float((pred == val_labels).mean())
         predictions[f"{key}_sst2_validation_accuracy"] = {"dataset": "sst2", "split": "validation",
                                                           "predictions": pred.tolist()}
@@ -130,11 +147,11 @@ def main(argv=None) -> int:
     record = results.record(
         "finetune", f"{profile}-{size}-{args.name}", metrics, seconds=time.perf_counter() - start,
         directory=args.results_dir or config.results_dir(), predictions=predictions,
-        details={"models": {key: label for key, (label, _, _) in scored.items()}, "greedy_soup": chosen,
+        details={"models": {key: label for key, (label, *_) in scored.items()}, "greedy_soup": chosen,
                  "runs": {name: {k: infos[name].get(k) for k in ("lr", "phrases_seen", *SHARED)}
                           for name in args.runs},
                  "heldout_sentences": len(held_idx), "threads": args.threads})
-    for key, (label, held, pred) in scored.items():
+    for key, (label, held, _, pred) in scored.items():
         print(f"{label}: held-out {held:.2f}%, validation {int((pred == val_labels).sum())}/{len(val_labels)} = "
               f"{100 * float((pred == val_labels).mean()):.2f}%")
     print(("PLUMBING CHECK, NOT A RESULT: " if args.limit else "")

@@ -463,7 +463,7 @@ def test_publish_prose_brings_a_solutions_text_and_nothing_else(tmp_path, unchan
     assert [(c.cell_type, c.source) for c in ran] == [(c.cell_type, c.source) for c in solution.cells]
     assert [c.get("outputs") for c in after.cells] == [c.get("outputs") for c in before.cells]
     assert sum(a.source != b.source for a, b in zip(after.cells, before.cells)) == 1
-    code = next(c for c in solution.cells if c.cell_type == "code" and "import" in c.source)
+    code = next(c for c in solution.cells if c.cell_type == "code" and "import" in c.source and "%" not in c.source)
     code.source = "# a comment added to the code that ran\n" + code.source.replace("\n", "  # and here\n", 1)
     nbformat.write(solution, solution_path)
     publish_prose("orientation", root=root)   # a comment is not code: no new run needed
@@ -481,6 +481,12 @@ def test_publish_prose_brings_a_solutions_text_and_nothing_else(tmp_path, unchan
     with pytest.raises(UsageError, match="cells added, removed or moved"):
         publish_prose("orientation", root=root)
     assert page_path.read_bytes() == page
+    from tools.publish import code_tokens
+
+    assert code_tokens("x = 1") == code_tokens("x = 1\n# a note")           # a comment line at the end is prose
+    assert code_tokens("x = 1") != code_tokens("x = 2")
+    assert code_tokens("!ls -la") != code_tokens("!ls - la")                 # a shell line is compared as written
+    assert code_tokens("%%bash\n# data\necho") != code_tokens("%%bash\necho")   # '#' in a magic cell is not a comment
     proc = course("publish", "--prose", "no-such-level")
     assert proc.returncode == 2 and "--prose no-such-level: needs solutions/no-such-level" in proc.stderr
 

@@ -144,6 +144,7 @@ def test_soup_script_averages_runs_and_its_record_rescores(tmp_path, data_dir):
             "soup12_heldout_accuracy", "greedy_soup_sst2_validation_accuracy"} <= set(m)
     assert rec["details"]["greedy_soup"] in ("run1", "run2", "soup12") and rec["details"]["heldout_sentences"] == 24
     assert rescore(rec) == {k: pytest.approx(m[k], abs=1e-3) for k in rec["predictions"]}
+    assert "soup12_heldout_accuracy" in rec["predictions"]   # the accuracies that choose the greedy soup re-score too
     # the soup of the two is the model whose head is the mean of theirs
     from importlib import util
     spec = util.spec_from_file_location("finetune_soup", repo / "scripts" / "finetune_soup.py")
@@ -156,6 +157,10 @@ def test_soup_script_averages_runs_and_its_record_rescores(tmp_path, data_dir):
     # another held-out slice: refused, nothing written
     proc = soup("offline-full-a", "offline-full-c", "--limit", "24", "--results-dir", str(tmp_path / "refused"))
     assert proc.returncode == 2 and "differ in split_seed" in proc.stderr, proc.stderr[-2000:]
+    proc = soup("offline-full-a", "offline-full-a", "offline-full-b", "--results-dir", str(tmp_path / "refused"))
+    assert proc.returncode == 2 and "each named once" in proc.stderr, proc.stderr[-2000:]
+    proc = soup("offline-full-a", "offline-full-b", "--limit", "0", "--results-dir", str(tmp_path / "refused"))
+    assert proc.returncode == 2 and "--limit 0" in proc.stderr, proc.stderr[-2000:]
     assert not (tmp_path / "refused").exists()
 
 

@@ -76,19 +76,24 @@ def publish(run: Path, *, root: Path = REPO_ROOT, allow_small: bool = False) -> 
 
 
 def code_tokens(source: str):
-    """The tokens Python runs of a cell's source -- comments and blank lines left out -- or the source itself
-    when it does not tokenize (an IPython magic, say), so that only an identical cell compares equal."""
+    """The tokens Python runs of a cell's source -- comments and blank lines left out, line ends and indentation
+    by their kind -- or the source itself when a line is an IPython magic or a shell command (``%``, ``!``: not
+    Python, where a ``#`` line may be data) or it does not tokenize, so that only an identical cell compares equal."""
     import io
     import tokenize
 
+    if any(line.lstrip().startswith(("%", "!")) for line in source.splitlines()):
+        return source
+    by_kind = (tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT, tokenize.ENDMARKER)
     try:
-        return [(t.type, t.string) for t in tokenize.generate_tokens(io.StringIO(source).readline)
+        return [(t.type, "" if t.type in by_kind else t.string)
+                for t in tokenize.generate_tokens(io.StringIO(source).readline)
                 if t.type not in (tokenize.COMMENT, tokenize.NL)]
     except (tokenize.TokenError, IndentationError, SyntaxError):
         return source
 
 
-def publish_prose(level: str, *, root: Path = REPO_ROOT) -> Path:
+def publish_prose(level: str, *, root: Path = REPO_ROOT, write: bool = True) -> Path:
     """Copy ``solutions/<level>/<level>.ipynb``'s markdown cells and code comments into
     ``book/executed/<level>.ipynb``, whose code and outputs stay as they ran; refused (UsageError) unless the two
     notebooks have the same cells in the same order and every code cell the same code (:func:`code_tokens`)."""
@@ -109,6 +114,8 @@ def publish_prose(level: str, *, root: Path = REPO_ROOT) -> Path:
     if changed:
         raise UsageError(f"--prose {level}: code cell {changed[0]} of the solution is not the one that ran: re-run it "
                          f"(./course run {level} --size full, then ./course publish)")
+    if not write:   # checked only
+        return page_path
     for new, cell in zip(solution.cells, ran):
         cell.source = new.source   # the same code (checked above): its outputs still belong to it
     before = page_path.read_text(encoding="utf-8")
@@ -127,8 +134,12 @@ def main(argv=None) -> int:
                          "cell must be the one that ran); no run folder is read")
     args = ap.parse_args(argv)
     try:
-        written = ([publish_prose(level) for level in args.prose] if args.prose
-                   else publish(Path(args.run), allow_small=args.allow_small))
+        if args.prose:   # every level checked before any page is written
+            for level in args.prose:
+                publish_prose(level, write=False)
+            written = [publish_prose(level) for level in args.prose]
+        else:
+            written = publish(Path(args.run), allow_small=args.allow_small)
     except UsageError as exc:
         print(f"publish: {exc}", file=sys.stderr)
         return 2

@@ -385,7 +385,8 @@ def check_calibration(r, fit_temperature, expected_calibration_error) -> None:
         r.add(desc, good, 5 / 3, f"got {short(out)}, expected T close to {want:.3f} (the T > 0 minimising the "
                                  "held-out negative log-likelihood of softmax(logits / T))")
     # the public cases put 20 predictions exactly on each of some bin edges, all right or all wrong, so that
-    # (lo, hi] bins and [lo, hi) bins give other numbers (edges exact in binary arithmetic: k/10, k/5); on the
+    # (lo, hi] bins and [lo, hi) bins give other numbers (0.8 and 0.9 are edges both as k/n and in np.linspace;
+    # 0.6 separates only conf * n arithmetic, as linspace's sixth edge is 0.6000000000000001); on the
     # 5-bin case, 10 bins give another number too
     ece_cases = [(np.random.default_rng(3), 10, ((0.6, True), (0.8, False), (0.9, True))),
                  (np.random.default_rng(4), 5, ((0.6, True), (0.8, False))),
