@@ -524,11 +524,14 @@ def test_binder_builds_the_course_on_cpu_torch_and_installs_its_packages():
     import tomllib
 
     from packaging.specifiers import SpecifierSet
-    from pip._internal.network.session import PipSession
-    from pip._internal.req.req_file import parse_requirements
 
-    def pins(path):
-        return sorted(r.requirement for r in parse_requirements(str(path), session=PipSession()))
+    def pins(path):   # pip's own parser, in its own process: pip's internals import the stdlib's distutils,
+        code = ("import json, sys\nfrom pip._internal.network.session import PipSession\n"   # which would break a
+                "from pip._internal.req.req_file import parse_requirements\n"                  # later setuptools import
+                "print(json.dumps(sorted(r.requirement for r in parse_requirements(sys.argv[1], session=PipSession()))))")
+        proc = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        return json.loads(proc.stdout)
 
     binder = REPO / "binder"
     assert pins(binder / "requirements.txt") == pins(REPO / "requirements.txt")
