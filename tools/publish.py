@@ -93,10 +93,10 @@ def code_tokens(source: str):
         return source
 
 
-def publish_prose(level: str, *, root: Path = REPO_ROOT, write: bool = True) -> Path:
-    """Copy ``solutions/<level>/<level>.ipynb``'s markdown cells and code comments into
-    ``book/executed/<level>.ipynb``, whose code and outputs stay as they ran; refused (UsageError) unless the two
-    notebooks have the same cells in the same order and every code cell the same code (:func:`code_tokens`)."""
+def prose_page(level: str, *, root: Path = REPO_ROOT) -> tuple[Path, str]:
+    """``(book/executed/<level>.ipynb, its new text)``: the page with ``solutions/<level>/<level>.ipynb``'s markdown
+    cells and code comments, its code and outputs as they ran; refused (UsageError) unless the two notebooks have
+    the same cells in the same order and every code cell the same code (:func:`code_tokens`). Writes nothing."""
     import nbformat
 
     solution_path = Path(root) / "solutions" / level / f"{level}.ipynb"
@@ -114,14 +114,17 @@ def publish_prose(level: str, *, root: Path = REPO_ROOT, write: bool = True) -> 
     if changed:
         raise UsageError(f"--prose {level}: code cell {changed[0]} of the solution is not the one that ran: re-run it "
                          f"(./course run {level} --size full, then ./course publish)")
-    if not write:   # checked only
-        return page_path
     for new, cell in zip(solution.cells, ran):
         cell.source = new.source   # the same code (checked above): its outputs still belong to it
     before = page_path.read_text(encoding="utf-8")
-    text = nbformat.writes(page).rstrip("\n") + ("\n" if before.endswith("\n") else "")  # its own last line
-    page_path.write_text(text, encoding="utf-8")
-    return page_path
+    return page_path, nbformat.writes(page).rstrip("\n") + ("\n" if before.endswith("\n") else "")  # its last line
+
+
+def publish_prose(level: str, *, root: Path = REPO_ROOT) -> Path:
+    """Write :func:`prose_page` of ``level``; return the page's path."""
+    path, text = prose_page(level, root=root)
+    path.write_text(text, encoding="utf-8")
+    return path
 
 
 def main(argv=None) -> int:
@@ -135,9 +138,10 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     try:
         if args.prose:   # every level checked before any page is written
-            for level in args.prose:
-                publish_prose(level, write=False)
-            written = [publish_prose(level) for level in args.prose]
+            pages = [prose_page(level) for level in args.prose]
+            for path, text in pages:
+                path.write_text(text, encoding="utf-8")
+            written = [path for path, _ in pages]
         else:
             written = publish(Path(args.run), allow_small=args.allow_small)
     except UsageError as exc:

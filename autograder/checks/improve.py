@@ -199,9 +199,7 @@ def _mining_case(g, n_pool=40, n_train=25, dim=6):
 def _on_the_confidence(pool, train, teacher, threshold, confidence, rows=3):
     """The teacher exactly at ``confidence`` on ``rows`` pool rows that pass the similarity threshold: kept by
     "at least", dropped by "above"."""
-    P = pool / np.linalg.norm(pool, axis=1, keepdims=True)
-    T = train / np.linalg.norm(train, axis=1, keepdims=True)
-    near = np.flatnonzero((P @ T.T).max(1) >= threshold)[:rows]
+    near = reference_mine_paraphrases(pool, train, teacher, threshold, 0.0)[0][:rows]   # similar enough, any teacher
     teacher = teacher.copy()
     teacher[near] = [1 - confidence, confidence]
     return teacher
@@ -339,27 +337,19 @@ def reference_fit_temperature(logits, labels):
     return math.exp(res.x)
 
 
-def reference_ece(probs, labels, n_bins=10):
+def reference_ece(probs, labels, n_bins=10, *, closed_below=False):
+    """The ECE with (lo, hi] bins; ``closed_below``: with [lo, hi) bins, the off-by-one of an edge (for its hint)."""
     probs = np.asarray(probs, dtype=float)
     conf, pred = probs.max(1), probs.argmax(1)
     right = pred == np.asarray(labels)
     edges = np.linspace(0, 1, n_bins + 1)
-    bins = np.clip(np.searchsorted(edges, conf, side="left") - 1, 0, n_bins - 1)   # (lo, hi] bins
+    bins = np.clip(np.searchsorted(edges, conf, side="right" if closed_below else "left") - 1, 0, n_bins - 1)
     ece = 0.0
     for b in range(n_bins):
         sel = bins == b
         if sel.any():
             ece += sel.mean() * abs(right[sel].mean() - conf[sel].mean())
     return float(ece)
-
-
-def _ece_closed_below(probs, labels, n_bins):
-    """The ECE with [lo, hi) bins, the off-by-one of an edge (for its hint)."""
-    probs = np.asarray(probs, dtype=float)
-    conf, right = probs.max(1), probs.argmax(1) == np.asarray(labels)
-    bins = np.clip(np.searchsorted(np.linspace(0, 1, n_bins + 1), conf, side="right") - 1, 0, n_bins - 1)
-    return float(sum((bins == b).mean() * abs(right[bins == b].mean() - conf[bins == b].mean())
-                     for b in range(n_bins) if (bins == b).any()))
 
 
 def _calib_case(g, n, scale):
@@ -412,7 +402,7 @@ def check_calibration(r, fit_temperature, expected_calibration_error) -> None:
         hint = " (as a fraction in [0, 1], not percent)" if v is not None and abs(v - 100 * want) < 1e-6 else ""
         if v is not None and not hint and abs(v - want) > 1e-6:
             hint = (" -- a confidence on an edge belongs to the bin below it: bins (lo, hi]" if on_edges and abs(
-                v - _ece_closed_below(probs, y, bins)) < 1e-6 else
+                v - reference_ece(probs, y, bins, closed_below=True)) < 1e-6 else
                 " -- weight each bin's |accuracy - confidence| by its share of the predictions")
         r.add(desc, v is not None and abs(v - want) < 1e-6, 5 / 3, f"got {short(out)}, expected {want:.6f}{hint}")
 
