@@ -493,3 +493,40 @@ def test_trainer_with_layer_decay_trains_each_depth_at_its_rate(tmp_path):
     assert start["encoder.encoder.layer.0.output.dense.weight"] == pytest.approx(2.5e-4)
     assert start["encoder.embeddings.word_embeddings.weight"] == pytest.approx(1.25e-4)
     assert trainer.state.global_step == 4
+
+
+def test_probe_head_is_the_logistic_regression_on_the_frozen_features_and_fresh_models_start_from_it():
+    """LP-FT's first stage (``probe_first``): the head ``probe_head`` returns predicts what sklearn's logistic
+    regression on the mean-pooled features predicts, with its probabilities (two classes: ``-w/2, +w/2``); the
+    model it was fitted on keeps its own head; soft targets fit their most likely class; bad labels are refused."""
+    import torch
+    from sklearn.linear_model import LogisticRegression
+
+    from textclass import finetune as ft
+    from textclass.models import MINILM, load_encoder
+
+    tok = load_encoder(MINILM, profile="offline").tokenizer
+    torch.manual_seed(0)
+    model = _tiny_bert_classifier(tok)
+    texts = [f"{'a great' if i % 3 else 'an awful'} film number {i}" for i in range(30)]
+    labels = (np.arange(30) % 3 != 0).astype(int)
+    before = model.head.weight.detach().clone()
+    probe = ft.probe_head(model, tok, texts, labels)
+    assert torch.equal(model.head.weight, before)
+    features = ft.pooled_features(model, tok, texts)
+    sk = LogisticRegression(max_iter=1000).fit(features, labels)
+    fresh = _tiny_bert_classifier(tok)
+    fresh.encoder.load_state_dict(model.encoder.state_dict())
+    fresh.head.load_state_dict(probe["state"])
+    mine = ft.predict_proba(fresh, tok, texts)
+    assert np.allclose(mine, sk.predict_proba(features), atol=1e-4)
+    assert probe["train_accuracy"] == pytest.approx(100 * sk.score(features, labels))
+    soft = np.stack([1 - labels * 0.8 - 0.1, labels * 0.8 + 0.1], 1)   # the same classes, as probabilities
+    assert torch.allclose(ft.probe_head(model, tok, texts, soft)["state"]["weight"], probe["state"]["weight"])
+    three = ft.PooledClassifier(model.encoder, num_labels=3)
+    multi = ft.probe_head(three, tok, texts, labels)   # class 2 never seen: never predicted
+    three.head.load_state_dict(multi["state"])
+    assert set(ft.predict_proba(three, tok, texts).argmax(1)) <= {0, 1}
+    for bad, match in (([1] * 30, "at least two"), (labels[:5], "one label per text"), (labels + 5, "class indices")):
+        with pytest.raises(ValueError, match=match):
+            ft.probe_head(model, tok, texts, bad)

@@ -118,6 +118,65 @@ def predict_proba(model, tokenizer, texts, *, batch_size: int = 64, device: str 
     return out
 
 
+def pooled_features(model, tokenizer, texts, *, batch_size: int = 128, device: str = "cpu",
+                    max_length: int = 64) -> np.ndarray:
+    """What a :class:`PooledClassifier`'s head reads: the encoder's mean-pooled last hidden states, one row per
+    text (evaluation mode, so no dropout; the batching of :func:`predict_proba`)."""
+    import torch
+
+    from textclass.evaluate import tokenized_batches
+
+    texts = list(texts)
+    model.eval().to(device)
+    out = np.zeros((len(texts), model.head.in_features), dtype=np.float32)
+    with torch.inference_mode():
+        for batch, enc in tokenized_batches(tokenizer, texts, batch_size, max_length=max_length):
+            enc = enc.to(device)
+            hidden = model.encoder(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).last_hidden_state
+            out[batch] = mean_pool(hidden, enc["attention_mask"]).float().cpu().numpy()
+    return out
+
+
+def probe_head(model, tokenizer, texts, labels, *, C: float = 1.0, max_iter: int = 1000, batch_size: int = 128,
+               device: str = "cpu", max_length: int = 64) -> dict:
+    """The first stage of LP-FT (Kumar et al., 2022, "Fine-tuning can distort pretrained features"): a logistic
+    regression fitted on the frozen encoder's pooled features (:func:`pooled_features`), written as the head's
+    weights, so that fine-tuning starts from a trained head instead of a random one and its first steps do not
+    push a random head's errors into the encoder.
+
+    ``labels`` are class indices, or rows of class probabilities (Level 4's ``teacher_labels`` targets: their most
+    likely class is fitted). Returns ``{"state": the head's state_dict, "train_accuracy", "seconds"}``; load
+    ``state`` into a fresh model's ``head`` (the model given here is left with its own head unchanged). A two-class
+    probe has one weight vector ``w``: the head gets ``-w/2`` and ``+w/2``, whose softmax is the probe's sigmoid."""
+    import torch
+    from sklearn.linear_model import LogisticRegression
+
+    start = time.perf_counter()
+    labels = np.asarray(labels)
+    if labels.ndim == 2:
+        labels = labels.argmax(1)
+    n_out = model.head.out_features
+    if len(labels) != len(texts) or not len(labels):
+        raise ValueError(f"probe_head: {len(texts)} texts and {len(labels)} labels: give one label per text")
+    if labels.min() < 0 or labels.max() >= n_out:
+        raise ValueError(f"probe_head: labels must be class indices 0..{n_out - 1} (the head's outputs)")
+    features = pooled_features(model, tokenizer, texts, batch_size=batch_size, device=device, max_length=max_length)
+    classes = np.unique(labels)
+    if len(classes) < 2:
+        raise ValueError("probe_head: every label is the same class; a probe needs at least two")
+    clf = LogisticRegression(C=C, max_iter=max_iter).fit(features, labels)
+    coef, intercept = clf.coef_, clf.intercept_
+    if coef.shape[0] == 1:   # two classes: one logit difference, split evenly over their two logits
+        coef, intercept = np.vstack([-coef[0] / 2, coef[0] / 2]), np.array([-intercept[0] / 2, intercept[0] / 2])
+    weight = np.zeros((n_out, features.shape[1]), dtype=np.float32)
+    bias = np.full(n_out, -1e4 if len(classes) < n_out else 0.0, dtype=np.float32)   # an unseen class: never chosen
+    weight[clf.classes_], bias[clf.classes_] = coef, intercept
+    ref = model.head.weight
+    state = {"weight": torch.as_tensor(weight, dtype=ref.dtype), "bias": torch.as_tensor(bias, dtype=ref.dtype)}
+    return {"state": state, "train_accuracy": 100 * float(clf.score(features, labels)),
+            "seconds": time.perf_counter() - start}
+
+
 def int8_copy(model):
     """A copy of ``model`` with int8 linear layers: torch's dynamic quantization (int8 weights, activations
     quantized on the fly), run on the CPU. Level 5 and scripts/distil_student.py make their int8 students so."""
