@@ -6,8 +6,10 @@ RUN: a Level 4 checkpoint in the course cache, by its folder name (``offline-ful
 notebook's ``-p run_name=...``) or path. A soup (Wortsman et al., 2022, "Model soups") averages the weights of
 models fine-tuned from the same starting weights; it costs nothing at inference, unlike an ensemble, which runs
 every member. The runs must share the encoder, the seed and the held-out slice (``seed``, ``split_seed``,
-``heldout_size``, ``heldout_by_sentence`` in their ``info.json``; exit 2 otherwise); runs of the notebook with one
-learning rate each and the same ``grid_limit`` also start from the same head. Every uniform soup of two or more
+``heldout_size``, ``heldout_by_sentence`` in their ``info.json``, and, where it names them, ``max_length``,
+``probe_first`` and ``grid_limit``; exit 2 otherwise); runs of the notebook with one learning rate each and the
+same ``grid_limit`` also start from the same head, and so do runs with ``probe_first``, whose head is the probe's.
+Every model is scored at the runs' ``max_length`` (64 for a checkpoint saved before it was recorded). Every uniform soup of two or more
 runs is scored, and the greedy soup, which the held-out slice chooses: the runs in order of held-out accuracy,
 each one kept when the soup's held-out accuracy does not drop. The record
 (``results/finetune-<profile>-<size>-<name>.json``) holds every model's held-out and validation accuracy with
@@ -30,6 +32,9 @@ if str(REPO) not in sys.path:
 from textclass.config import RESULTS_DIR_HELP  # noqa: E402 -- light: os and pathlib only
 
 SHARED = ("encoder", "seed", "split_seed", "heldout_size", "heldout_by_sentence")   # what every run must share
+# ... and these where the checkpoint names them (info.json holds them since they were added); the value a
+# checkpoint that predates them had (None: unknown, not compared)
+RECORDED_LATER = {"max_length": 64, "probe_first": False, "grid_limit": None}
 
 
 def average(models):
@@ -93,8 +98,13 @@ def main(argv=None) -> int:
     def shared(info):   # split_seed_of: a checkpoint saved before split_seed existed cut its slice with its seed
         return {k: ft.split_seed_of(info) if k == "split_seed" else info.get(k) for k in SHARED}
 
+    def later(info, key):
+        return info.get(key, RECORDED_LATER[key])
+
     for name in args.runs[1:]:
         differ = [k for k in SHARED if shared(infos[name])[k] != shared(first)[k]]
+        differ += [k for k in RECORDED_LATER if None not in (later(infos[name], k), later(first, k))
+                   and later(infos[name], k) != later(first, k)]
         if differ:
             print(f"error: {name} and {args.runs[0]} differ in {', '.join(differ)}: a soup averages runs that "
                   "started from the same weights and held out the same slice", file=sys.stderr)
@@ -110,11 +120,13 @@ def main(argv=None) -> int:
     held_texts, held_labels = [texts[i] for i in held_idx], labels[held_idx]
     val_texts, val_labels = list(validation["sentence"]), np.array(validation["label"])
 
+    max_length = later(first, "max_length")
+
     def score(model):
         """(held-out accuracy, held-out predictions, validation predictions)"""
-        held = ft.predict_proba(model, tokenizer, held_texts).argmax(1)
+        held = ft.predict_proba(model, tokenizer, held_texts, max_length=max_length).argmax(1)
         return (100 * float((held == held_labels).mean()), held,
-                ft.predict_proba(model, tokenizer, val_texts).argmax(1))
+                ft.predict_proba(model, tokenizer, val_texts, max_length=max_length).argmax(1))
 
     scored = {}   # key -> (label, held-out accuracy, held-out predictions, validation predictions)
     for i, name in enumerate(args.runs):
@@ -148,8 +160,9 @@ def main(argv=None) -> int:
         "finetune", f"{profile}-{size}-{args.name}", metrics, seconds=time.perf_counter() - start,
         directory=args.results_dir or config.results_dir(), predictions=predictions,
         details={"models": {key: label for key, (label, *_) in scored.items()}, "greedy_soup": chosen,
-                 "runs": {name: {k: infos[name].get(k) for k in ("lr", "phrases_seen", *SHARED)}
+                 "runs": {name: {k: infos[name].get(k) for k in ("lr", "phrases_seen", *SHARED, *RECORDED_LATER)}
                           for name in args.runs},
+                 "max_length": max_length,
                  "heldout_sentences": len(held_idx), "threads": args.threads})
     for key, (label, held, _, pred) in scored.items():
         print(f"{label}: held-out {held:.2f}%, validation {int((pred == val_labels).sum())}/{len(val_labels)} = "

@@ -105,7 +105,7 @@ def test_textbook_recipe_script_writes_a_record_that_rescores(tmp_path, data_dir
 def test_soup_script_averages_runs_and_its_record_rescores(tmp_path, data_dir):
     """scripts/finetune_soup.py on two checkpoints of the same start (MiniLM, one head moved): a soup's weights are
     the mean of its runs', every model's accuracy re-scores, the greedy soup is one of them, and runs that held out
-    another slice are refused with nothing written."""
+    another slice, another max_length or another head start (probe_first) are refused with nothing written."""
     import json
     import os
     import subprocess
@@ -128,6 +128,8 @@ def test_soup_script_averages_runs_and_its_record_rescores(tmp_path, data_dir):
         model.head.weight.add_(torch.randn_like(model.head.weight))
     ft.save_finetuned(model, enc.tokenizer, root / "offline-full-b", info=info | {"lr": 5e-5})
     ft.save_finetuned(model, enc.tokenizer, root / "offline-full-c", info=info | {"split_seed": 1})
+    ft.save_finetuned(model, enc.tokenizer, root / "offline-full-d", info=info | {"max_length": 128})
+    ft.save_finetuned(model, enc.tokenizer, root / "offline-full-e", info=info | {"probe_first": True})
     env = os.environ | {"TEXTCLASS_CACHE": str(cache)}
 
     def soup(*args):
@@ -143,6 +145,7 @@ def test_soup_script_averages_runs_and_its_record_rescores(tmp_path, data_dir):
     assert {"run1_sst2_validation_accuracy", "run2_sst2_validation_accuracy", "soup12_sst2_validation_accuracy",
             "soup12_heldout_accuracy", "greedy_soup_sst2_validation_accuracy"} <= set(m)
     assert rec["details"]["greedy_soup"] in ("run1", "run2", "soup12") and rec["details"]["heldout_sentences"] == 24
+    assert rec["details"]["max_length"] == 64
     assert rescore(rec) == {k: pytest.approx(m[k], abs=1e-3) for k in rec["predictions"]}
     assert "soup12_heldout_accuracy" in rec["predictions"]   # the accuracies that choose the greedy soup re-score too
     # the soup of the two is the model whose head is the mean of theirs
@@ -157,6 +160,9 @@ def test_soup_script_averages_runs_and_its_record_rescores(tmp_path, data_dir):
     # another held-out slice: refused, nothing written
     proc = soup("offline-full-a", "offline-full-c", "--limit", "24", "--results-dir", str(tmp_path / "refused"))
     assert proc.returncode == 2 and "differ in split_seed" in proc.stderr, proc.stderr[-2000:]
+    for other, what in (("d", "max_length"), ("e", "probe_first")):   # a checkpoint without them: 64 and no probe
+        proc = soup("offline-full-a", f"offline-full-{other}", "--limit", "24", "--results-dir", str(tmp_path / "refused"))
+        assert proc.returncode == 2 and f"differ in {what}" in proc.stderr, proc.stderr[-2000:]
     proc = soup("offline-full-a", "offline-full-a", "offline-full-b", "--results-dir", str(tmp_path / "refused"))
     assert proc.returncode == 2 and "each named once" in proc.stderr, proc.stderr[-2000:]
     proc = soup("offline-full-a", "offline-full-b", "--limit", "0", "--results-dir", str(tmp_path / "refused"))
