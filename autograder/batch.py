@@ -40,6 +40,11 @@ def learner_name(path: Path) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", path.name if folder else path.stem)[:100] or "_"
 
 
+def _named_as_is(path: Path) -> bool:
+    """The file's own name is its learner name (no character replaced)."""
+    return learner_name(path) == (path.name if path.is_dir() and not path.is_symlink() else path.stem)
+
+
 def input_hash(path: Path, stage: str, gold_source: str) -> str:
     """Over the names and the bytes of the regular files only (never opens a FIFO, never follows a link)."""
     h = hashlib.sha256(f"{VERSION}\0{stage}\0{gold_source}\0".encode())
@@ -125,10 +130,13 @@ def grade_all(submissions_dir, stage_name: str, out, *, jobs: int = 2, answer_ke
     secret = secret_label()
     context_hash = grading_context(stage, secret, solution, limits)
     todo, skipped, names = [], 0, {}
-    for path in sorted(p for p in root.iterdir() if not p.name.startswith(".")):
-        learner = learner_name(path)
-        if learner in names:
-            learner = f"{learner}_{len(names)}"
+    paths = sorted(p for p in root.iterdir() if not p.name.startswith("."))
+    exact = {learner_name(p) for p in paths if _named_as_is(p)}   # names no other file may take
+    for path in paths:
+        learner = base = learner_name(path)
+        k = 1
+        while learner in names or (learner in exact and not (learner == base and _named_as_is(path))):
+            learner, k = f"{base}_{k}", k + 1
         names[learner] = path
         # other notebook parameters are another grading run: they are part of the hash that resumes
         digest = input_hash(path, stage.name, gold.source + (json.dumps(parameters, sort_keys=True) if parameters else "")
@@ -188,13 +196,20 @@ def outcome(report: dict) -> str:
 
 
 def load_results(out) -> list[dict]:
+    """The grader's reports in a results folder, each named by its file: ``<learner>.json`` (what the grader
+    wrote), never by the ``learner`` it holds, which a report of ``grade FILE --json REPORT`` copies from the
+    submission. A kept submission (``*-submission.json``, the learner's own JSON) and a file that is no report
+    (no ``exit_code``, no ``learner``) are not read as reports."""
     results = []
     for f in sorted(Path(out).glob("*.json")):
+        if f.stem.endswith("-submission") or f.stem.startswith(".") or not regular_file(f):
+            continue
         try:
             report = json.loads(f.read_text(encoding="utf-8"))
-        except ValueError:
+        except (ValueError, RecursionError, OSError):
             continue
-        if isinstance(report, dict) and "learner" in report:
+        if isinstance(report, dict) and "learner" in report and "exit_code" in report:
+            report["learner"] = f.stem
             results.append(report)
     return results
 

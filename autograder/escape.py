@@ -1,9 +1,15 @@
-"""Escaping every string a submission controls before it reaches a spreadsheet, Markdown or HTML."""
+"""Escaping every string a submission controls before it reaches a terminal, a spreadsheet, Markdown or HTML."""
 from __future__ import annotations
 
 import html
 
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
+
+def plain_text(value) -> str:
+    """A submitted string safe to print and to write as UTF-8: control characters (terminal escape sequences,
+    carriage returns) and lone surrogates become U+FFFD; newlines and tabs stay."""
+    return "".join(ch if ch.isprintable() or ch in "\n\t" else "\ufffd" for ch in str(value))
 
 
 def csv_cell(value):

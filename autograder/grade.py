@@ -118,6 +118,7 @@ def main(argv=None) -> int:
         if args.keep_submission and (args.out or not (args.report and path.suffix == ".json" and regular_file(path))):
             raise ValueError("--keep-submission keeps one submission.json beside its report: give a .json "
                              "submission file and --json REPORT (a class folder's --out keeps none)")
+        _never_over_the_submission(path, args.report, args.out)
         kept = path.read_bytes() if args.keep_submission else None
         if args.out:  # a class folder: every learner's file or folder in it
             from autograder.batch import grade_all
@@ -155,6 +156,20 @@ def main(argv=None) -> int:
     if args.report:
         write_report(report, args.report)
     return report["exit_code"]
+
+
+def _never_over_the_submission(path: Path, report, out) -> None:
+    """Refuse (ValueError, exit 2) a report path that is the submission, or a results folder that is the class folder
+    or inside it: the grader writes there and must never replace what a learner submitted."""
+    submission = path.resolve()
+    if report and Path(report).resolve() == submission:
+        raise ValueError(f"--json {report} is the submission itself: give the report a path of its own "
+                         "(nothing a learner submitted is overwritten)")
+    if out:
+        folder = Path(out).resolve()
+        if folder == submission or submission in folder.parents:
+            raise ValueError(f"--out {out} is inside the class folder {path}: give the results a folder of their "
+                             "own, beside it")
 
 
 def keep_submission(submission, data: bytes, report) -> Path:

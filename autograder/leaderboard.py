@@ -15,7 +15,7 @@ from autograder.escape import md_cell
 from autograder.workdir import DEFAULT_WORK, graded_dir, graded_stages
 from textclass.submission import atomic_write_text
 
-HEADER = ("rank", "learner or team", "stage", "accuracy (%)", "model", "parameters", "latency (ms)", "date")
+HEADER = ("rank", "learner (team)", "stage", "accuracy (%)", "model", "parameters", "latency (ms)", "date")
 
 
 def _cell(value) -> str:
@@ -24,12 +24,14 @@ def _cell(value) -> str:
 
 
 def rows(results_dir) -> list[dict]:
-    """Best valid result per learner (or team) and stage, best first (see ``_merit``)."""
+    """Best valid result per learner and stage, best first (see ``_merit``). The learner is the grader's name for
+    the submission (its file in the class folder); a ``team`` the submission names is its own claim, shown beside
+    the learner, never used as the identity (else anyone could replace a classmate's row)."""
     best = {}
     for r in load_results(results_dir):
         if r.get("exit_code") not in (0, 1) or r.get("flagged") or r.get("accuracy") is None:
             continue
-        key = (r.get("team") or r["learner"], r["stage"])
+        key = (r["learner"], r["stage"])
         if key not in best or _merit(r) < _merit(best[key]):
             best[key] = r
     return sorted(best.values(), key=lambda r: (r["stage"],) + _merit(r) + (r["learner"],))
@@ -53,9 +55,10 @@ def render(results_dir) -> str:
         if (r["stage"],) + _merit(r) != previous:  # ties share a rank
             rank = seen[r["stage"]]
         previous = (r["stage"],) + _merit(r)
-        date = str(r.get("created") or r.get("graded_at") or "")[:10]
+        date = str(r.get("graded_at") or r.get("created") or "")[:10]   # the grader's date, not the submitted one
+        who = r["learner"] + (f" ({r['team']})" if r.get("team") else "")
         lines.append("| " + " | ".join(_cell(v) for v in (
-            rank, r.get("team") or r["learner"], r["stage"], f"{r['accuracy']:.2f}", r.get("model"),
+            rank, who, r["stage"], f"{r['accuracy']:.2f}", r.get("model"),
             r.get("parameters"), r.get("latency_ms"), date)) + " |")
     return "# Leaderboard\n\nAccuracy recomputed by the autograder from each submission's predictions. Ranked by " \
         "score; on a reproduction stage, ties go to the result closest to the published number.\n\n" \

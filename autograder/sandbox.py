@@ -67,7 +67,8 @@ def default_hidden() -> list[Path]:
         except (OSError, IndexError):
             pass
     hidden = [r / name for r in roots for name in (
-        "solutions", ".git", "grading", "release", "book/executed", "_build", ".nbgrader")]  # solutions in any form
+        "solutions", ".git", "grading", "release", "book/executed", "_build", ".nbgrader",
+        "results/grades")]  # solutions in any form; the course's graded submissions (SST-2 test predictions)
     from autograder.scoring import key_path
     from autograder.stages import STAGES
     from textclass.config import resolve_data_dir

@@ -11,6 +11,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from autograder.escape import plain_text
 from autograder.stages import OFFLINE_CANNOT_PASS, Stage, mismatch_message, offline_advice, profile_note
 from textclass.evaluate import wilson_interval
 from textclass.submission import SubmissionError, atomic_write_text, load_submission
@@ -86,7 +87,7 @@ def check_predictions(sub: dict, stage: Stage, gold: Gold) -> list[int]:
     for field, want in (("stage", stage.name), ("dataset", stage.dataset), ("split", stage.split)):
         if sub.get(field) != want:
             got = sub.get(field)
-            raise SubmissionError(mismatch_message(field, got if isinstance(got, str) and len(got) <= 40
+            raise SubmissionError(mismatch_message(field, plain_text(got) if isinstance(got, str) and len(got) <= 40
                                                    else _describe(got), stage))
     preds, n = sub["predictions"], len(gold.labels)
     if not isinstance(preds, list):
@@ -120,13 +121,20 @@ def score(sub: dict, stage: Stage, gold: Gold) -> dict:
         messages.append(f"claimed_accuracy {claimed:g} differs from the recomputed {accuracy:.4f} by "
                         f"{abs(claimed - accuracy):.2f} points; only the recomputed value counts (did you claim a "
                         "fraction instead of a percent, or evaluate other predictions than you submitted?)")
-    flagged = gold.public and correct == n
+    copied = gold.public and correct == n
+    implausible = stage.flag_above is not None and accuracy > stage.flag_above
+    flagged = copied or implausible
     passed = stage.passed(accuracy) and not flagged
     points = 0.0 if flagged else stage.score(accuracy)
-    if flagged:
+    if copied:
         messages.append(f"FLAGGED: the predictions equal the public gold labels of {stage.dataset}/{stage.split} "
                         "exactly; no model does that. Score 0 pending review: submit the notebook that produced "
                         "them (graded by re-execution), not labels copied from the dataset.")
+    elif implausible:
+        messages.append(f"FLAGGED: {accuracy:.2f}% on {stage.dataset}/{stage.split} is above {stage.flag_above:g}%, "
+                        "more than the best published models reach; labels copied from a public source (with a few "
+                        "flipped) do that. Score 0 pending review: submit the notebook that produced them (graded by "
+                        "re-execution).")
     report = {"stage": stage.name, "n": n, "correct": correct, "accuracy": round(accuracy, 4),
               "interval": [round(lo, 4), round(hi, 4)], "claimed_accuracy": claimed, "target": stage.target,
               "tolerance": stage.tolerance, "kind": stage.kind, "target_text": stage.describe_target(),
@@ -135,15 +143,15 @@ def score(sub: dict, stage: Stage, gold: Gold) -> dict:
               "gold": gold.source, "messages": messages}
     profile = sub.get("profile")
     note = profile_note(stage, _describe(profile) if profile is not None and not isinstance(profile, str)
-                        else (profile or "")[:40])
+                        else plain_text((profile or "")[:40]))
     if not passed and not flagged and isinstance(profile, str) and profile.startswith("offline") \
             and stage.name in OFFLINE_CANNOT_PASS:
         report["how_to_improve"] = offline_advice(stage)  # said once, where the advice would stand
-        messages.insert(0, f"profile: {profile[:40]}")
+        messages.insert(0, f"profile: {plain_text(profile[:40])}")
     else:
         messages.insert(0, note)
     report.update({k: sub[k] if isinstance(sub[k], (int, float)) and not isinstance(sub[k], bool)
-                   and math.isfinite(sub[k]) else str(sub[k])[:200] for k in _SHOWN_FIELDS if sub.get(k) is not None})
+                   and math.isfinite(sub[k]) else plain_text(str(sub[k])[:200]) for k in _SHOWN_FIELDS if sub.get(k) is not None})
     report["exit_code"] = EXIT_PASSED if passed else EXIT_FAILED
     return report
 
@@ -186,7 +194,7 @@ def summary(report: dict) -> str:
     lines.append(f"  isolation: {mode}")
     if report.get("secret"):
         lines.append(f"  hidden cases: {report['secret']}")
-    return "\n".join(lines)
+    return "\n".join(plain_text(line) for line in lines)   # a report read back from disk is learner data too
 
 
 def write_report(report: dict, path) -> Path:

@@ -16,6 +16,7 @@ import os
 import stat
 from pathlib import Path
 
+from autograder.escape import plain_text
 from autograder.scoring import MAX_BYTES, Gold, invalid, key_path, load_gold, read_json_submission, score
 from autograder.stages import STAGES, Stage, get_stage
 from textclass.submission import SubmissionError
@@ -202,8 +203,8 @@ def grade_notebook(path: Path, stage: Stage, gold: Gold, *, solution=None, limit
                 gid = nbgrader_meta(c).get("grade_id") if nbgrader_meta(c).get("grade") else None
                 for o in c.get("outputs", []) if c.get("cell_type") == "code" else []:
                     if isinstance(o, dict) and o.get("output_type") == "error":
-                        evalue = str(o.get("evalue") or "")[:200]
-                        what = str(o.get("ename"))[:60] + (f": {evalue}" if evalue else " (no message)")
+                        evalue = plain_text(str(o.get("evalue") or "")[:200])
+                        what = plain_text(str(o.get("ename"))[:60]) + (f": {evalue}" if evalue else " (no message)")
                         if gid in wanted:
                             visible_errors.setdefault(gid, what)
                         else:
@@ -225,8 +226,8 @@ def grade_notebook(path: Path, stage: Stage, gold: Gold, *, solution=None, limit
         if missing:
             raise SubmissionError(f"the submission.json the notebook wrote lacks {', '.join(missing)}")
         report = score(sub, stage, gold)
-    except ValueError as exc:  # SubmissionError is a ValueError
-        return _invalid(stage, f"the submission.json the notebook wrote is not valid: {exc}", messages, **extra,
+    except (ValueError, RecursionError) as exc:  # SubmissionError is a ValueError; too deep a JSON recurses
+        return _invalid(stage, f"the submission.json the notebook wrote is not valid: {plain_text(exc)}", messages, **extra,
                         exercises=exercises)
     incoming = path.parent / "submission.json"
     if regular_file(incoming) and incoming.stat().st_size <= MAX_BYTES:

@@ -172,6 +172,22 @@ def test_copied_gold_labels_are_flagged(tmp_path, labels, gold):
     assert any("FLAGGED" in m for m in report["messages"])
 
 
+def test_labels_with_a_few_flipped_are_flagged_above_the_best_published_accuracy(tmp_path, labels, gold):
+    """A copy of the public labels with a few flipped is not an exact copy, and no model reaches it either: above the
+    stage's ``flag_above`` (98.5% on SST-2) it is flagged; at a real model's accuracy it is not."""
+    stage = get_stage("improve")
+    n = len(labels)
+    for correct, flagged in ((n - 1, True), (n - 20, False), (int(n * 0.985) + 1, True), (int(n * 0.985), False)):
+        report = grade_path(write_json(tmp_path / f"s{correct}.json", submission(labels, correct, stage="improve")),
+                            stage, gold)
+        assert report["flagged"] is flagged, (correct, report["accuracy"])
+        if flagged:
+            assert report["score"] == 0 and not report["passed"] and report["exit_code"] == 1
+            assert any("above 98.5%" in m and "notebook" in m for m in report["messages"])
+        else:
+            assert report["passed"] and report["score"] == 10
+
+
 def _bad(labels, **changes):
     sub = submission(labels, 794)
     for key, value in changes.items():
@@ -285,6 +301,11 @@ def test_hidden_answer_key_for_the_test_split(tmp_path, data_dir):
     report = json.loads((tmp_path / "r.json").read_text())
     assert result.returncode == 0 and report["n"] == 1821 and report["correct"] == len(truth) - wrong
     assert not report["flagged"]  # a hidden key is not a public split
+    # ... but SST-2's test labels can be found (SentEval has them): a copy is flagged by the ceiling
+    path = write_json(tmp_path / "copy.json", submission(truth, len(truth), split="test", stage="improve-test"))
+    result = cli("grade", path, "--stage", "improve-test", "--answer-key", key_path, "--json", tmp_path / "c.json")
+    report = json.loads((tmp_path / "c.json").read_text())
+    assert result.returncode == 1 and report["flagged"] and report["score"] == 0
 
 
 def test_unlabelled_split_without_key_says_what_to_do(tmp_path, labels):

@@ -105,7 +105,7 @@ def test_grade_all_grades_every_submission_correctly(folder):
     assert json.loads((out / "learner02.json").read_text())["correct"] == 794
     assert (out / "learner01.json").read_bytes() == before
 
-    # leaderboard: valid, unflagged results only, best first, per team
+    # leaderboard: valid, unflagged results only, best first, one row per learner (a submitted team shown beside it)
     text = render(out)
     table = [line for line in text.splitlines() if line.startswith("| ") and not line.startswith("| rank")]
     shown = [line.split(" | ")[1] for line in table]
@@ -116,7 +116,9 @@ def test_grade_all_grades_every_submission_correctly(folder):
     for (s1, a1), (s2, a2) in zip(zip(scores, accs), zip(scores[1:], accs[1:])):
         assert s1 > s2 or abs(a1 - STAGE.target) <= abs(a2 - STAGE.target) + 0.006
     assert "copied" not in shown and "short" not in shown and "empty" not in shown
-    assert shown.count("team-a") == 1 and "nb1" in shown
+    team = [f"learner{i:02d}" for i in range(0, 44, 11)]
+    assert sorted(w for w in shown if "team-a" in w) == [f"{n} (team-a)" for n in team if want[n][0] < 2]
+    assert "nb1" in shown
     valid = [json.loads((out / f"{k}.json").read_text()) for k, v in want.items() if v[0] < 2 and k != "copied"]
     best = min(valid, key=lambda r: (-STAGE.score(r["accuracy"]), abs(r["accuracy"] - STAGE.target)))
     assert accs[0] == round(best["accuracy"], 2)  # the full-score result closest to the published number

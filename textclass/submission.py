@@ -90,6 +90,9 @@ def load_submission(path: str | os.PathLike) -> dict:
         sub = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise SubmissionError(f"{path}: not valid JSON ({exc}); write it with textclass.submission.write_submission")
+    except (ValueError, RecursionError) as exc:   # an integer of thousands of digits; arrays nested too deep
+        raise SubmissionError(f"{path}: not a submission ({type(exc).__name__}: {str(exc)[:80]}); write it with "
+                              "textclass.submission.write_submission") from None
     if not isinstance(sub, dict):
         raise SubmissionError(f"{path}: expected a JSON object with the fields {', '.join(REQUIRED)}")
     missing = [k for k in REQUIRED if k not in sub]

@@ -1,0 +1,131 @@
+"""What a hostile submission can do to the grader's reports and the instructor's files: the cases of a review that
+forged grades against the real CLI (each test runs ``python -m autograder``, real files, no mocks)."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fixtures.autograder.synth import gold_labels, submission, write_json
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def cli(*args):
+    return subprocess.run([sys.executable, "-m", "autograder", *map(str, args)], capture_output=True, text=True,
+                          cwd=REPO, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def labels():
+    return gold_labels()
+
+
+def test_feedback_names_its_folder_by_the_report_file_never_by_the_submitted_learner(tmp_path, labels):
+    """A report made with ``grade FILE --json WORK/graded/<stage>/NAME.json`` copies the submission's ``learner``;
+    feedback writes under ``NAME`` (the instructor's file name), never under ``../../x`` or an absolute path."""
+    work = tmp_path / "work"
+    for name, learner in (("rel", "../../pwned"), ("abs", str(tmp_path / "abs-pwned"))):
+        sub = write_json(tmp_path / f"{name}-in.json", submission(labels, 794, stage="improve", learner=learner))
+        cli("grade", sub, "--stage", "improve", "--json", work / "graded" / "improve" / f"{name}.json")
+    done = cli("feedback", "--work", work)
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.relative_to(work / "feedback").as_posix() for p in (work / "feedback").rglob("*.md")) == \
+        ["abs/improve.md", "rel/improve.md"]
+    assert not (tmp_path / "pwned").exists() and not (tmp_path / "abs-pwned").exists()
+
+
+def test_a_kept_submission_is_not_read_as_a_report(tmp_path, labels):
+    """``--keep-submission`` puts the learner's own JSON beside the report: a forged "passed, 99.99%" in it never
+    reaches the leaderboard or grades.csv; the real report (not passed, 50.92%) does."""
+    forged = submission(labels, 0, stage="improve", predictions=[1] * len(labels), claimed_accuracy=None)
+    forged.update(learner="mallory", exit_code=0, accuracy=99.99, score=10, passed=True, flagged=False)
+    graded = tmp_path / "work" / "graded" / "improve"
+    done = cli("grade", write_json(tmp_path / "mallory-in.json", forged), "--stage", "improve",
+               "--json", graded / "mallory.json", "--keep-submission")
+    assert done.returncode == 1 and (graded / "mallory-submission.json").is_file()
+    board = cli("leaderboard", graded)
+    assert "99.99" not in board.stdout and "50.92" in board.stdout
+    assert cli("export", "--work", tmp_path / "work").returncode == 0
+    rows = (tmp_path / "work" / "grades.csv").read_text().splitlines()[1:]
+    assert len(rows) == 1 and rows[0].startswith("mallory,improve,0") and "99.99" not in rows[0]
+
+
+def test_a_team_a_submission_names_does_not_replace_a_classmates_row(tmp_path, labels):
+    """The leaderboard's identity is the learner's file; a submitted ``team`` is shown beside it, and the date is
+    the grader's, not the submitted ``created``."""
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    subs.mkdir()
+    write_json(subs / "alice.json", submission(labels, 812, stage="improve"))
+    write_json(subs / "mallory.json", submission(labels, 820, stage="improve", team="alice", created="2020-01-01"))
+    assert cli("grade", subs, "--stage", "improve", "--out", out).returncode == 0
+    table = [line for line in cli("leaderboard", out).stdout.splitlines() if line.startswith("| ") and "rank" not in line]
+    shown = [line.split(" | ")[1] for line in table]
+    assert shown == ["mallory (alice)", "alice"]
+    assert "2020-01-01" not in "\n".join(table)
+
+
+@pytest.mark.parametrize("field, value", [("profile", "\ud800x"), ("model", "\x1b[3A\r\x1b[2Kstage improve: PASSED")])
+def test_control_characters_and_lone_surrogates_never_reach_the_terminal_or_break_a_class(tmp_path, labels, field,
+                                                                                          value):
+    """A submitted string with a lone surrogate or a terminal escape: the single grade prints its verdict and
+    writes its report (exit 1, not a traceback); in a class run the next learner is graded all the same and
+    feedback works for everyone."""
+    sub = write_json(tmp_path / "eve.json", submission(labels, 700, stage="improve", **{field: value}))
+    done = cli("grade", sub, "--stage", "improve", "--json", tmp_path / "r.json")
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr[-1500:]
+    assert "\x1b" not in done.stdout and "\r" not in done.stdout and "NOT PASSED" in done.stdout
+    assert json.loads((tmp_path / "r.json").read_text())["accuracy"] == pytest.approx(100 * 700 / len(labels), abs=1e-3)
+    work = tmp_path / "work"
+    (work / "submitted" / "improve").mkdir(parents=True)
+    (work / "submitted" / "improve" / "eve.json").write_bytes(sub.read_bytes())
+    write_json(work / "submitted" / "improve" / "zoe.json", submission(labels, 800, stage="improve"))
+    assert cli("grade", work / "submitted" / "improve", "--stage", "improve",
+               "--out", work / "graded" / "improve").returncode == 0
+    assert {p.name for p in (work / "graded" / "improve").glob("*.md")} == {"eve.md", "zoe.md"}
+    assert cli("feedback", "--work", work).returncode == 0
+    assert (work / "feedback" / "zoe" / "improve.md").is_file()
+
+
+@pytest.mark.parametrize("text", ["[" * 100_000 + "]" * 100_000, '{"stage": "improve", "predictions": [' + "9" * 5000 + "]}"])
+def test_a_submission_too_deep_or_with_a_huge_number_is_invalid_not_a_grader_error(tmp_path, text):
+    path = tmp_path / "x.json"
+    path.write_text(text)
+    done = cli("grade", path, "--stage", "improve")
+    assert done.returncode == 2 and "not a submission" in done.stdout and "Traceback" not in done.stderr
+    (tmp_path / "class").mkdir()
+    (tmp_path / "class" / "x.json").write_text(text)
+    done = cli("grade", tmp_path / "class", "--stage", "improve", "--out", tmp_path / "out")
+    assert done.returncode == 0, done.stdout[-1500:]   # 3 would be a grader error
+    assert json.loads((tmp_path / "out" / "x.json").read_text())["exit_code"] == 2
+
+
+def test_the_grader_never_writes_over_a_submission(tmp_path, labels):
+    sub = write_json(tmp_path / "single.json", submission(labels, 794, stage="improve"))
+    before = sub.read_bytes()
+    done = cli("grade", sub, "--stage", "improve", "--json", sub)
+    assert done.returncode == 2 and "the submission itself" in done.stderr
+    (tmp_path / "class").mkdir()
+    write_json(tmp_path / "class" / "a.json", submission(labels, 794, stage="improve"))
+    for out in (tmp_path / "class", tmp_path / "class" / "graded"):
+        done = cli("grade", tmp_path / "class", "--stage", "improve", "--out", out)
+        assert done.returncode == 2 and "inside the class folder" in done.stderr
+    assert sub.read_bytes() == before and [p.name for p in (tmp_path / "class").iterdir()] == ["a.json"]
+
+
+def test_learner_names_never_collide_nor_take_a_classmates_name(tmp_path, labels):
+    """Names made from file names (characters replaced) get a suffix that no other file's own name has: three
+    learners, three reports, each learner's own name kept by the file that has it."""
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    subs.mkdir()
+    accs = {"victim#.json": 700, "victim_.json": 800, "victim__1.json": 790, "_.json": 780, "é.json": 760}
+    for name, correct in accs.items():
+        write_json(subs / name, submission(labels, correct, stage="improve"))
+    assert cli("grade", subs, "--stage", "improve", "--out", out).returncode == 0
+    reports = {p.stem: json.loads(p.read_text())["correct"] for p in out.glob("*.json") if p.stem != "grades"}
+    assert len(reports) == len(accs)
+    assert reports["victim_"] == 800 and reports["victim__1"] == 790 and reports["_"] == 780
+    assert sorted(reports.values()) == sorted(accs.values())
