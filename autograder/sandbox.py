@@ -55,9 +55,11 @@ MAX_REPLY = 32 * 2**20
 
 
 # --------------------------------------------------------------------------- what the jail must not see
-def default_hidden() -> list[Path]:
-    """The instructor's solutions and history for every checkout the jail can import from, the key directory,
-    and ``AUTOGRADER_HIDE`` (``os.pathsep``-separated)."""
+JAIL_CHECKS = Path(__file__).resolve().parent / "jail_checks"
+
+
+def _checkouts() -> set[Path]:
+    """This checkout and every checkout an editable install maps (the jail's Python can import from each)."""
     roots = {REPO_ROOT}
     for finder in Path(sys.prefix).glob("lib/python*/site-packages/__editable__*finder.py"):
         try:
@@ -66,6 +68,19 @@ def default_hidden() -> list[Path]:
                       if Path(p).is_absolute()}
         except (OSError, IndexError):
             pass
+    return roots
+
+
+def checks_dirs() -> list[Path]:
+    """The ``autograder/checks`` folders the jail could import: in the jail each is replaced by the stub
+    (``autograder/jail_checks``)."""
+    return [r / "autograder" / "checks" for r in sorted(_checkouts()) if (r / "autograder" / "checks").is_dir()]
+
+
+def default_hidden() -> list[Path]:
+    """The instructor's solutions and history for every checkout the jail can import from, the key directory,
+    and ``AUTOGRADER_HIDE`` (``os.pathsep``-separated)."""
+    roots = _checkouts()
     hidden = [r / name for r in roots for name in (
         "solutions", ".git", "grading", "release", "book/executed", "_build", ".nbgrader",
         "results/grades")]  # solutions in any form; the course's graded submissions (SST-2 test predictions)
@@ -98,6 +113,12 @@ done
 W="$S/work"
 if [ -d /mnt ]; then mount --bind "$S/work" /mnt; W=/mnt; mount -t tmpfs -o size=64m,mode=1777 tmpfs /tmp; fi
 mount -t tmpfs -o size=64m,mode=1777 tmpfs /dev/shm 2>/dev/null || true
+printf '%s\n' "$AG_SWAP" | while IFS= read -r p; do
+  [ -n "$p" ] || continue
+  dst="${p%%|*}"; src="${p#*|}"
+  if [ -d "$dst" ] && [ ! -L "$dst" ] && [ -d "$src" ]; then mount --bind "$src" "$dst"; mount -o remount,bind,ro "$dst"; fi
+done
+unset AG_SWAP
 printf '%s\n' "$AG_HIDE" | while IFS= read -r p; do
   [ -n "$p" ] || continue
   if [ -d "$p" ] && [ ! -L "$p" ]; then mount -t tmpfs -o ro,size=4k,mode=0555 tmpfs "$p"
@@ -200,6 +221,9 @@ class Jail:
                "PYTHONPATH": str(REPO_ROOT), "HOME": str(work / ".home"), "TMPDIR": str(work / ".tmp")}
         if self.isolated:
             env["AG_HIDE"] = "\n".join(str(p) for p in self.hide if "\n" not in str(p))
+            # the checks' code (with their reference answers) is replaced by a stub that only names them
+            env["AG_SWAP"] = "\n".join(f"{p}|{JAIL_CHECKS}" for p in checks_dirs()
+                                        if "\n" not in str(p) and "|" not in str(p))
         to_worker, self._w = os.pipe()
         self._r, from_worker = os.pipe()
         runner = [sys.executable, str(WORKER), str(to_worker), str(from_worker)]

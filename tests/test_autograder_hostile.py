@@ -435,3 +435,19 @@ def test_limits_only_fallback_still_grades_outside_the_kernel(env, tmp_path, mon
     assert report["sandbox"]["mode"] == "limits-only" and "isolation: limits-only" in summary(report)
     assert any("NO hiding" in line for line in report["sandbox"]["not_enforced"])
     assert exercise(report) == expected_score(WRONG) and report["correct"] == len(env["labels"]) - 78
+
+
+@needs_isolation
+def test_a_notebook_that_returns_the_checks_own_reference_answer_scores_as_blank(env, tmp_path):
+    """In the jail ``autograder.checks`` is a stub (``autograder/jail_checks``): the test cells' imports work,
+    the checks' reference functions are not there, so forwarding the hidden cases to them earns nothing."""
+    body = ("from autograder.checks.orientation import _sentences_needed\n"
+            "    return _sentences_needed(points, n)")
+    report = grade_nb(env, tmp_path, learner_notebook(body))
+    assert exercise(report) == expected_score(BLANK) == 0
+    spy = ("import autograder.checks as c\nfrom autograder.checks import grade, orientation as checks\n"
+           "found = {'stub': getattr(c, 'JAIL_STUB', False), 'check': checks.check_sentences_needed(None)}\n")
+    submit = learner_notebook().cells[-1].source.replace("model='synthetic notebook'", "model=json.dumps(found)")
+    report = grade_nb(env, tmp_path, learner_notebook(before_test=spy, submit="import json\n" + submit))
+    assert json.loads(report["model"]) == {"stub": True, "check": None}
+    assert exercise(report) == expected_score(RIGHT)   # the real check, run by the grader, still scores it
