@@ -63,6 +63,17 @@ def test_b_copied_validation_sentences_get_no_accuracy_points(minilm_sst2):
     assert r.score <= 2, r.report()
 
 
+@pytest.mark.parametrize("edit", [lambda s: s + " zq", lambda s: "so " + s, lambda s: " ".join(s.split()[:-1])])
+def test_b_validation_sentences_with_a_word_added_or_dropped_get_no_accuracy_points(minilm_sst2, edit):
+    """Every validation sentence of each class with a junk word added (or one dropped), as descriptions: they
+    beat the baseline (the labelled data at work), and are caught as validation sentences all the same."""
+    encode, sentences, labels = minilm_sst2
+    neg = [edit(s) for s, y in zip(sentences, labels) if y == 0 and len(s.split()) >= 6]
+    pos = [edit(s) for s, y in zip(sentences, labels) if y == 1 and len(s.split()) >= 6]
+    r = checks.check_my_label_descriptions(lambda: [neg, pos], encode, sentences, labels)
+    assert r.score <= 2 and "SST-2 validation sentences" in r.report(), r.report()
+
+
 def test_b_a_description_that_happens_to_be_a_training_phrase_is_left_out_not_fatal(ex, minilm_sst2):
     """"one of the worst movies of the year" is an SST-2 train phrase and an ordinary description: it is left
     out with a note, and the learner's other descriptions are scored as they are without it."""

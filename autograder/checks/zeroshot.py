@@ -97,6 +97,13 @@ def _norm(text: str) -> str:
     return " ".join(re.sub(r"[^a-z0-9' ]+", " ", str(text).lower()).split())
 
 
+def _holds_a_validation_sentence(text: str, long_validation) -> bool:
+    """A description that holds an SST-2 validation sentence of five or more words (a junk word added), or shares
+    most of its words (Jaccard >= 0.6: a word or two changed or dropped), is that labelled sentence."""
+    words = set(text.split())
+    return any(v in text or len(words & w) >= 0.6 * len(words | w) for v, w in long_validation)
+
+
 def _default_minilm_sst2():
     """all-MiniLM-L6-v2 and SST-2 validation, loaded here (the grader's own copies, never the learner's)."""
     from textclass import data, models, probe
@@ -126,7 +133,7 @@ def check_my_label_descriptions(r, my_label_descriptions, encode=None, sentences
     The learner's function is called with no argument (plain data back). ``encode`` (all-MiniLM-L6-v2,
     ``list of str -> array``) and ``sentences``/``labels`` (SST-2 validation) default to the grader's own copies;
     tests pass them to reuse a loaded encoder. Zero-shot must not use labelled data: descriptions copied from
-    SST-2 validation sentences score no accuracy, descriptions that are SST-2 training phrases of five or more words
+    SST-2 validation sentences (or holding one, or most of one's words) score no accuracy, descriptions that are SST-2 training phrases of five or more words
     are left out (the rest is scored), and descriptions that change when every dataset ``textclass.data`` loads
     has its labels permuted (a harness, seeded from the secret) score no accuracy.
     Full marks at >= baseline + 1 point; the accuracy part falls linearly to 0 at 5 points below that.
@@ -155,7 +162,8 @@ def check_my_label_descriptions(r, my_label_descriptions, encode=None, sentences
     flat = [x for c in descriptions for x in c]
     validation_set = {_norm(s) for s in sentences}
     train_set = _sst2_train_sentences()
-    leaked = [x for x in flat if _norm(x) in validation_set]
+    long_validation = [(v, set(v.split())) for v in validation_set if len(v.split()) >= 5]
+    leaked = [x for x in flat if _norm(x) in validation_set or _holds_a_validation_sentence(_norm(x), long_validation)]
     if leaked:
         r.add(acc_desc, False, 8, f"{len(leaked)} description(s) are SST-2 validation sentences (e.g. "
               f"{short(leaked[0], 60)}); zero-shot describes the classes, it does not copy labelled data")
