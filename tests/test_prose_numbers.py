@@ -38,6 +38,8 @@ ALLOWED = {
     71.6: "Level 1 exercise (b)'s full-marks line: the check's baseline 70.6 plus one point (autograder/checks/zeroshot.py)",
     0.5: "a probability of one half (McNemar's fair coin, a 0.5 threshold)",
     1.0: "a probability of one",
+    98.5: "the grader's flag_above on SST-2 (autograder/stages.py): above the best published accuracies",
+    97.0: "the grader's flag_above on Banking77 (autograder/stages.py)",
     100.0: "all of them",
     0.0: "none of them",
 }
