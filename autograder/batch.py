@@ -20,7 +20,6 @@ import re
 import time
 from pathlib import Path
 
-from autograder.checks import secret_label
 from autograder.escape import csv_cell, md_block, md_cell
 from autograder.trusted import grade_path, regular_file
 from autograder.sandbox import Limits, isolation_available
@@ -71,7 +70,8 @@ def grading_context(stage, secret: str, solution=None, limits=None) -> str:
     numbers = {k: float(v) for k, v in sorted(dataclasses.asdict(limits).items())} if limits is not None else {}
     h = hashlib.sha256(f"{secret}\0{json.dumps(numbers)}\0".encode())
     package = Path(__file__).resolve().parent
-    sources = sorted([*(package / "checks").glob("*.py"), *(package / "harnesses").glob("*.py")])
+    sources = sorted([*(package / "checks").glob("*.py"), *(package / "harnesses").glob("*.py"),
+                      *(package / "jail_checks").glob("*.py"), package / "sandbox.py", package / "trusted.py"])
     if solution is None and getattr(stage, "level", None):
         from autograder.notebook import solution_path
 
@@ -127,6 +127,8 @@ def grade_all(submissions_dir, stage_name: str, out, *, jobs: int = 2, answer_ke
     (out / ".work").mkdir(parents=True, exist_ok=True)
     start = time.monotonic()
     gold = load_gold(stage, answer_key, data_dir)  # once, shared by every forked grader
+    from autograder.checks import secret_label   # here, not at import: the jail's stub has no secret_label
+
     secret = secret_label()
     context_hash = grading_context(stage, secret, solution, limits)
     todo, skipped, names = [], 0, {}
@@ -198,18 +200,24 @@ def outcome(report: dict) -> str:
 def load_results(out) -> list[dict]:
     """The grader's reports in a results folder, each named by its file: ``<learner>.json`` (what the grader
     wrote), never by the ``learner`` it holds, which a report of ``grade FILE --json REPORT`` copies from the
-    submission. A kept submission (``*-submission.json``, the learner's own JSON) and a file that is no report
-    (no ``exit_code``, no ``learner``) are not read as reports."""
-    results = []
+    submission. A submission kept beside its report (``grade --keep-submission``: ``NAME-submission.json``, the
+    learner's own JSON, which ``NAME.json`` names) and a file that is no report (no ``exit_code``, no ``learner``)
+    are not read as reports; a learner who is called ``jo-submission`` is."""
+    loaded = {}
     for f in sorted(Path(out).glob("*.json")):
-        if f.stem.endswith("-submission") or f.stem.startswith(".") or not regular_file(f):
+        if f.stem.startswith(".") or not regular_file(f):
             continue
         try:
             report = json.loads(f.read_text(encoding="utf-8"))
         except (ValueError, RecursionError, OSError):
             continue
         if isinstance(report, dict) and "learner" in report and "exit_code" in report:
-            report["learner"] = f.stem
+            loaded[f.name] = report
+    kept = {r.get("submission") for name, r in loaded.items() if r.get("submission") == f"{name[:-5]}-submission.json"}
+    results = []
+    for name, report in loaded.items():
+        if name not in kept:
+            report["learner"] = name[:-5]
             results.append(report)
     return results
 

@@ -6,10 +6,17 @@ import html
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
 
 
+_BIDI = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
 def plain_text(value) -> str:
-    """A submitted string safe to print and to write as UTF-8: control characters (terminal escape sequences,
-    carriage returns) and lone surrogates become U+FFFD; newlines and tabs stay."""
-    return "".join(ch if ch.isprintable() or ch in "\n\t" else "\ufffd" for ch in str(value))
+    """A submitted string safe to print and to write as UTF-8: control characters (terminal escape sequences, a
+    lone carriage return), lone surrogates and bidirectional overrides become U+FFFD; newlines, tabs, CRLF (as a
+    newline) and every other character (non-breaking spaces, joiners, any script) stay."""
+    import unicodedata
+
+    return "".join("\ufffd" if (unicodedata.category(ch) in ("Cc", "Cs") and ch not in "\n\t") or ch in _BIDI
+                   else ch for ch in str(value).replace("\r\n", "\n"))
 
 
 def csv_cell(value):

@@ -162,9 +162,9 @@ def _never_over_the_submission(path: Path, report, out) -> None:
     """Refuse (ValueError, exit 2) a report path that is the submission, or a results folder that is the class folder
     or inside it: the grader writes there and must never replace what a learner submitted."""
     submission = path.resolve()
-    if report and Path(report).resolve() == submission:
-        raise ValueError(f"--json {report} is the submission itself: give the report a path of its own "
-                         "(nothing a learner submitted is overwritten)")
+    if report and (Path(report).resolve() == submission or submission in Path(report).resolve().parents):
+        raise ValueError(f"--json {report} is the submission itself or inside it: give the report a path of its "
+                         "own (nothing a learner submitted is overwritten)")
     if out:
         folder = Path(out).resolve()
         if folder == submission or submission in folder.parents:

@@ -83,7 +83,8 @@ def default_hidden() -> list[Path]:
     roots = _checkouts()
     hidden = [r / name for r in roots for name in (
         "solutions", ".git", "grading", "release", "book/executed", "_build", ".nbgrader",
-        "results/grades")]  # solutions in any form; the course's graded submissions (SST-2 test predictions)
+        "results/grades", "tests")]  # solutions in any form; the course's graded submissions (SST-2 test
+    # predictions); the course's tests (their fixtures hold right answers)
     from autograder.scoring import key_path
     from autograder.stages import STAGES
     from textclass.config import resolve_data_dir

@@ -128,13 +128,13 @@ def score(sub: dict, stage: Stage, gold: Gold) -> dict:
     points = 0.0 if flagged else stage.score(accuracy)
     if copied:
         messages.append(f"FLAGGED: the predictions equal the public gold labels of {stage.dataset}/{stage.split} "
-                        "exactly; no model does that. Score 0 pending review: submit the notebook that produced "
-                        "them (graded by re-execution), not labels copied from the dataset.")
+                        "exactly; no model does that. Score 0 pending the instructor's review of the notebook that "
+                        "produced them (hand it in if you sent only a submission.json).")
     elif implausible:
         messages.append(f"FLAGGED: {accuracy:.2f}% on {stage.dataset}/{stage.split} is above {stage.flag_above:g}%, "
                         "more than the best published models reach; labels copied from a public source (with a few "
-                        "flipped) do that. Score 0 pending review: submit the notebook that produced them (graded by "
-                        "re-execution).")
+                        "flipped) do that. Score 0 pending the instructor's review of the notebook that produced "
+                        "them (hand it in if you sent only a submission.json).")
     report = {"stage": stage.name, "n": n, "correct": correct, "accuracy": round(accuracy, 4),
               "interval": [round(lo, 4), round(hi, 4)], "claimed_accuracy": claimed, "target": stage.target,
               "tolerance": stage.tolerance, "kind": stage.kind, "target_text": stage.describe_target(),

@@ -76,8 +76,11 @@ TAMPER = r"""
 import sys, os, builtins, gc, signal
 import autograder.checks as c, textclass.evaluate as e
 c.grade = lambda r, show=True: 10.0
-c.CheckResult.score = property(lambda self: 10.0)
-c.CheckResult.add = lambda self, d, ok, p, m='': self.parts.append((d, p, p, ''))
+try:  # in the jail autograder.checks is a stub: no CheckResult there to patch (the attacks below still run)
+    c.CheckResult.score = property(lambda self: 10.0)
+    c.CheckResult.add = lambda self, d, ok, p, m='': self.parts.append((d, p, p, ''))
+except AttributeError:
+    pass
 c.safe_call = lambda r, d, p, fn, *a, **k: (True, None)
 grade = c.grade
 ip = get_ipython()
@@ -111,6 +114,7 @@ def test_tampering_and_forged_channels_do_not_change_the_score(env, tmp_path):
     assert "exercises" in report, report["messages"]
     assert exercise(report) == expected_score(WRONG) < POINTS, report["exercises"]
     assert report["correct"] == len(env["labels"]) - 78 and report["score"] == STAGE.score(report["accuracy"])
+    assert not any(" raised " in m for m in report["messages"]), report["messages"]   # every attack ran
     if isolation_available():  # /dev/shm was the jail's own, gone with it
         assert not os.path.exists("/dev/shm/ag-leftover-test")
 
@@ -446,8 +450,26 @@ def test_a_notebook_that_returns_the_checks_own_reference_answer_scores_as_blank
     report = grade_nb(env, tmp_path, learner_notebook(body))
     assert exercise(report) == expected_score(BLANK) == 0
     spy = ("import autograder.checks as c\nfrom autograder.checks import grade, orientation as checks\n"
-           "found = {'stub': getattr(c, 'JAIL_STUB', False), 'check': checks.check_sentences_needed(None)}\n")
+           "from autograder.checks.orientation import check_sentences_needed\nimport autograder.checks.zeroshot as z\n"
+           "from autograder.grade import grade_path, summary\n"
+           "found = {'stub': getattr(c, 'JAIL_STUB', False), 'check': checks.check_sentences_needed(None),\n"
+           "         'forms': [check_sentences_needed(1), z.check_cosine_scores(1), grade(None, show=False)]}\n")
     submit = learner_notebook().cells[-1].source.replace("model='synthetic notebook'", "model=json.dumps(found)")
     report = grade_nb(env, tmp_path, learner_notebook(before_test=spy, submit="import json\n" + submit))
-    assert json.loads(report["model"]) == {"stub": True, "check": None}
+    assert json.loads(report["model"]) == {"stub": True, "check": None, "forms": [None, None, None]}
+    assert not any(" raised " in m for m in report["messages"]), report["messages"]
     assert exercise(report) == expected_score(RIGHT)   # the real check, run by the grader, still scores it
+
+
+@needs_isolation
+def test_the_real_solution_runs_in_the_jail_without_a_cell_error(env, tmp_path):
+    """The course's own notebook, graded as a learner's in the jail (where autograder.checks is the stub): full
+    marks, and no cell raises (its submit cell imports autograder.grade, which must not need the real checks)."""
+    import shutil
+
+    nb = tmp_path / "orientation.ipynb"
+    shutil.copy(REPO / "solutions" / "orientation" / "orientation.ipynb", nb)
+    report = grade_path(nb, "orientation", limits=FAST)
+    assert report["sandbox"]["mode"] == "namespace jail" and report["passed"], report["messages"]
+    assert report["exercise_score"] == report["exercise_max"] == 30
+    assert not any(" raised " in m for m in report["messages"]), report["messages"]

@@ -129,3 +129,32 @@ def test_learner_names_never_collide_nor_take_a_classmates_name(tmp_path, labels
     assert len(reports) == len(accs)
     assert reports["victim_"] == 800 and reports["victim__1"] == 790 and reports["_"] == 780
     assert sorted(reports.values()) == sorted(accs.values())
+
+
+def test_a_learner_called_like_a_kept_copy_is_still_graded_and_exported(tmp_path, labels):
+    """Only a ``NAME-submission.json`` that ``NAME.json`` names as its kept copy is skipped: a learner whose own
+    name ends in ``-submission`` is on grades.csv like everyone else."""
+    subs, out = tmp_path / "work" / "submitted" / "improve", tmp_path / "work" / "graded" / "improve"
+    subs.mkdir(parents=True)
+    write_json(subs / "jo-submission.json", submission(labels, 800, stage="improve"))
+    write_json(subs / "jo.json", submission(labels, 790, stage="improve"))
+    assert cli("grade", subs, "--stage", "improve", "--out", out).returncode == 0
+    assert cli("export", "--work", tmp_path / "work").returncode == 0
+    rows = (tmp_path / "work" / "grades.csv").read_text().splitlines()[1:]
+    assert sorted(r.split(",")[0] for r in rows) == ["jo", "jo-submission"]
+
+
+def test_a_report_inside_a_folder_submission_is_refused(tmp_path, labels):
+    folder = tmp_path / "alice"
+    folder.mkdir()
+    sub = write_json(folder / "submission.json", submission(labels, 794, stage="improve"))
+    before = sub.read_bytes()
+    done = cli("grade", folder, "--stage", "improve", "--json", sub)
+    assert done.returncode == 2 and "inside it" in done.stderr and sub.read_bytes() == before
+
+
+def test_plain_text_keeps_every_script_and_space_and_drops_only_controls():
+    from autograder.escape import plain_text
+
+    assert plain_text("naïve\u00a0café zwj\u200dé 日本 a\r\nb\tc") == "naïve\u00a0café zwj\u200dé 日本 a\nb\tc"
+    assert plain_text("\x1b[2Kx\ry\ud800\u202e") == "\ufffd[2Kx\ufffdy\ufffd\ufffd"

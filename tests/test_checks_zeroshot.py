@@ -74,6 +74,16 @@ def test_b_validation_sentences_with_a_word_added_or_dropped_get_no_accuracy_poi
     assert r.score <= 2 and "SST-2 validation sentences" in r.report(), r.report()
 
 
+def test_b_short_descriptions_of_ones_own_are_never_taken_for_validation_sentences(ex, minilm_sst2):
+    """Three- to five-word descriptions share words with some short validation sentence; they are the learner's own
+    (the near-copy rule needs five shared words): scored as they are."""
+    encode, sentences, labels = minilm_sst2
+    neg, pos = ex["my_label_descriptions"][0]["my_label_descriptions"]()
+    mine = ["a heartfelt drama", "a warm and funny film", "a dull , lifeless mess", "it is not funny at all"]
+    r = checks.check_my_label_descriptions(lambda: [neg + mine[2:], pos + mine[:2]], encode, sentences, labels)
+    assert "validation sentence" not in r.report(), r.report()
+
+
 def test_b_a_description_that_happens_to_be_a_training_phrase_is_left_out_not_fatal(ex, minilm_sst2):
     """"one of the worst movies of the year" is an SST-2 train phrase and an ordinary description: it is left
     out with a note, and the learner's other descriptions are scored as they are without it."""

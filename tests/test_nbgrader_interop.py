@@ -52,7 +52,10 @@ def _submission(kind: str) -> nbformat.NotebookNode:
     if kind == "tampered":
         patch = nbformat.v4.new_code_cell(  # in-kernel checks report full marks; visible asserts are dropped
             "import autograder.checks as _c\n"
-            "_c.CheckResult.score = property(lambda self: self.max_score)\n"
+            "try:  # the grader's jail has a stub of autograder.checks, with nothing to patch\n"
+            "    _c.CheckResult.score = property(lambda self: self.max_score)\n"
+            "except AttributeError:\n"
+            "    pass\n"
             "get_ipython().input_transformers_cleanup.append(\n"
             "    lambda lines: [l for l in lines if not l.lstrip().startswith('assert')])")
         nb.cells.insert(next(i for i, c in enumerate(nb.cells) if c.cell_type == "code" and "import" in c.source

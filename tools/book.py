@@ -430,7 +430,7 @@ python -m autograder grade submissions/ --out graded/ --stage reproduce
 python -m autograder leaderboard graded/ --out book/leaderboard.md
 ```
 
-It ranks the best valid submission per learner (or team) and stage by the accuracy the autograder
+It ranks the best valid submission per learner and stage (a team a submission names is shown beside the learner) by the accuracy the autograder
 recomputed from the submitted predictions.
 """
 

@@ -97,11 +97,16 @@ def _norm(text: str) -> str:
     return " ".join(re.sub(r"[^a-z0-9' ]+", " ", str(text).lower()).split())
 
 
-def _holds_a_validation_sentence(text: str, long_validation) -> bool:
-    """A description that holds an SST-2 validation sentence of five or more words (a junk word added), or shares
-    most of its words (Jaccard >= 0.6: a word or two changed or dropped), is that labelled sentence."""
+def _validation_sentence_in(text: str, long_validation) -> str | None:
+    """The SST-2 validation sentence (five or more words) a description holds (a junk word added), or whose words
+    it mostly shares (five or more shared, Jaccard >= 0.6: a word or two changed or dropped); None for a
+    description of its own (a short one like "a warm and funny film" shares too few words to count)."""
     words = set(text.split())
-    return any(v in text or len(words & w) >= 0.6 * len(words | w) for v, w in long_validation)
+    for v, w in long_validation:
+        shared = len(words & w)
+        if v in text or (shared >= 5 and shared >= 0.6 * len(words | w)):
+            return v
+    return None
 
 
 def _default_minilm_sst2():
@@ -163,10 +168,14 @@ def check_my_label_descriptions(r, my_label_descriptions, encode=None, sentences
     validation_set = {_norm(s) for s in sentences}
     train_set = _sst2_train_sentences()
     long_validation = [(v, set(v.split())) for v in validation_set if len(v.split()) >= 5]
-    leaked = [x for x in flat if _norm(x) in validation_set or _holds_a_validation_sentence(_norm(x), long_validation)]
+    leaked = [(x, _norm(x) if _norm(x) in validation_set else _validation_sentence_in(_norm(x), long_validation))
+              for x in flat]
+    leaked = [(x, v) for x, v in leaked if v]
     if leaked:
-        r.add(acc_desc, False, 8, f"{len(leaked)} description(s) are SST-2 validation sentences (e.g. "
-              f"{short(leaked[0], 60)}); zero-shot describes the classes, it does not copy labelled data")
+        x, v = leaked[0]
+        r.add(acc_desc, False, 8, f"{len(leaked)} description(s) are SST-2 validation sentences, or hold one (e.g. "
+              f"{short(x, 60)}, which is the validation sentence {short(v, 60)}); zero-shot describes the "
+              "classes, it does not copy labelled data")
         return
     # an SST-2 training phrase of five or more words is left out (copying labelled data earns nothing), the rest
     # is scored: an ordinary description may coincide with one of the 67,349 phrases
