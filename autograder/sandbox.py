@@ -7,7 +7,8 @@ it) in a fresh scratch directory holding only the submitted files, and talks to 
   scratch directory is a size-limited tmpfs (cwd, HOME, TMPDIR inside it); ``/tmp`` and ``/dev/shm`` are fresh
   private tmpfs that vanish with the jail (other learners' scratch directories are not visible); the hidden paths
   (the instructor's ``solutions/``, ``.git``, answer keys, the key directory, the class folder and the results
-  folder, anything in ``AUTOGRADER_HIDE``) are covered by empty read-only mounts; a PID namespace (no grader
+  folder, the grader's home directory but what the jail's Python reads, anything in ``AUTOGRADER_HIDE``) are
+  covered by empty read-only mounts, and ``autograder/checks`` by a stub; a PID namespace (no grader
   process visible; killing the jail kills everything the notebook started); then ``setpriv`` drops all
   capabilities so the notebook cannot remount, unhide or leave.
 * always: RLIMIT_AS (memory), RLIMIT_FSIZE (largest file), a per-cell, a wall-clock and a per-call time limit,
@@ -77,6 +78,31 @@ def checks_dirs() -> list[Path]:
     return [r / "autograder" / "checks" for r in sorted(_checkouts()) if (r / "autograder" / "checks").is_dir()]
 
 
+def home_entries() -> list[Path]:
+    """The grader's home directory, entry by entry, except what the jail's Python and notebooks read: ``.cache``
+    (the course cache, model caches), and every entry that holds the Python installation, an import path, this
+    checkout, the data or the temporary folder. The rest (shell history, ``.config``, ``.gitconfig``, keys, a
+    secret kept there) is hidden: the jail's own HOME is its scratch folder."""
+    import tempfile
+
+    home = Path.home()
+    try:
+        entries = [e for e in home.iterdir() if not e.is_symlink()]
+    except OSError:
+        return []
+    try:
+        from textclass.config import resolve_data_dir
+
+        data = [resolve_data_dir(None)]
+    except Exception:  # noqa: BLE001 -- no data directory configured
+        data = []
+    needed = [Path(p).resolve() for p in (sys.prefix, sys.base_prefix, sys.executable, *sys.path, REPO_ROOT,
+                                          tempfile.gettempdir(), os.environ.get("TEXTCLASS_CACHE", ""), *data)
+              if p and str(p) != "."]
+    return [e for e in entries if e.name != ".cache"
+            and not any(n == e.resolve() or e.resolve() in n.parents for n in needed)]
+
+
 def default_hidden() -> list[Path]:
     """The instructor's solutions and history for every checkout the jail can import from, the key directory,
     and ``AUTOGRADER_HIDE`` (``os.pathsep``-separated)."""
@@ -98,7 +124,7 @@ def default_hidden() -> list[Path]:
         if os.environ.get(var):
             hidden.append(Path(os.environ[var]))
     hidden += [Path(p) for p in os.environ.get("AUTOGRADER_HIDE", "").split(os.pathsep) if p]
-    return hidden
+    return hidden + home_entries()
 
 
 # --------------------------------------------------------------------------- namespace jail
