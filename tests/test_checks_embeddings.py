@@ -174,3 +174,24 @@ def _global_shuffle(labels, k, idxs, rng):
 def test_c_global_rng_must_stay_untouched():
     r = checks.check_mteb_undersample(_global_shuffle)
     assert r.score <= 2, r.report()
+
+
+def _draws_globally_and_hides_it(labels, n_per_class, seed):
+    """Draws from np.random without seeding it, and the kernel lies about the global state (get_state frozen)."""
+    labels = np.asarray(labels)
+    if n_per_class is None:
+        return np.arange(len(labels))
+    out = [np.random.choice(np.flatnonzero(labels == c), size=min(n_per_class, int((labels == c).sum())),
+                            replace=False) for c in np.unique(labels)]
+    return np.sort(np.concatenate(out))
+
+
+def test_b_a_kernel_that_lies_about_the_global_state_still_loses_the_points(monkeypatch):
+    """The review's patched kernel: ``np.random.get_state`` frozen, so the harness's before/after comparison says
+    "untouched". The grader also compares the answer with one made after the global generators were seeded
+    elsewhere: a function that draws from them answers otherwise, and loses the points all the same."""
+    frozen = np.random.get_state()
+    monkeypatch.setattr(np.random, "get_state", lambda: frozen)
+    r = checks.check_sample_per_class(_draws_globally_and_hides_it)
+    assert "leaves the global random state alone" in r.report() and r.score <= 8, r.report()
+    assert any(d.startswith("leaves the global") and got == 0 for d, got, _, _ in r.parts), r.report()

@@ -25,10 +25,12 @@ def _split(r, d, points, fn, labels, frac, seed):
     if not ok:
         return False, None, None, None
     res = harness_dict(res, "out", "global_rng_untouched")
+    # untouched: the kernel says so, and the split is the same with the global generators seeded elsewhere
+    untouched = bool(res and res["global_rng_untouched"] and res.get("out_reseeded") == res["out"])
     pair = unpack(res["out"], 2) if res else None
     if pair is None:
-        return True, None, None, bool(res and res["global_rng_untouched"])
-    return True, as_int_array(pair[0]), as_int_array(pair[1]), bool(res["global_rng_untouched"])
+        return True, None, None, untouched
+    return True, as_int_array(pair[0]), as_int_array(pair[1]), untouched
 
 
 def _partition(tr, te, n) -> bool:

@@ -101,7 +101,9 @@ def _watched(r, d, points, fn, *args):
         if ok:
             r.add(d, False, points, "the harness could not read the answer")
         return False, None, None
-    return True, res["out"], bool(res["global_rng_untouched"])
+    # untouched: the kernel says so, and the answer is the same with the global generators seeded elsewhere
+    # (compared here, in the grader: a kernel that lies about its random state still draws from it)
+    return True, res["out"], bool(res["global_rng_untouched"]) and res.get("out_reseeded") == res["out"]
 
 
 def _sample_ok(idx, labels, n):
@@ -172,8 +174,8 @@ def _experiments_of(r, d, points, mteb_undersample, labels, k, seed, n):
     if res is None:
         return True, [], False, "the harness could not read the answer"
     sampled = res["sampled"] if isinstance(res["sampled"], list) else []
-    return True, [list(s) for s in sampled if isinstance(s, list)], bool(res["global_rng_untouched"]), \
-        str(res.get("error", ""))
+    untouched = bool(res["global_rng_untouched"]) and (bool(res.get("error")) or res.get("sampled_reseeded") == sampled)
+    return True, [list(s) for s in sampled if isinstance(s, list)], untouched, str(res.get("error", ""))
 
 
 @scored("MTEB undersampling (mteb_undersample)")

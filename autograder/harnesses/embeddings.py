@@ -50,7 +50,17 @@ def call_watching_rngs(fn, args):
     np_after, py_after = np.random.get_state(), random.getstate()
     same_np = (np_before[0] == np_after[0] and np.array_equal(np_before[1], np_after[1])
                and tuple(np_before[2:]) == tuple(np_after[2:]))
-    return {"out": plain(out), "global_rng_untouched": bool(same_np and py_before == py_after)}
+    # The same call with the global generators seeded elsewhere, then put back: a function that draws from them
+    # answers otherwise (the grader compares the two answers itself, not trusting a verdict the kernel reports).
+    random.seed(20_250_917)
+    np.random.seed(20_250_917)
+    try:
+        again = plain(fn(*args))
+    except Exception as exc:  # noqa: BLE001 -- the first call's outcome counts; this one only compares
+        again = {"unreadable": type(exc).__name__}
+    np.random.set_state(np_after)
+    random.setstate(py_after)
+    return {"out": plain(out), "global_rng_untouched": bool(same_np and py_before == py_after), "out_reseeded": again}
 
 
 def undersample_experiments(fn, labels, samples_per_label, seed, experiments):
@@ -81,4 +91,19 @@ def undersample_experiments(fn, labels, samples_per_label, seed, experiments):
     np_after, py_after = np.random.get_state(), random.getstate()
     same_np = (np_before[0] == np_after[0] and np.array_equal(np_before[1], np_after[1])
                and tuple(np_before[2:]) == tuple(np_after[2:]))
-    return {"sampled": sampled, "error": "", "global_rng_untouched": bool(same_np and py_before == py_after)}
+
+    # the same experiments from a fresh RandomState(seed), the global generators seeded elsewhere (as in
+    # call_watching_rngs: the grader compares), then the global state put back
+    rng, idxs, again = np.random.RandomState(seed), None, []
+    np.random.seed(20_250_917)
+    random.seed(20_250_917)
+    try:
+        for _ in range(int(experiments)):
+            s, idxs = fn(labels, samples_per_label, idxs, rng)
+            again.append([int(i) for i in s])
+    except Exception:  # noqa: BLE001 -- the first run's outcome counts; this one only compares
+        again = None
+    np.random.set_state(np_after)
+    random.setstate(py_after)
+    return {"sampled": sampled, "error": "", "global_rng_untouched": bool(same_np and py_before == py_after),
+            "sampled_reseeded": again}
