@@ -78,11 +78,11 @@ def checks_dirs() -> list[Path]:
     return [r / "autograder" / "checks" for r in sorted(_checkouts()) if (r / "autograder" / "checks").is_dir()]
 
 
-def home_entries() -> list[Path]:
+def home_entries(data_dir=None) -> list[Path]:
     """The grader's home directory, entry by entry, except what the jail's Python and notebooks read: ``.cache``
     (the course cache, model caches), and every entry that holds the Python installation, an import path, this
     checkout, the data or the temporary folder. The rest (shell history, ``.config``, ``.gitconfig``, keys, a
-    secret kept there) is hidden: the jail's own HOME is its scratch folder."""
+    secret kept there) is hidden: the jail's own HOME is its scratch folder. ``data_dir``: the data folder."""
     import tempfile
 
     home = Path.home()
@@ -90,14 +90,8 @@ def home_entries() -> list[Path]:
         entries = [e for e in home.iterdir() if not e.is_symlink()]
     except OSError:
         return []
-    try:
-        from textclass.config import resolve_data_dir
-
-        data = [resolve_data_dir(None)]
-    except Exception:  # noqa: BLE001 -- no data directory configured
-        data = []
     needed = [Path(p).resolve() for p in (sys.prefix, sys.base_prefix, sys.executable, *sys.path, REPO_ROOT,
-                                          tempfile.gettempdir(), os.environ.get("TEXTCLASS_CACHE", ""), *data)
+                                          tempfile.gettempdir(), os.environ.get("TEXTCLASS_CACHE", ""), data_dir)
               if p and str(p) != "."]
     return [e for e in entries if e.name != ".cache"
             and not any(n == e.resolve() or e.resolve() in n.parents for n in needed)]
@@ -124,7 +118,7 @@ def default_hidden() -> list[Path]:
         if os.environ.get(var):
             hidden.append(Path(os.environ[var]))
     hidden += [Path(p) for p in os.environ.get("AUTOGRADER_HIDE", "").split(os.pathsep) if p]
-    return hidden + home_entries()
+    return hidden + home_entries(data_dir)
 
 
 # --------------------------------------------------------------------------- namespace jail

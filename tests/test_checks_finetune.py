@@ -513,7 +513,9 @@ def test_probe_head_is_the_logistic_regression_on_the_frozen_features_and_fresh_
     before = model.head.weight.detach().clone()
     probe = ft.probe_head(model, tok, texts, labels)
     assert torch.equal(model.head.weight, before)
-    features = ft.pooled_features(model, tok, texts)
+    from textclass.probe import embed_texts
+
+    features = embed_texts(model.encoder, tok, texts, normalize=False, max_length=64, device="cpu")
     sk = LogisticRegression(max_iter=1000).fit(features, labels)
     fresh = _tiny_bert_classifier(tok)
     fresh.encoder.load_state_dict(model.encoder.state_dict())

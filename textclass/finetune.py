@@ -118,31 +118,12 @@ def predict_proba(model, tokenizer, texts, *, batch_size: int = 64, device: str 
     return out
 
 
-def pooled_features(model, tokenizer, texts, *, batch_size: int = 128, device: str = "cpu",
-                    max_length: int = 64) -> np.ndarray:
-    """What a :class:`PooledClassifier`'s head reads: the encoder's mean-pooled last hidden states, one row per
-    text (evaluation mode, so no dropout; the batching of :func:`predict_proba`)."""
-    import torch
-
-    from textclass.evaluate import tokenized_batches
-
-    texts = list(texts)
-    model.eval().to(device)
-    out = np.zeros((len(texts), model.head.in_features), dtype=np.float32)
-    with torch.inference_mode():
-        for batch, enc in tokenized_batches(tokenizer, texts, batch_size, max_length=max_length):
-            enc = enc.to(device)
-            hidden = model.encoder(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).last_hidden_state
-            out[batch] = mean_pool(hidden, enc["attention_mask"]).float().cpu().numpy()
-    return out
-
-
 def probe_head(model, tokenizer, texts, labels, *, C: float = 1.0, max_iter: int = 1000, batch_size: int = 128,
                device: str = "cpu", max_length: int = 64) -> dict:
     """The first stage of LP-FT (Kumar et al., 2022, "Fine-tuning can distort pretrained features"): a logistic
-    regression fitted on the frozen encoder's pooled features (:func:`pooled_features`), written as the head's
-    weights, so that fine-tuning starts from a trained head instead of a random one and its first steps do not
-    push a random head's errors into the encoder.
+    regression fitted on the frozen encoder's mean-pooled features (:func:`textclass.probe.embed_texts`, what the
+    head reads), written as the head's weights, so that fine-tuning starts from a trained head instead of a random
+    one and its first steps do not push a random head's errors into the encoder.
 
     ``labels`` are class indices, or rows of class probabilities (Level 4's ``teacher_labels`` targets: their most
     likely class is fitted). Returns ``{"state": the head's state_dict, "train_accuracy", "seconds"}``; load
@@ -150,6 +131,8 @@ def probe_head(model, tokenizer, texts, labels, *, C: float = 1.0, max_iter: int
     probe has one weight vector ``w``: the head gets ``-w/2`` and ``+w/2``, whose softmax is the probe's sigmoid."""
     import torch
     from sklearn.linear_model import LogisticRegression
+
+    from textclass.probe import embed_texts
 
     start = time.perf_counter()
     labels = np.asarray(labels)
@@ -160,7 +143,9 @@ def probe_head(model, tokenizer, texts, labels, *, C: float = 1.0, max_iter: int
         raise ValueError(f"probe_head: {len(texts)} texts and {len(labels)} labels: give one label per text")
     if labels.min() < 0 or labels.max() >= n_out:
         raise ValueError(f"probe_head: labels must be class indices 0..{n_out - 1} (the head's outputs)")
-    features = pooled_features(model, tokenizer, texts, batch_size=batch_size, device=device, max_length=max_length)
+    model.eval()   # no dropout
+    features = embed_texts(model.encoder, tokenizer, texts, batch_size=batch_size, normalize=False,
+                           max_length=max_length, device=device)
     classes = np.unique(labels)
     if len(classes) < 2:
         raise ValueError("probe_head: every label is the same class; a probe needs at least two")

@@ -36,25 +36,13 @@ def encode(loaded, texts, *, batch_size: int = 64, normalize: bool = True, max_l
     Length-sorted batches, mean pooling, optional L2 normalisation. With ``cache=True`` the result is
     kept under the cache directory, keyed by model and texts, so a second run costs nothing.
     """
-    import torch
-    from tqdm.auto import tqdm
-
     texts = list(texts)
     path = _cache_path(loaded.name, texts, normalize, max_length) if cache and not loaded.is_standin else None
     if path is not None and path.exists():
         return np.load(path)
-    device = resolve_device(device)
-    model, tokenizer = loaded.model.to(device), loaded.tokenizer
-    out = np.zeros((len(texts), model.config.hidden_size), dtype=np.float32)
-    with torch.inference_mode(), tqdm(total=len(texts), desc=f"encoding ({loaded.name.split('/')[-1]})",
-                                      disable=not progress, unit="sent") as bar:
-        for batch, enc in tokenized_batches(tokenizer, texts, batch_size, max_length=max_length):
-            enc = enc.to(device)
-            emb = mean_pool(model(**enc).last_hidden_state, enc["attention_mask"])
-            if normalize:
-                emb = torch.nn.functional.normalize(emb, dim=-1)
-            out[batch] = emb.float().cpu().numpy()
-            bar.update(len(batch))
+    out = embed_texts(loaded.model, loaded.tokenizer, texts, batch_size=batch_size, normalize=normalize,
+                      max_length=max_length, device=device, progress=progress,
+                      desc=f"encoding ({loaded.name.split('/')[-1]})")
     if path is not None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -63,6 +51,29 @@ def encode(loaded, texts, *, batch_size: int = 64, normalize: bool = True, max_l
             tmp.replace(path)
         except OSError as exc:  # a read-only cache (the autograder's sandbox) only costs the next run time
             print(f"note: embeddings not cached ({exc.strerror}: {path.parent})")
+    return out
+
+
+def embed_texts(model, tokenizer, texts, *, batch_size: int = 64, normalize: bool = True, max_length: int = 256,
+                device: str = "auto", progress: bool = False, desc: str = "encoding") -> np.ndarray:
+    """:func:`encode` without the cache, for any encoder module (``model(input_ids, attention_mask, ...)`` with a
+    ``last_hidden_state``): one row per text, length-sorted batches, mean pooling, optional L2 normalisation.
+    Level 4's ``probe_first`` fits its head on these (unnormalised) features of the encoder it fine-tunes."""
+    import torch
+    from tqdm.auto import tqdm
+
+    texts = list(texts)
+    device = resolve_device(device)
+    model = model.to(device)
+    out = np.zeros((len(texts), model.config.hidden_size), dtype=np.float32)
+    with torch.inference_mode(), tqdm(total=len(texts), desc=desc, disable=not progress, unit="sent") as bar:
+        for batch, enc in tokenized_batches(tokenizer, texts, batch_size, max_length=max_length):
+            enc = enc.to(device)
+            emb = mean_pool(model(**enc).last_hidden_state, enc["attention_mask"])
+            if normalize:
+                emb = torch.nn.functional.normalize(emb, dim=-1)
+            out[batch] = emb.float().cpu().numpy()
+            bar.update(len(batch))
     return out
 
 

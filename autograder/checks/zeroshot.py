@@ -168,9 +168,12 @@ def check_my_label_descriptions(r, my_label_descriptions, encode=None, sentences
     validation_set = {_norm(s) for s in sentences}
     train_set = _sst2_train_sentences()
     long_validation = [(v, set(v.split())) for v in validation_set if len(v.split()) >= 5]
-    leaked = [(x, _norm(x) if _norm(x) in validation_set else _validation_sentence_in(_norm(x), long_validation))
-              for x in flat]
-    leaked = [(x, v) for x, v in leaked if v]
+    leaked = []   # (description, the validation sentence it is)
+    for x in flat:
+        n = _norm(x)
+        v = n if n in validation_set else _validation_sentence_in(n, long_validation)
+        if v:
+            leaked.append((x, v))
     if leaked:
         x, v = leaked[0]
         r.add(acc_desc, False, 8, f"{len(leaked)} description(s) are SST-2 validation sentences, or hold one (e.g. "
