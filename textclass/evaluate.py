@@ -208,8 +208,13 @@ def plot_coverage_accuracy(coverage, accuracy, thresholds=None, ax=None, label=N
     ax = ax or plt.subplots(figsize=(5, 3.5))[1]
     ax.plot(100 * np.asarray(coverage), 100 * np.asarray(accuracy), marker=".", label=label)
     if thresholds is not None:
+        shown = set()
         for c, a, t in list(zip(coverage, accuracy, thresholds))[:: max(1, len(thresholds) // 6)]:
-            ax.annotate(f"{t:.2f}", (100 * c, 100 * a), textcoords="offset points", xytext=(4, 4), fontsize=8)
+            gap = 1 - float(t)  # enough decimals that thresholds near 1 stay distinct (0.995, 0.9999)
+            text = f"{t:.{2 if not 0 < gap < 0.01 else min(8, int(np.ceil(-np.log10(gap))) + 1)}f}"
+            if text not in shown:
+                shown.add(text)
+                ax.annotate(text, (100 * c, 100 * a), textcoords="offset points", xytext=(4, 4), fontsize=8)
     ax.set_xlabel("coverage: % of sentences answered")
     ax.set_ylabel("accuracy on answered (%)")
     ax.invert_xaxis()
