@@ -94,3 +94,27 @@ def test_global_rng_must_stay_untouched():
     r = checks.check_stratified_split(_global_seeded)
     assert r.score <= 7, r.report()
     assert "global random state" in r.report()
+
+
+def _sklearn_stratified(labels, test_fraction, seed):
+    """sklearn's stratify shares out ceil(test_fraction * n) test rows, not round(test_fraction * size) per class."""
+    from sklearn.model_selection import train_test_split
+
+    tr, te = train_test_split(np.arange(len(labels)), test_size=test_fraction, stratify=np.asarray(labels),
+                              random_state=seed)
+    return np.sort(tr), np.sort(te)
+
+
+@pytest.mark.parametrize("secret", [None, "another secret"])
+def test_sklearns_allocation_loses_the_share_points(secret, monkeypatch):
+    if secret is None:
+        monkeypatch.delenv("AUTOGRADER_SECRET", raising=False)
+    else:
+        monkeypatch.setenv("AUTOGRADER_SECRET", secret)
+    r = checks.check_stratified_split(_sklearn_stratified)
+    assert r.score <= r.max_score - 3, r.report()
+
+
+@pytest.mark.parametrize("stub", [lambda labels, f, seed: None, lambda labels, f, seed: ([], [])])
+def test_a_stub_that_returns_nothing_scores_nothing(stub):
+    assert checks.check_stratified_split(stub).score == 0

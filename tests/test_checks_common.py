@@ -337,10 +337,14 @@ def _raising(*args, **kwargs):
     raise RuntimeError("boom")
 
 
+def _exiting(*args, **kwargs):
+    raise SystemExit(0)   # what exit() and sys.exit() raise
+
+
 @pytest.mark.parametrize("module,check,fns", CASES)
-@pytest.mark.parametrize("bad", list(BAD_RETURNS) + ["raises"])
+@pytest.mark.parametrize("bad", list(BAD_RETURNS) + ["raises", "exits"])
 def test_any_return_value_is_scored_never_raised(module, check, fns, bad):
-    fake = _raising if bad == "raises" else _returning(BAD_RETURNS[bad])
+    fake = {"raises": _raising, "exits": _exiting}.get(bad) or _returning(BAD_RETURNS[bad])
     r = _run(module, check, [fake] * len(fns))
     assert isinstance(r, CheckResult) and 0 <= r.score < r.max_score, r.report()
     assert math.isclose(sum(p[2] for p in r.parts), r.max_score) or r.score < r.max_score

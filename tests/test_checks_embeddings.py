@@ -195,3 +195,10 @@ def test_b_a_kernel_that_lies_about_the_global_state_still_loses_the_points(monk
     r = checks.check_sample_per_class(_draws_globally_and_hides_it)
     assert "leaves the global random state alone" in r.report() and r.score <= 8, r.report()
     assert any(d.startswith("leaves the global") and got == 0 for d, got, _, _ in r.parts), r.report()
+
+
+@pytest.mark.parametrize("stub", [lambda labels, n, seed: None, lambda labels, n, seed: [],
+                                  lambda labels, n, seed: np.array([], dtype=int)])
+def test_b_a_stub_that_returns_nothing_scores_nothing(stub):
+    """The "sorted" and "global random state" parts are about a sample: an empty answer earns neither."""
+    assert checks.check_sample_per_class(stub).score == 0

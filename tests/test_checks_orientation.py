@@ -124,3 +124,28 @@ def test_c_a_whole_float_is_a_whole_number():
     for fn in (_float_answer, lambda p, n: np.ceil(p * n / 100 - 1e-9)):
         r = checks.check_sentences_needed(fn)
         assert r.score == r.max_score, r.report()
+
+
+def _percent_of_classes_seen_padded(labels, num_classes):
+    """Percentages of the classes that occur, zeros appended at the end: right only when the missing ids are last."""
+    from collections import Counter
+    counts = Counter(int(x) for x in labels)
+    pct = [100 * counts[c] / len(labels) for c in sorted(counts)]
+    return np.array(pct + [0.0] * (num_classes - len(pct)))
+
+
+def test_a_a_missing_first_or_middle_class_is_checked():
+    r = checks.check_label_balance(_percent_of_classes_seen_padded)
+    assert r.score <= 6, r.report()
+
+
+@pytest.mark.parametrize("secret", [None, "another secret", "a third"])
+def test_c_the_float_trap_is_in_the_hidden_cases_too(secret, monkeypatch):
+    """math.ceil(points * n / 100) is wrong where the product lands a hair above a whole count: the visible 100/11
+    case and a hidden case built to land there both catch it, under any secret."""
+    if secret is None:
+        monkeypatch.delenv("AUTOGRADER_SECRET", raising=False)
+    else:
+        monkeypatch.setenv("AUTOGRADER_SECRET", secret)
+    r = checks.check_sentences_needed(_naive_ceil)
+    assert r.score <= r.max_score - 3, r.report()

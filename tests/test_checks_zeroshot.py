@@ -212,3 +212,53 @@ def test_the_zeroshot_stage_grades_the_descriptions_not_a_bigger_encoder():
     source = "".join("".join(c["source"]) for c in json.loads(
         (Path(__file__).resolve().parents[1] / "solutions" / "zeroshot" / "zeroshot.ipynb").read_text())["cells"])
     assert "graded_name = models.MINILM" in source and "predictions=graded_preds" in source
+
+
+@pytest.mark.parametrize("stub", [lambda s, l: np.zeros((1, 1)), lambda s, l: True])
+def test_a_a_stub_in_range_scores_nothing(stub):
+    assert checks.check_cosine_scores(stub).score == 0
+
+
+@pytest.mark.parametrize("secret", [None, "another secret", "a third"])
+def test_c_an_unstable_softmax_loses_a_hidden_case_too(secret, monkeypatch, ex):
+    if secret is None:
+        monkeypatch.delenv("AUTOGRADER_SECRET", raising=False)
+    else:
+        monkeypatch.setenv("AUTOGRADER_SECRET", secret)
+    r = checks.check_softmax_with_temperature(_unstable_softmax, ex["softmax_with_temperature"][0]["coverage_curve"])
+    assert r.score <= r.max_score - 2, r.report()
+
+
+@pytest.mark.parametrize("baseline_again", [
+    lambda: [["This is a negative review."] * 2, ["This is a positive review."] * 2],
+    lambda: [["This is a negative review.", "A negative review."], ["This is a positive review.", "A positive review."]],
+])
+def test_b_the_baseline_reworded_earns_no_accuracy_points(baseline_again, minilm_sst2):
+    """At or below the baseline's 70.6% the accuracy part is 0; a point above it, full: a hair above earns little."""
+    encode, sentences, labels = minilm_sst2
+    r = checks.check_my_label_descriptions(baseline_again, encode, sentences, labels)
+    assert r.score <= 2 + 8 * 0.75, r.report()
+    if "This is a negative review." == baseline_again()[0][1]:   # the baseline itself: 70.64%, a hair above 70.6
+        assert r.score <= 2.5, r.report()
+
+
+def test_b_a_short_validation_sentence_is_an_ordinary_description(ex, minilm_sst2):
+    """"bad", "very bad" and "cool" are SST-2 validation sentences, and ordinary descriptions: scored, not refused."""
+    encode, sentences, labels = minilm_sst2
+    assert {"bad", "very bad", "cool"} <= {checks._norm(s) for s in sentences}  # "bad .", "cool ?"
+    neg, pos = ex["my_label_descriptions"][0]["my_label_descriptions"]()
+    r = checks.check_my_label_descriptions(lambda: [neg + ["bad", "very bad"], pos + ["good", "cool"]],
+                                           encode, sentences, labels)
+    assert "validation sentence" not in r.report() and r.score >= 9, r.report()
+
+
+class _AgreesWithAnything(str):
+    def __eq__(self, other):
+        return True
+
+    __hash__ = str.__hash__
+
+
+def test_d_a_string_that_equals_anything_is_read_as_its_characters():
+    r = checks.check_intent_description(lambda name: _AgreesWithAnything("x"))
+    assert r.score == 0, r.report()

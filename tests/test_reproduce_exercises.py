@@ -244,3 +244,26 @@ def test_b_an_error_that_only_says_valueerror_loses_the_length_point(ex_b, tmp_p
             part = [p for p in r.parts if p[0] == rule]
             assert part and (part[0][1] == part[0][2]) == (fn is solution), (fn.__name__, type(graded), r.report())
             assert r.score == (10 if fn is solution else 9), (type(graded), r.report())
+
+
+def _threshold_grid(probabilities, labels, target):
+    """Scans a fixed grid of thresholds (1.00, 0.99, ...) instead of the confidences that occur."""
+    p, y = np.asarray(probabilities), np.asarray(labels)
+    conf, right = p.max(1), p.argmax(1) == y
+    best = (0.0, None)
+    for t in np.round(np.arange(1, -0.001, -0.01), 2):
+        answered = conf >= t
+        if answered.any() and 100 * right[answered].mean() >= target and 100 * answered.mean() > best[0]:
+            best = (100 * answered.mean(), float(t))
+    return best
+
+
+@pytest.mark.task_c
+@pytest.mark.parametrize("secret", [None, "another secret", "a third"])
+def test_c_a_grid_of_thresholds_loses_the_hidden_cases(ex_c, secret, monkeypatch):
+    if secret is None:
+        monkeypatch.delenv("AUTOGRADER_SECRET", raising=False)
+    else:
+        monkeypatch.setenv("AUTOGRADER_SECRET", secret)
+    r = checks.check_abstain(ex_c[0]["abstain"], _threshold_grid)
+    assert r.score <= r.max_score - 2, r.report()

@@ -55,6 +55,8 @@ def plain_values(value):
 
     if type(value).__module__.split(".")[0] in ("torch", "pandas"):
         return array_values(value)
+    if isinstance(value, str) and type(value) is not str:  # a str subclass's own == could answer True to anything
+        return str.__getitem__(value, slice(None))  # its characters as a plain str, whatever it overrides
     if isinstance(value, (list, tuple)):
         return type(value)(plain_values(v) for v in value) if type(value) in (list, tuple) else value
     if isinstance(value, dict) and type(value) is dict:
@@ -82,7 +84,8 @@ def safe_call(result: CheckResult, description: str, points: float, fn, *args, *
         return True, plain_values(fn(*own_copy(args), **own_copy(kwargs)))
     except NotImplementedError:
         result.add(description, False, points, "not implemented yet (remove `raise NotImplementedError()`)")
-    except Exception as exc:  # noqa: BLE001 -- any learner error is a lost part, with its message
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 -- any learner error is a lost part, with its message
+        # (SystemExit too: a function that calls exit() loses the part, it does not end the check)
         tb = traceback.format_exception_only(type(exc), exc)[-1].strip()
         result.add(description, False, points, f"raised {tb}")
     return False, None

@@ -140,7 +140,7 @@ def scored(name: str, max_score: float = 10):
             r = CheckResult(name, max_score)
             try:
                 body(r, *args, **kwargs)
-            except Exception as exc:  # noqa: BLE001
+            except (Exception, SystemExit) as exc:  # noqa: BLE001
                 from autograder.checks import SecretError
 
                 if isinstance(exc, SecretError):   # a secret file that cannot be read stops grading, as elsewhere

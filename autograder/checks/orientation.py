@@ -41,11 +41,12 @@ def check_label_balance(r, label_balance):
         r.add(d, got is not None and np.allclose(got, want), 4, f"got {short(out)}, expected {want.tolist()}"
               + (" (percent, not fractions: multiply by 100)" if fraction else ""))
     d = "a class that never occurs gets 0 (length num_classes)"
-    ok, out = safe_call(r, d, 2, label_balance, [0, 0, 1, 0], 4)
+    ok, out = safe_call(r, d, 2, label_balance, [0, 0, 2, 0], 4)
     if ok:
         got = as_array(out, shape=(4,))
-        r.add(d, got is not None and np.allclose(got, [75, 25, 0, 0]), 2,
-              f"got {short(out)}, expected [75, 25, 0, 0]: use np.bincount(labels, minlength=num_classes)")
+        r.add(d, got is not None and np.allclose(got, [75, 0, 25, 0]), 2,
+              f"got {short(out)}, expected [75, 0, 25, 0] (class 1 never occurs, class 2 keeps its place): "
+              "use np.bincount(labels, minlength=num_classes)")
     d = "works on the real label lists (lists of ints, 872 SST-2-like labels), summing to 100"
     labels = [1] * 444 + [0] * 428
     ok, out = safe_call(r, d, 2, label_balance, labels, 2)
@@ -58,8 +59,10 @@ def check_label_balance(r, label_balance):
     good = True
     for _ in range(3):
         k = int(rng.integers(2, 7))
-        present = k - 1 if rng.random() < 0.7 else k  # usually one class id never occurs
-        labels = rng.integers(0, present, size=int(rng.integers(5, 60)))
+        ids = np.arange(k)
+        if rng.random() < 0.7:  # usually one class id never occurs: any of them, the first and middle ones too
+            ids = np.delete(ids, int(rng.integers(0, k)))
+        labels = rng.choice(ids, size=int(rng.integers(5, 60)))
         ok, out = safe_call(r, d, 2, label_balance, labels, k)
         if not ok:
             return
@@ -157,10 +160,17 @@ def check_sentences_needed(r, sentences_needed):
     d = "hidden cases (drawn from the instructor's secret)"
     rng = secret_rng("check_sentences_needed")
     good = True
-    for _ in range(4):
+    for case in range(4):
         n = int(rng.integers(50, 5000))
         k = int(rng.integers(1, n // 3))
-        if rng.random() < 0.5:
+        if case == 0:  # an exact count whose float product lands a hair above it: math.ceil alone says k + 1
+            for _ in range(1000):
+                if math.ceil((100 * k / n) * n / 100) > k:
+                    break
+                n = int(rng.integers(50, 5000))
+                k = int(rng.integers(1, n // 3))
+            points = 100 * k / n
+        elif rng.random() < 0.5:
             points = round(100 * (k - float(rng.uniform(0.05, 0.95))) / n, 6)  # a fraction of a sentence: round up
         else:
             points = 100 * k / n  # exact: no rounding up (the float may sit a hair above k)

@@ -251,10 +251,11 @@ def check_abstain(r, abstain, coverage_at_accuracy):
     d = "hidden cases with three classes and tied confidences, both functions (drawn from the instructor's secret)"
     srng = secret_rng("check_abstain")
     good = True
-    for _ in range(3):
+    for case in range(3):
         n = int(srng.integers(6, 21))
-        p = np.round(srng.dirichlet(np.ones(3) * 0.7, size=n), 1)
-        p[:, 0] = np.round(1 - p[:, 1:].sum(axis=1), 1)  # rows still sum to 1 (coarse: confidences tie)
+        decimals = 1 if case < 2 else 6  # coarse (confidences tie), then fine: no grid of thresholds holds them
+        p = np.round(srng.dirichlet(np.ones(3) * 0.7, size=n), decimals)
+        p[:, 0] = np.round(1 - p[:, 1:].sum(axis=1), decimals)  # rows still sum to 1
         p = np.clip(p, 0, 1)
         y = np.where(srng.random(n) < 0.7, p.argmax(axis=1), srng.integers(0, 3, size=n))
         # and a pair that ties at a high confidence, one right and one wrong

@@ -67,8 +67,8 @@ def check_cosine_scores(r, cosine_scores):
         r.add("cosine similarity, normalising both sides", good, 4,
               "divide each row by its length (np.linalg.norm(..., axis=1, keepdims=True)) before the dot product"
               + (" -- you returned raw dot products" if dot else ""))
-        r.add("values lie in [-1, 1]", got is not None and got.size > 0 and bool(np.all(np.abs(got) <= 1 + 1e-6)),
-              1, "cosine similarities are between -1 and 1")
+        r.add("values lie in [-1, 1]", shape == (6, 3) and bool(np.all(np.abs(got) <= 1 + 1e-6)),
+              1, "cosine similarities are between -1 and 1 (one per sentence and class)")
     d = "scale-invariant and works for one sentence / one class"
     ok, out = safe_call(r, d, 1, cosine_scores, np.array([[3.0, 4.0]]), np.array([[0.6, 0.8], [-4.0, 3.0]]))
     if ok:
@@ -138,10 +138,12 @@ def check_my_label_descriptions(r, my_label_descriptions, encode=None, sentences
     The learner's function is called with no argument (plain data back). ``encode`` (all-MiniLM-L6-v2,
     ``list of str -> array``) and ``sentences``/``labels`` (SST-2 validation) default to the grader's own copies;
     tests pass them to reuse a loaded encoder. Zero-shot must not use labelled data: descriptions copied from
-    SST-2 validation sentences (or holding one, or most of one's words) score no accuracy, descriptions that are SST-2 training phrases of five or more words
-    are left out (the rest is scored), and descriptions that change when every dataset ``textclass.data`` loads
-    has its labels permuted (a harness, seeded from the secret) score no accuracy.
-    Full marks at >= baseline + 1 point; the accuracy part falls linearly to 0 at 5 points below that.
+    SST-2 validation sentences of five or more words (or holding one, or most of one's words) score no accuracy,
+    descriptions that are SST-2 training phrases of five or more words are left out (the rest is scored), and
+    descriptions that change when every dataset ``textclass.data`` loads has its labels permuted (a harness,
+    seeded from the secret) score no accuracy. Descriptions chosen with labelled data elsewhere (another cell, a
+    cache, a file read directly) cannot be told from one's own: the instructor reads the cell.
+    Full marks at >= baseline + 1 point; the accuracy part falls linearly to 0 at the baseline.
     """
     acc_desc = f"beats the baseline {baseline}% on SST-2 validation with all-MiniLM-L6-v2"
     d = "two classes, at least two non-empty descriptions each"
@@ -171,7 +173,9 @@ def check_my_label_descriptions(r, my_label_descriptions, encode=None, sentences
     leaked = []   # (description, the validation sentence it is)
     for x in flat:
         n = _norm(x)
-        v = n if n in validation_set else _validation_sentence_in(n, long_validation)
+        # a validation sentence of five words or more, or most of one; a short one ("bad", "very bad") is also
+        # an ordinary description, as with training phrases
+        v = n if (n in validation_set and len(n.split()) >= 5) else _validation_sentence_in(n, long_validation)
         if v:
             leaked.append((x, v))
     if leaked:
@@ -208,7 +212,8 @@ def check_my_label_descriptions(r, my_label_descriptions, encode=None, sentences
     preds, _ = zs.zero_shot_predict(emb, encode, descriptions)
     acc = 100 * float((np.asarray(preds) == np.asarray(labels)).mean())
     target = baseline + 1.0
-    earned = 8.0 if acc >= target else max(0.0, 8.0 * (1 - (target - acc) / 5.0))
+    # nothing at or below the baseline (its own prompts, reworded, are not engineering), full marks a point above
+    earned = 8.0 if acc >= target else max(0.0, 8.0 * (acc - baseline) / (target - baseline))
     r.parts.append((f"{acc_desc} (got {acc:.2f}%, full marks at >= {target:.1f}%)", round(earned, 2), 8.0,
                     ("" if earned >= 8 else "try sentences that look like movie reviews, several per class") + note))
 
@@ -250,10 +255,12 @@ def check_softmax_with_temperature(r, softmax_with_temperature, coverage_curve):
     d = "hidden cases: probabilities in [0, 1], rows sum to 1 (drawn from the instructor's secret)"
     srng = secret_rng("check_softmax_with_temperature")
     good = True
-    for _ in range(3):
+    for case in range(3):
         n, k = int(srng.integers(1, 9)), int(srng.integers(2, 6))
         sc = srng.normal(size=(n, k)) * float(srng.choice([0.1, 1.0, 30.0]))
         t = float(srng.choice([0.005, 0.05, 0.5, 2.0]))
+        if case == 0:   # scores / T far beyond exp's range (about 710): only a max-subtracted softmax stays finite
+            sc, t = sc + float(srng.uniform(20, 60)), float(srng.choice([0.01, 0.02]))
         ok, out = safe_call(r, d, 1, softmax_with_temperature, sc, t)
         if not ok:
             return
