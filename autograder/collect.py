@@ -1,7 +1,9 @@
 """``python -m autograder collect INBOX --stage S [--work WORK]``: validate a folder of submissions
 (``INBOX/<learner>/submission.json|*.ipynb`` or ``INBOX/<learner>.json|.ipynb``) and copy the valid ones to
 ``WORK/submitted/<stage>/`` (the inbox is only read; symbolic links, FIFOs and devices are never followed or
-copied); ``WORK/collected-<stage>.csv`` lists every entry, accepted or not (spreadsheet-safe)."""
+copied); ``WORK/collected-<stage>.csv`` lists every entry, accepted or not (spreadsheet-safe). A learner's new
+submission replaces their earlier one, which moves to ``WORK/submitted/.history/<stage>/<time>/``; learners
+absent from the inbox keep theirs: nothing collected is ever lost."""
 from __future__ import annotations
 
 import argparse
@@ -63,9 +65,15 @@ def check_entry(path: Path) -> str:
     return ""
 
 
+def _learner_of(entry: Path) -> str:
+    return (entry.name if _kind(entry) == "dir" else entry.stem).lower()
+
+
 def collect(inbox, stage: str, work=DEFAULT_WORK) -> dict:
-    """Validate the inbox's entries and copy the valid ones to ``WORK/submitted/<stage>/`` (a fresh snapshot;
-    the inbox is never written). ``WORK/collected-<stage>.csv`` lists every entry, accepted or not."""
+    """Validate the inbox's entries and copy the valid ones into ``WORK/submitted/<stage>/`` (the inbox is never
+    written). A learner already there is replaced, and their earlier submission moves to
+    ``WORK/submitted/.history/<stage>/<UTC time>/`` (unless it is the same bytes); learners not in the inbox keep
+    theirs. ``WORK/collected-<stage>.csv`` lists every inbox entry, accepted or not."""
     get_stage(stage)
     inbox, work = Path(inbox), Path(work)
     if not inbox.is_dir():
@@ -109,7 +117,23 @@ def collect(inbox, stage: str, work=DEFAULT_WORK) -> dict:
                      "sha256": _sha256(files[0]) if len(files) == 1 else
                      hashlib.sha256("".join(_sha256(f) for f in files).encode()).hexdigest() if files else "",
                      "problem": problem})
-    shutil.rmtree(snapshot, ignore_errors=True)
+    # merge: every earlier entry of a learner not in this inbox stays; an entry that is replaced is kept in history
+    new_learners = {_learner_of(q) for q in tmp.iterdir()}
+    kept, archived = 0, []
+    if snapshot.is_dir():
+        import datetime
+
+        stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+        history = work / "submitted" / ".history" / stage / stamp
+        for old in sorted(snapshot.iterdir()):
+            if _learner_of(old) not in new_learners:
+                os.replace(old, tmp / old.name)
+                kept += 1
+            elif not _same_entry(old, tmp / old.name):
+                history.mkdir(parents=True, exist_ok=True)
+                os.replace(old, history / old.name)
+                archived.append(old.name)
+        shutil.rmtree(snapshot)
     os.replace(tmp, snapshot)
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else ["entry"], lineterminator="\n")
@@ -118,7 +142,21 @@ def collect(inbox, stage: str, work=DEFAULT_WORK) -> dict:
     manifest = atomic_write_text(work / f"collected-{stage}.csv", buffer.getvalue())
     return {"accepted": sum(r["accepted"] for r in rows), "rejected": [f"{r['entry']}: {r['problem']}"
                                                                        for r in rows if not r["accepted"]],
-            "snapshot": str(snapshot), "manifest": str(manifest)}
+            "snapshot": str(snapshot), "manifest": str(manifest), "kept": kept, "archived": archived,
+            "history": str(work / "submitted" / ".history" / stage) if archived else ""}
+
+
+def _same_entry(a: Path, b: Path) -> bool:
+    """Two submissions (files or folders) with the same name and the same bytes."""
+    if not b.exists() and not b.is_symlink():
+        return False
+    if _kind(a) != _kind(b):
+        return False
+    if _kind(a) == "file":
+        return _sha256(a) == _sha256(b)
+    files = lambda root: sorted(str(q.relative_to(root)) for q in root.rglob("*") if _kind(q) == "file")  # noqa: E731
+    fa, fb = files(a), files(b)
+    return fa == fb and all(_sha256(a / f) == _sha256(b / f) for f in fa)
 
 
 
@@ -135,6 +173,10 @@ def main(argv=None) -> int:
         print(f"autograder collect: {exc}", file=sys.stderr)
         return 2
     print(f"collected {result['accepted']} submission(s) into {result['snapshot']} (manifest {result['manifest']})")
+    if result["kept"]:
+        print(f"  kept {result['kept']} earlier submission(s) of learners not in this inbox")
+    if result["archived"]:
+        print(f"  replaced {len(result['archived'])} earlier submission(s); the earlier versions are in {result['history']}")
     for line in result["rejected"]:
         print(f"  REJECTED {line}")
     return 0

@@ -201,6 +201,34 @@ def test_collect_rejects_duplicates_and_links_and_never_writes_the_inbox(tmp_pat
         collect(inbox, "reproduce", inbox / "work")
 
 
+def test_a_second_collect_keeps_every_earlier_submission(tmp_path):
+    """An inbox of resubmissions replaces those learners' entries only; each replaced entry moves to
+    submitted/.history/<stage>/<time>/, the same bytes again are not archived, and nobody else's is touched."""
+    from autograder.collect import collect
+
+    work, first, second = tmp_path / "work", tmp_path / "first", tmp_path / "second"
+    for inbox in (first, second):
+        inbox.mkdir()
+    (first / "alice.ipynb").write_text('{"v": 1}')
+    (first / "bob.json").write_text('{"v": 1}')
+    (first / "carol").mkdir()
+    (first / "carol" / "submission.json").write_text('{"v": 1}')
+    collect(first, "orientation", work)
+    (second / "Bob.json").write_text('{"v": 2}')          # bob again, changed (and his name's case too)
+    (second / "carol").mkdir()
+    (second / "carol" / "submission.json").write_text('{"v": 1}')   # carol again, the same bytes
+    result = collect(second, "orientation", work)
+    submitted = work / "submitted" / "orientation"
+    assert sorted(p.name for p in submitted.iterdir()) == ["Bob.json", "alice.ipynb", "carol"]
+    assert (submitted / "Bob.json").read_text() == '{"v": 2}' and (submitted / "alice.ipynb").read_text() == '{"v": 1}'
+    assert result["kept"] == 1 and result["archived"] == ["bob.json"]
+    archived = list((work / "submitted" / ".history" / "orientation").glob("*/bob.json"))
+    assert len(archived) == 1 and archived[0].read_text() == '{"v": 1}'
+    proc = subprocess.run([sys.executable, "-m", "autograder", "collect", str(second), "--stage", "orientation",
+                           "--work", str(work)], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and "kept 1 earlier submission" in proc.stdout, proc.stdout + proc.stderr
+
+
 def test_one_command_line_lists_every_grading_verb():
     proc = subprocess.run([sys.executable, "-m", "autograder", "--help"], cwd=REPO, capture_output=True, text=True,
                           timeout=60)
