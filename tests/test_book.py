@@ -459,10 +459,6 @@ def test_learner_edition_needs_the_student_notebook(tmp_path):
 # executed notebook must show its solution's cells as they are (republish: ./course run LEVEL --size full, then
 # ./course publish). A listed level that is back in sync fails too, so that the list stays true.
 EXECUTED_LAGS: dict[str, str] = {   # level id: why its executed page does not show its solution as it is
-    "orientation": "session 47: the visible asserts show arrays; republished next",
-    "zeroshot": "session 47: the submission line names the graded encoder; republished next",
-    "reproduce": "session 47: the learner's loop is timed too; republished next",
-    "embeddings": "session 47: the learning curve's last point is labelled by its rows; republished next",
 }
 
 
