@@ -211,7 +211,8 @@ def load_results(out) -> list[dict]:
             report = json.loads(f.read_text(encoding="utf-8"))
         except (ValueError, RecursionError, OSError):
             continue
-        if isinstance(report, dict) and "learner" in report and "exit_code" in report:
+        # a report: the grader's exit code, and a learner (class runs) or a stage (``grade FILE --json REPORT``)
+        if isinstance(report, dict) and "exit_code" in report and ("learner" in report or "stage" in report):
             loaded[f.name] = report
     kept = {r.get("submission") for name, r in loaded.items() if r.get("submission") == f"{name[:-5]}-submission.json"}
     results = []

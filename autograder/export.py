@@ -1,5 +1,6 @@
 """``python -m autograder export [--work WORK] [--out CSV]``: one CSV across stages (learner, stage, score, max,
-accuracy, passed, flagged, status, exercises), every submitted string spreadsheet-safe."""
+accuracy, passed, flagged, status, exercises, and a total of the stage and its level's exercises), every
+submitted string spreadsheet-safe."""
 from __future__ import annotations
 
 import argparse
@@ -16,7 +17,23 @@ from autograder.workdir import DEFAULT_WORK, add_work_option, graded_dir, graded
 from textclass.submission import atomic_write_text
 
 EXPORT_FIELDS = ("learner", "stage", "score", "max", "accuracy", "passed", "flagged", "status", "exercise_score",
-                 "exercise_max", "graded_at")
+                 "exercise_max", "total", "total_max", "graded_at")
+
+
+def level_exercise_points(stage_name: str) -> float:
+    """The points of the graded exercises of the stage's level (0 for a stage with no level): what a notebook can
+    add to the stage's score, and what a submission.json alone, which has no exercises, forgoes."""
+    import nbformat
+
+    from autograder.notebook import graded_cells, solution_path
+
+    level = get_stage(stage_name).level
+    if not level:
+        return 0.0
+    try:
+        return float(sum(g.points for g in graded_cells(nbformat.read(solution_path(level), as_version=4))))
+    except (OSError, KeyError, ValueError):
+        return 0.0
 
 
 def status(report: dict) -> str:
@@ -31,12 +48,19 @@ def export(work=DEFAULT_WORK, out=None) -> dict:
     work = Path(work)
     rows = []
     for stage in graded_stages(work):
+        exercise_points = level_exercise_points(stage)
         for r in load_results(graded_dir(work, stage)):
-            rows.append({"learner": r["learner"], "stage": stage, "score": r.get("score") or 0.0,
-                         "max": r.get("max_score") if r.get("max_score") is not None else get_stage(stage).points,
+            score = r.get("score") or 0.0
+            top = r.get("max_score") if r.get("max_score") is not None else get_stage(stage).points
+            exercises = r.get("exercise_score")
+            exercises = float(exercises) if isinstance(exercises, (int, float)) and not isinstance(exercises, bool) \
+                else 0.0   # no notebook graded (a submission.json), or the run stopped before the checks
+            rows.append({"learner": r["learner"], "stage": stage, "score": score, "max": top,
                          "accuracy": "" if r.get("accuracy") is None else r["accuracy"],
                          "passed": bool(r.get("passed")), "flagged": bool(r.get("flagged")), "status": status(r),
                          "exercise_score": r.get("exercise_score", ""), "exercise_max": r.get("exercise_max", ""),
+                         "total": round(float(score) + exercises, 4),
+                         "total_max": round(float(top) + exercise_points, 4),
                          "graded_at": r.get("graded_at", "")})
     rows.sort(key=lambda r: (r["learner"], r["stage"]))
     buffer = io.StringIO()

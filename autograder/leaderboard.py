@@ -5,9 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import argparse
-import shutil
 import sys
-import tempfile
 
 from autograder import first_paragraph
 from autograder.batch import load_results
@@ -23,12 +21,26 @@ def _cell(value) -> str:
     return md_cell(value)
 
 
+def _reports(results_dirs) -> list[dict]:
+    """Every report of one results folder or several (a stage's each), named by its file in its own folder."""
+    dirs = [results_dirs] if isinstance(results_dirs, (str, Path)) else list(results_dirs)
+    reports = []
+    for d in dirs:
+        if not Path(d).is_dir():
+            raise ValueError(f"{d}: no such results folder (give the --out folder of a class run, or --work)")
+        reports += load_results(d)
+    if not reports:
+        raise ValueError(f"{', '.join(map(str, dirs))}: no graded reports here (a class run's --out folder holds "
+                         "<learner>.json reports); nothing written")
+    return reports
+
+
 def rows(results_dir) -> list[dict]:
     """Best valid result per learner and stage, best first (see ``_merit``). The learner is the grader's name for
     the submission (its file in the class folder); a ``team`` the submission names is its own claim, shown beside
     the learner, never used as the identity (else anyone could replace a classmate's row)."""
     best = {}
-    for r in load_results(results_dir):
+    for r in _reports(results_dir):
         if r.get("exit_code") not in (0, 1) or r.get("flagged") or r.get("accuracy") is None:
             continue
         key = (r["learner"], r["stage"])
@@ -66,6 +78,8 @@ def render(results_dir) -> str:
 
 
 def write_leaderboard(results_dir, out=None) -> str:
+    """Render the board of one results folder (or a list of them) and write it to ``out``; a folder that does not
+    exist or holds no report is a ValueError, so a mistyped path never blanks a published board."""
     text = render(results_dir)
     if out:
         atomic_write_text(Path(out), text)
@@ -78,13 +92,7 @@ def leaderboard(work=DEFAULT_WORK, out=None) -> str:
     stages = graded_stages(work)
     if not stages:
         raise ValueError(f"{Path(work) / 'graded'}: nothing graded yet; run the autograde step first")
-    if len(stages) == 1:
-        return write_leaderboard(graded_dir(work, stages[0]), out)
-    with tempfile.TemporaryDirectory(prefix="leaderboard-") as tmp:
-        for stage in stages:
-            for f in graded_dir(work, stage).glob("*.json"):
-                shutil.copy2(f, Path(tmp) / f"{stage}--{f.name}")
-        return write_leaderboard(tmp, out)
+    return write_leaderboard([graded_dir(work, stage) for stage in stages], out)
 
 
 

@@ -246,6 +246,10 @@ def grade_notebook(path: Path, stage: Stage, gold: Gold, *, solution=None, limit
 def _invalid(stage: Stage, message: str, messages: list, **extra) -> dict:
     report = invalid(stage.name, message, **extra)
     report["messages"] += messages
+    exercises = extra.get("exercises")
+    if isinstance(exercises, list) and exercises:   # the checks that ran still count: a blank notebook is 0/30
+        report.update(exercise_score=round(sum(e["score"] for e in exercises), 4),
+                      exercise_max=sum(e["max_score"] for e in exercises))
     return report
 
 

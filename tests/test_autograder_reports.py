@@ -158,3 +158,60 @@ def test_plain_text_keeps_every_script_and_space_and_drops_only_controls():
 
     assert plain_text("naïve\u00a0café zwj\u200dé 日本 a\r\nb\tc") == "naïve\u00a0café zwj\u200dé 日本 a\nb\tc"
     assert plain_text("\x1b[2Kx\ry\ud800\u202e") == "\ufffd[2Kx\ufffdy\ufffd\ufffd"
+
+
+def _report(folder: Path, name: str, stage: str, accuracy: float, **extra):
+    folder.mkdir(parents=True, exist_ok=True)
+    report = {"exit_code": 0, "stage": stage, "accuracy": accuracy, "score": 10.0, "max_score": 10.0,
+              "passed": True, **extra}
+    (folder / f"{name}.json").write_text(json.dumps(report))
+
+
+def test_the_leaderboard_of_several_stages_names_learners_plainly(tmp_path):
+    work = tmp_path / "work"
+    _report(work / "graded" / "orientation", "bob", "orientation", 50.92, learner="bob")
+    _report(work / "graded" / "reproduce", "erin", "reproduce", 91.06, learner="erin")
+    proc = cli("leaderboard", "--work", work)
+    assert proc.returncode == 0, proc.stderr
+    assert "| bob |" in proc.stdout and "| erin |" in proc.stdout and "--bob" not in proc.stdout, proc.stdout
+
+
+@pytest.mark.parametrize("where", ["missing", "empty", "parent"])
+def test_the_leaderboard_of_a_wrong_folder_writes_nothing(tmp_path, where):
+    """A mistyped folder must not blank a published board: exit 2, the --out file untouched."""
+    work = tmp_path / "work"
+    _report(work / "graded" / "orientation", "bob", "orientation", 50.92, learner="bob")
+    folder = {"missing": tmp_path / "nope", "empty": tmp_path / "empty", "parent": work / "graded"}[where]
+    if where == "empty":
+        folder.mkdir()
+    board = tmp_path / "leaderboard.md"
+    board.write_text("# the published board\n")
+    proc = cli("leaderboard", folder, "--out", board)
+    assert proc.returncode == 2 and board.read_text() == \
+        "# the published board\n", proc.stdout + proc.stderr
+
+
+def test_a_report_made_with_grade_json_counts_in_the_export(tmp_path):
+    """``grade carol.ipynb --json WORK/graded/<stage>/carol.json`` (regrading one learner) writes a report without
+    a ``learner``: it is carol's, by its file name, in the export and on the board."""
+    work = tmp_path / "work"
+    _report(work / "graded" / "orientation", "bob", "orientation", 50.92, learner="bob")
+    _report(work / "graded" / "orientation", "carol", "orientation", 50.92)
+    proc = cli("export", "--work", work)
+    assert proc.returncode == 0 and "2 row(s)" in proc.stdout, proc.stdout + proc.stderr
+    assert "carol" in (work / "grades.csv").read_text()
+
+
+def test_the_export_totals_the_stage_and_its_levels_exercises(tmp_path):
+    """A submission.json alone scores the stage, not the exercises its level's notebook would add: its total is out
+    of both, so an LMS import of the total cannot give it the notebook's full marks."""
+    import csv
+
+    work = tmp_path / "work"
+    _report(work / "graded" / "orientation", "dave", "orientation", 50.92, learner="dave")
+    _report(work / "graded" / "orientation", "bob", "orientation", 50.92, learner="bob", exercise_score=30.0,
+            exercise_max=30.0)
+    assert cli("export", "--work", work).returncode == 0
+    rows = {r["learner"]: r for r in csv.DictReader((work / "grades.csv").open())}
+    assert (rows["dave"]["total"], rows["dave"]["total_max"]) == ("10.0", "40.0")
+    assert (rows["bob"]["total"], rows["bob"]["total_max"]) == ("40.0", "40.0")
