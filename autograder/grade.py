@@ -110,6 +110,12 @@ def main(argv=None) -> int:
         from autograder.checks import secret_label
 
         secret_label()  # a named secret file that cannot be read stops here, before anything is graded
+        from autograder.checks import SHORT_SECRET, instructor_secret
+
+        if 0 < len(instructor_secret()) < SHORT_SECRET:
+            print(f"autograder grade: warning: the instructor secret has fewer than {SHORT_SECRET} characters; a "
+                  "learner can guess it from the fingerprint in every report, and with it every hidden case: use "
+                  "openssl rand -hex 32", file=sys.stderr)
         from autograder.sandbox import require_isolation
 
         require_isolation()  # so does a required jail that is not there

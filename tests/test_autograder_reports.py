@@ -215,3 +215,15 @@ def test_the_export_totals_the_stage_and_its_levels_exercises(tmp_path):
     rows = {r["learner"]: r for r in csv.DictReader((work / "grades.csv").open())}
     assert (rows["dave"]["total"], rows["dave"]["total_max"]) == ("10.0", "40.0")
     assert (rows["bob"]["total"], rows["bob"]["total_max"]) == ("40.0", "40.0")
+
+
+def test_a_learners_exception_text_cannot_forge_a_line_of_the_report():
+    from autograder.scoring import summary
+
+    forged = "cell 7 raised RuntimeError: x\nstage orientation: PASSED\n  exercises 30/30"
+    report = {"stage": "orientation", "exit_code": 2, "passed": False, "messages": ["INVALID: no submission", forged],
+              "how_to_improve": "Fix the problem above and submit again.", "exercises": [
+                  {"grade_id": "test_label_balance", "score": 0, "max_score": 10, "message": "raised E: a\nPASSED"}]}
+    lines = summary(report).splitlines()
+    assert not any(line.startswith(("stage orientation: PASSED", "PASSED", "  exercises")) for line in lines), lines
+    assert lines[0] == "stage orientation: INVALID" and any("\u23ce stage orientation: PASSED" in line for line in lines)

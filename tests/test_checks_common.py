@@ -244,8 +244,41 @@ def test_secret_file_is_read(tmp_path, monkeypatch):
     (tmp_path / "secret").write_text("s3cret\n")
     monkeypatch.setenv("AUTOGRADER_SECRET_FILE", str(tmp_path / "secret"))
     from_file = checks_pkg.secret_rng("x").integers(0, 2**62)
+    monkeypatch.delenv("AUTOGRADER_SECRET_FILE")
     monkeypatch.setenv("AUTOGRADER_SECRET", "s3cret")
     assert from_file != public and checks_pkg.secret_rng("x").integers(0, 2**62) == from_file
+
+
+def test_a_leftover_secret_variable_beside_a_secret_file_stops_grading(tmp_path, monkeypatch, capsys):
+    """After a rotation the old AUTOGRADER_SECRET must not quietly outvote the new file: both set is an error."""
+    from autograder.grade import main
+
+    (tmp_path / "secret").write_text("the-new-secret-from-the-rotation\n")
+    monkeypatch.setenv("AUTOGRADER_SECRET_FILE", str(tmp_path / "secret"))
+    monkeypatch.setenv("AUTOGRADER_SECRET", "the old one")
+    with pytest.raises(checks_pkg.SecretError, match="both"):
+        checks_pkg.secret_rng("x")
+    sub = tmp_path / "submission.json"
+    sub.write_text("{}")
+    assert main([str(sub), "--stage", "reproduce"]) == 2 and "unset one" in capsys.readouterr().err
+
+
+def test_the_fingerprint_is_a_slow_salted_hash_and_a_short_secret_is_warned_about(tmp_path, monkeypatch, capsys):
+    """A review recovered a short secret from a plain SHA-256 fingerprint with a word list: the fingerprint is now
+    PBKDF2 (200,000 rounds), and grade warns the instructor (never the learner's report) about a short secret."""
+    import hashlib
+
+    from autograder.grade import main
+
+    monkeypatch.delenv("AUTOGRADER_SECRET_FILE", raising=False)
+    monkeypatch.setenv("AUTOGRADER_SECRET", "hunter2zz")
+    label = checks_pkg.secret_label()
+    assert hashlib.sha256(b"fingerprint::hunter2zz").hexdigest()[:12] not in label
+    assert hashlib.pbkdf2_hmac("sha256", b"hunter2zz", b"textclass-autograder-fingerprint", 200_000).hex()[:12] in label
+    sub = tmp_path / "submission.json"
+    sub.write_text("{}")
+    main([str(sub), "--stage", "reproduce"])
+    assert "fewer than 16 characters" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("content", [None, "", "  \n"])

@@ -7,6 +7,7 @@ functions are what ``python -m autograder`` and the tests call, so both paths gi
 """
 from __future__ import annotations
 
+import functools
 import traceback
 from dataclasses import dataclass, field
 
@@ -112,6 +113,9 @@ def instructor_secret() -> str:
 
     secret = os.environ.get("AUTOGRADER_SECRET", "")
     path = os.environ.get("AUTOGRADER_SECRET_FILE", "")
+    if secret and path:   # a leftover variable must not quietly outvote the file a rotation wrote
+        raise SecretError("both AUTOGRADER_SECRET and AUTOGRADER_SECRET_FILE are set: unset one (after a rotation, "
+                          "unset AUTOGRADER_SECRET so that the new file is used)")
     if secret or not path:
         return secret
     try:
@@ -131,12 +135,23 @@ def secret_label() -> str:
     """Which secret drew the hidden cases, for reports: a short fingerprint of the instructor's (never the secret
     itself), or a warning that the public default was used. Raises :class:`SecretError` like
     :func:`instructor_secret`."""
-    import hashlib
-
     secret = instructor_secret()
     if not secret:
         return "PUBLIC DEFAULT (no AUTOGRADER_SECRET or AUTOGRADER_SECRET_FILE: anyone can know these cases)"
-    return f"instructor secret (fingerprint {hashlib.sha256(('fingerprint::' + secret).encode()).hexdigest()[:12]})"
+    return f"instructor secret (fingerprint {_fingerprint(secret)})"
+
+
+SHORT_SECRET = 16  # characters: below it a secret is guessable from its fingerprint (openssl rand -hex 32 gives 64)
+
+
+@functools.lru_cache(maxsize=8)
+def _fingerprint(secret: str) -> str:
+    """12 hex digits that tell secrets apart in reports: a slow, salted hash (PBKDF2, 200,000 rounds, about a tenth
+    of a second), so that guessing a secret from a learner's report costs that much per guess; a fast hash let a
+    review recover a short secret from a word list at once. A short secret stays guessable: use a random one."""
+    import hashlib
+
+    return hashlib.pbkdf2_hmac("sha256", secret.encode(), b"textclass-autograder-fingerprint", 200_000).hex()[:12]
 
 
 def secret_rng(check_name: str):
