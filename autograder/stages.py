@@ -138,7 +138,9 @@ def offline_advice(stage: Stage) -> str:
     """What an offline submission to a stage that offline runs cannot pass should read instead of advice."""
     return (f"Offline, stage {stage.name!r} cannot pass by design: the published model is not available offline, so "
             "the notebook evaluates a stand-in classifier through the same code. This report checks the plumbing; "
-            "run the online profile to grade the reproduction.")
+            "for the stage, run the notebook online (Colab, or a machine that reaches the Hub) and hand in the "
+            "submission.json it writes: the grader scores that file on its own (a re-executed notebook always runs "
+            "offline).")
 
 
 def mismatch_message(field: str, got, stage: Stage) -> str:

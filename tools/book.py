@@ -423,15 +423,18 @@ def benchmarks_page(results_json: Path, results_dir: Path | None = None) -> str:
 
 LEADERBOARD_EMPTY = """# Leaderboard
 
-No graded submissions yet. The autograder writes this page from its results folder:
+No graded submissions yet. The autograder writes this page from a grading folder
+([the instructor guide](instructor-guide.md), "Worked example"):
 
 ```bash
-python -m autograder grade submissions/ --out graded/ --stage reproduce
-python -m autograder leaderboard graded/ --out book/leaderboard.md
+python -m autograder collect inbox/ --stage reproduce --work grading
+python -m autograder grade grading/submitted/reproduce --stage reproduce --out grading/graded/reproduce
+python -m autograder leaderboard --work grading --out book/leaderboard.md
 ```
 
-It ranks the best valid submission per learner and stage (a team a submission names is shown beside the learner) by the accuracy the autograder
-recomputed from the submitted predictions.
+It shows the best valid submission per learner and stage (a team a submission names is shown beside the learner),
+ranked by score; on a reproduction stage, ties go to the result closest to the published number, on the others to
+the higher accuracy, which the autograder recomputes from the submitted predictions.
 """
 
 
