@@ -12,7 +12,8 @@ regenerates them in the checkout itself:
 * ``book/rendered/<notebook>.ipynb`` (not committed): the edition being built. ``--edition learner`` (the
   default) shows the executed outputs but takes every exercise cell from the student notebook and drops the
   hidden tests and the graded cells' outputs, so no solution or hidden test reaches the HTML or the
-  downloadable ``.ipynb``; ``--edition instructor`` renders the executed solutions as they are::
+  downloadable ``.ipynb``; ``--edition instructor`` renders the executed solutions as they are. In both, every
+  figure (image output) gets its alt text and caption from ``book/figures.yml`` (:func:`annotate_figures`)::
 
       ./course book                          # learner edition (python -m tools book) -> _build/html
       ./course book --edition instructor     # instructor edition: build it where you do not publish
@@ -35,6 +36,7 @@ Chapter pages ``book/<id>.md`` are written by whoever writes the level: a missin
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -516,11 +518,39 @@ def learner_notebook(executed, student=None):
     return executed
 
 
+def edition_notebook(level: dict, root: Path = REPO_ROOT, edition: str = "learner", figures: dict | None = None):
+    """``level``'s notebook as the book renders it (an nbformat ``NotebookNode``, not written): its executed
+    notebook ``book/executed/<notebook>.ipynb`` in ``edition`` (the learner's: :func:`learner_notebook`, stubs
+    from the student notebook), its figures annotated from ``figures`` (default: ``book/figures.yml``)."""
+    import nbformat
+
+    if edition not in EDITIONS:
+        raise BookError(f"unknown edition {edition!r}: use one of {', '.join(EDITIONS)}")
+    root = Path(root)
+    executed = root / "book" / "executed" / f"{level['notebook']}.ipynb"
+    try:
+        nb = nbformat.read(executed, as_version=4)
+    except Exception as exc:  # noqa: BLE001 -- any unreadable notebook is a clear BookError
+        raise BookError(f"{executed} is not a readable notebook ({type(exc).__name__}: {exc})") from None
+    if edition == "learner":
+        student_path = root / student_notebook(level)
+        student = nbformat.read(student_path, as_version=4) if student_path.exists() else None
+        if student is None and any(c.metadata.get("nbgrader", {}).get("solution") for c in nb.cells):
+            raise BookError(f"{student_path} is missing: the learner edition takes the exercise stubs from it "
+                            "(run `./course regenerate`)")
+        nb = learner_notebook(nb, student)
+    figures = figure_table(root) if figures is None else figures
+    annotate_figures(nb, figures.get(level["id"], []), level["id"])
+    nb.metadata["textclass_edition"] = edition
+    return nb
+
+
 def edition_notebooks(root: Path = REPO_ROOT, edition: str = "learner", changed: list | None = None) -> list[Path]:
     """Write ``book/rendered/<notebook>.ipynb`` -- what the book renders -- for every level whose executed
     notebook ``book/executed/<notebook>.ipynb`` exists: the learner's edition (:func:`learner_notebook`, stubs
-    from ``notebooks/<level>/<notebook>.ipynb``) or the instructor's (the executed solution as it is).
-    Returns the files that changed; rendered notebooks of levels without an executed one are removed."""
+    from ``notebooks/<level>/<notebook>.ipynb``) or the instructor's (the executed solution as it is), with
+    the alt text and captions of ``book/figures.yml`` (:func:`edition_notebook`). Returns the files that
+    changed; rendered notebooks of levels without an executed one are removed."""
     import nbformat
 
     if edition not in EDITIONS:
@@ -529,22 +559,11 @@ def edition_notebooks(root: Path = REPO_ROOT, edition: str = "learner", changed:
     changed = [] if changed is None else changed
     out_dir = root / RENDERED
     keep = set()
+    figures = figure_table(root)
     for lv in curriculum(root)["levels"]:
-        executed = root / "book" / "executed" / f"{lv['notebook']}.ipynb"
-        if not executed.exists():
+        if not (root / "book" / "executed" / f"{lv['notebook']}.ipynb").exists():
             continue
-        try:
-            nb = nbformat.read(executed, as_version=4)
-        except Exception as exc:  # noqa: BLE001 -- any unreadable notebook is a clear BookError
-            raise BookError(f"{executed} is not a readable notebook ({type(exc).__name__}: {exc})") from None
-        if edition == "learner":
-            student_path = root / student_notebook(lv)
-            student = nbformat.read(student_path, as_version=4) if student_path.exists() else None
-            if student is None and any(c.metadata.get("nbgrader", {}).get("solution") for c in nb.cells):
-                raise BookError(f"{student_path} is missing: the learner edition takes the exercise stubs from it "
-                                "(run `./course regenerate`)")
-            nb = learner_notebook(nb, student)
-        nb.metadata["textclass_edition"] = edition
+        nb = edition_notebook(lv, root, edition, figures)
         target = out_dir / f"{lv['notebook']}.ipynb"
         keep.add(target.name)
         _write(target, nbformat.writes(nb) + "\n", changed)
@@ -554,6 +573,91 @@ def edition_notebooks(root: Path = REPO_ROOT, edition: str = "learner", changed:
                 stale.unlink()
                 changed.append(stale)
     return changed
+
+
+# ----------------------------------------------------------------------------------------------- figures
+
+# Alt text and caption of every figure in the rendered notebooks, by level id: a list of {code, alt, caption}
+# (see the file's header). MyST-NB (myst_nb/core/config.py) reads a code cell's ``mystnb`` metadata: ``image``
+# (render_image_options: the image node's options, ``alt`` among them) and ``figure`` (render_figure_options:
+# wraps each display output of the cell in a figure with this ``caption``).
+FIGURES = "book/figures.yml"
+# A number as a sentence writes it (12, 67,349, 0.826), not a digit inside a name (SST-2, MiniLM-L6-v2, int8).
+_NUMBER = re.compile(r"(?<![\w.\-])(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?")
+
+
+def figure_table(root: Path = REPO_ROOT) -> dict[str, list[dict]]:
+    """``book/figures.yml`` checked: every level id maps to a list of entries with a non-empty ``code``,
+    ``alt`` and ``caption``; ``{}`` when the file is missing."""
+    path = Path(root) / FIGURES
+    if not path.exists():
+        return {}
+    data = _yaml(path)
+    if not isinstance(data, dict):
+        raise BookError(f"{path} must map level ids to lists of figures")
+    for level, entries in data.items():
+        if not isinstance(entries, list):
+            raise BookError(f"{path}: {level!r} must be a list of figures (code, alt, caption)")
+        for entry in entries:
+            bad = [k for k in ("code", "alt", "caption")
+                   if not isinstance(entry, dict) or not isinstance(entry.get(k), str) or not entry[k].strip()]
+            if bad:
+                raise BookError(f"{path}: a figure of {level!r} lacks {', '.join(bad)}: {entry!r}")
+    return data
+
+
+def numbers(text: str) -> set[float]:
+    """The numbers written in ``text`` (thousands separators dropped)."""
+    return {float(m.replace(",", "")) for m in _NUMBER.findall(text)}
+
+
+def has_image(cell) -> bool:
+    return cell.cell_type == "code" and any(
+        mime.startswith("image/") for out in cell.get("outputs", []) for mime in out.get("data", {}))
+
+
+def printed_text(nb, index: int) -> str:
+    """What the executed outputs print next to cell ``index``: the text of its outputs and of the code cell
+    before it (streams and text results; not the ``<Figure ...>`` text of an image)."""
+    cells = [index] + [i for i in range(index - 1, -1, -1) if nb.cells[i].cell_type == "code"][:1]
+    texts = []
+    for i in cells:
+        for out in nb.cells[i].get("outputs", []):
+            if out.get("output_type") == "stream":
+                texts.append(str(out.get("text", "")))
+            elif not any(m.startswith("image/") for m in out.get("data", {})):
+                texts.append(str(out.get("data", {}).get("text/plain", "")))
+    return "\n".join(texts)
+
+
+def annotate_figures(nb, entries: list[dict], where: str = "?") -> list[dict]:
+    """Give each figure cell of ``nb`` that an entry of ``entries`` names (``code``: a substring of that one
+    code cell) MyST-NB's figure metadata, ``mystnb: {image: {alt}, figure: {caption}}``; changes ``nb`` in place.
+    The caption is left out where a number in it is not printed next to the figure (:func:`printed_text`): a run
+    whose numbers differ gets the figure with its alt text only, never a caption that contradicts it. Returns
+    the entries that name no cell with an image output (the tests fail on them); a ``code`` found in several
+    cells, or two entries for one cell, is a BookError."""
+    orphans, taken = [], {}
+    for entry in entries:
+        hits = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and entry["code"] in c.source]
+        if len(hits) > 1:
+            raise BookError(f"{FIGURES}: {where}: {entry['code']!r} is in {len(hits)} code cells (cells {hits}); "
+                            "give a code substring unique to the plotting cell")
+        if not hits or not has_image(nb.cells[hits[0]]):
+            orphans.append(entry)
+            continue
+        index = hits[0]
+        if index in taken:
+            raise BookError(f"{FIGURES}: {where}: {entry['code']!r} and {taken[index]!r} name the same cell")
+        taken[index] = entry["code"]
+        meta = nb.cells[index].metadata
+        mystnb = dict(meta.get("mystnb") or {})
+        mystnb["image"] = {**(mystnb.get("image") or {}), "alt": " ".join(entry["alt"].split())}
+        caption = " ".join(entry["caption"].split())
+        if numbers(caption) <= numbers(printed_text(nb, index)):
+            mystnb["figure"] = {**(mystnb.get("figure") or {}), "caption": caption}
+        meta["mystnb"] = mystnb
+    return orphans
 
 
 def generate(root: Path = REPO_ROOT, *, results: Path | None = None, benchmarks: Path | None = None,
