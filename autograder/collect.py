@@ -91,9 +91,43 @@ def collect(inbox, stage: str, work=DEFAULT_WORK) -> dict:
             for p in same:
                 problems[p] = "more than one submission for this learner (" + ", ".join(q.name for q in same) + \
                               "): keep one"
-    snapshot = work / "submitted" / stage
-    tmp = work / "submitted" / f".{stage}.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
+    submitted = work / "submitted"
+    submitted.mkdir(parents=True, exist_ok=True)
+    with open(submitted / f".{stage}.lock", "w") as lock:
+        import fcntl
+
+        fcntl.flock(lock, fcntl.LOCK_EX)   # one collect of a stage at a time
+        rows, kept, archived = _collect_locked(entries, problems, submitted, stage)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else ["entry"], lineterminator="\n")
+    writer.writeheader()
+    writer.writerows([{k: csv_cell(v) for k, v in r.items()} for r in rows])
+    manifest = atomic_write_text(work / f"collected-{stage}.csv", buffer.getvalue())
+    return {"accepted": sum(r["accepted"] for r in rows), "rejected": [f"{r['entry']}: {r['problem']}"
+                                                                       for r in rows if not r["accepted"]],
+            "snapshot": str(submitted / stage), "manifest": str(manifest), "kept": kept, "archived": archived,
+            "history": str(submitted / ".history" / stage) if archived else ""}
+
+
+def _copy(src: Path, dst: Path) -> None:
+    if _kind(src) == "dir":
+        shutil.copytree(src, dst, symlinks=True)
+    else:
+        shutil.copy2(src, dst)
+
+
+def _collect_locked(entries, problems, submitted: Path, stage: str):
+    """Build the new snapshot beside the old one and swap them: the inbox's accepted entries, plus a copy of every
+    earlier entry of a learner with no accepted entry in this inbox; a replaced entry is copied to
+    ``.history/<stage>/<time>/`` first. Nothing is moved out of the old snapshot before the swap, and a swap that
+    was interrupted is finished or undone by the next collect, so an interruption loses nothing."""
+    snapshot, tmp, old_dir = submitted / stage, submitted / f".{stage}.tmp", submitted / f".{stage}.old"
+    if old_dir.exists():   # an interrupted swap: the old snapshot was set aside and the new one not yet in place
+        if not snapshot.exists():
+            os.replace(old_dir, snapshot)
+        else:
+            shutil.rmtree(old_dir)
+    shutil.rmtree(tmp, ignore_errors=True)   # only ever copies
     tmp.mkdir(parents=True)
     rows = []
     for p in entries:
@@ -108,6 +142,9 @@ def collect(inbox, stage: str, work=DEFAULT_WORK) -> dict:
                 if skipped:
                     problem = "accepted; symbolic links and special files inside were not collected: " + \
                               ", ".join(str(q.relative_to(p)) for q in skipped[:5])
+                if not files:   # nothing to grade: not accepted, and it does not replace an earlier entry
+                    shutil.rmtree(tmp / p.name)
+                    problem = "no regular file inside (only links or special files): submit the files themselves"
             else:
                 shutil.copy2(p, tmp / p.name)
                 files = [p]
@@ -117,33 +154,25 @@ def collect(inbox, stage: str, work=DEFAULT_WORK) -> dict:
                      "sha256": _sha256(files[0]) if len(files) == 1 else
                      hashlib.sha256("".join(_sha256(f) for f in files).encode()).hexdigest() if files else "",
                      "problem": problem})
-    # merge: every earlier entry of a learner not in this inbox stays; an entry that is replaced is kept in history
     new_learners = {_learner_of(q) for q in tmp.iterdir()}
     kept, archived = 0, []
     if snapshot.is_dir():
         import datetime
 
         stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
-        history = work / "submitted" / ".history" / stage / stamp
+        history = submitted / ".history" / stage / stamp
         for old in sorted(snapshot.iterdir()):
             if _learner_of(old) not in new_learners:
-                os.replace(old, tmp / old.name)
+                _copy(old, tmp / old.name)
                 kept += 1
             elif not _same_entry(old, tmp / old.name):
                 history.mkdir(parents=True, exist_ok=True)
-                os.replace(old, history / old.name)
+                _copy(old, history / old.name)
                 archived.append(old.name)
-        shutil.rmtree(snapshot)
+        os.replace(snapshot, old_dir)
     os.replace(tmp, snapshot)
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else ["entry"], lineterminator="\n")
-    writer.writeheader()
-    writer.writerows([{k: csv_cell(v) for k, v in r.items()} for r in rows])
-    manifest = atomic_write_text(work / f"collected-{stage}.csv", buffer.getvalue())
-    return {"accepted": sum(r["accepted"] for r in rows), "rejected": [f"{r['entry']}: {r['problem']}"
-                                                                       for r in rows if not r["accepted"]],
-            "snapshot": str(snapshot), "manifest": str(manifest), "kept": kept, "archived": archived,
-            "history": str(work / "submitted" / ".history" / stage) if archived else ""}
+    shutil.rmtree(old_dir, ignore_errors=True)
+    return rows, kept, archived
 
 
 def _same_entry(a: Path, b: Path) -> bool:
@@ -174,7 +203,7 @@ def main(argv=None) -> int:
         return 2
     print(f"collected {result['accepted']} submission(s) into {result['snapshot']} (manifest {result['manifest']})")
     if result["kept"]:
-        print(f"  kept {result['kept']} earlier submission(s) of learners not in this inbox")
+        print(f"  kept {result['kept']} earlier submission(s) of learners with no accepted entry in this inbox")
     if result["archived"]:
         print(f"  replaced {len(result['archived'])} earlier submission(s); the earlier versions are in {result['history']}")
     for line in result["rejected"]:

@@ -230,7 +230,17 @@ def grade_notebook(path: Path, stage: Stage, gold: Gold, *, solution=None, limit
         return _invalid(stage, f"the submission.json the notebook wrote is not valid: {plain_text(exc)}", messages, **extra,
                         exercises=exercises)
     incoming = path.parent / "submission.json"
-    if regular_file(incoming) and incoming.stat().st_size <= MAX_BYTES:
+    online = _online_submission(incoming, stage)
+    if online is not None:   # a reproduction stage: the notebook's own run is offline and cannot pass it
+        try:
+            report = score(read_json_submission(incoming), stage, gold)
+            messages.append(f"stage {stage.name!r} was graded from the submission.json handed in with the notebook "
+                            f"(profile {plain_text(str(online)[:40])}): the re-executed notebook runs offline, where this "
+                            "stage cannot pass; its exercises were graded from the re-executed notebook")
+        except (ValueError, RecursionError, OSError) as exc:
+            messages.append(f"the submission.json handed in with the notebook is not valid ({plain_text(exc)[:200]}): "
+                            "the stage was graded from the re-executed notebook")
+    elif regular_file(incoming) and incoming.stat().st_size <= MAX_BYTES:
         try:
             if json.loads(incoming.read_text(encoding="utf-8")).get("predictions") != sub["predictions"]:
                 messages.append("the submission.json sent with the notebook differs from the one the notebook "
@@ -241,6 +251,21 @@ def grade_notebook(path: Path, stage: Stage, gold: Gold, *, solution=None, limit
     report.update(extra, exercises=exercises, exercise_score=round(sum(e["score"] for e in exercises), 4),
                   exercise_max=sum(e["max_score"] for e in exercises))
     return report
+
+
+def _online_submission(incoming: Path, stage: Stage):
+    """The ``profile`` of a submission.json handed in beside a notebook when it is an online run for a stage that
+    an offline run cannot pass (``reproduce``), else None: such a stage is graded from that file, as a
+    submission.json handed in alone would be, and the notebook's exercises from its re-execution."""
+    from autograder.stages import OFFLINE_CANNOT_PASS
+
+    if stage.name not in OFFLINE_CANNOT_PASS or not regular_file(incoming) or incoming.stat().st_size > MAX_BYTES:
+        return None
+    try:
+        profile = json.loads(incoming.read_text(encoding="utf-8")).get("profile")
+    except (ValueError, AttributeError, UnicodeDecodeError, RecursionError, OSError):
+        return None
+    return profile if isinstance(profile, str) and profile.startswith("online") else None
 
 
 def _invalid(stage: Stage, message: str, messages: list, **extra) -> dict:

@@ -227,3 +227,27 @@ def test_a_learners_exception_text_cannot_forge_a_line_of_the_report():
     lines = summary(report).splitlines()
     assert not any(line.startswith(("stage orientation: PASSED", "PASSED", "  exercises")) for line in lines), lines
     assert lines[0] == "stage orientation: INVALID" and any("\u23ce stage orientation: PASSED" in line for line in lines)
+
+
+@pytest.mark.parametrize("profile", ["online", "offline"])
+def test_a_reproduce_notebook_with_its_online_submission_earns_both(tmp_path, labels, profile):
+    """The grader re-runs a notebook offline, where the reproduce stage cannot pass: a submission.json of an online
+    run handed in beside it grades the stage (as it would alone), and the re-executed notebook the exercises. An
+    offline submission.json beside it changes nothing: the re-executed notebook's predictions are graded."""
+    from fixtures.autograder.synth import sample_notebook
+
+    import nbformat
+
+    folder = tmp_path / "ola"
+    folder.mkdir()
+    nbformat.write(sample_notebook("notebook", 200, 1, "ola"), folder / "reproduce.ipynb")   # 672/872 offline
+    write_json(folder / "submission.json", submission(labels, 794, profile=profile))
+    report = tmp_path / "ola.json"
+    proc = cli("grade", folder, "--stage", "reproduce", "--json", report)
+    r = json.loads(report.read_text())
+    assert r["exercise_score"] == r["exercise_max"] == 30, r
+    if profile == "online":
+        assert proc.returncode == 0 and r["correct"] == 794 and r["passed"], proc.stdout
+        assert "graded from the submission.json handed in with the notebook" in proc.stdout
+    else:
+        assert proc.returncode == 1 and r["correct"] == 672 and not r["passed"], proc.stdout

@@ -229,6 +229,32 @@ def test_a_second_collect_keeps_every_earlier_submission(tmp_path):
     assert proc.returncode == 0 and "kept 1 earlier submission" in proc.stdout, proc.stdout + proc.stderr
 
 
+def test_an_interrupted_collect_loses_nothing(tmp_path):
+    """A collect stopped after setting the old snapshot aside (before the new one took its place) is undone by the
+    next one; a leftover build folder is only ever copies; a new entry holding only links is rejected and does
+    not replace the learner's earlier one."""
+    from autograder.collect import collect
+
+    work, first, second = tmp_path / "work", tmp_path / "first", tmp_path / "second"
+    for inbox in (first, second):
+        inbox.mkdir()
+    (first / "amy.json").write_text('{"v": 1}')
+    (first / "bob.json").write_text('{"v": 1}')
+    collect(first, "orientation", work)
+    submitted = work / "submitted"
+    (submitted / "orientation").rename(submitted / ".orientation.old")    # the crash, mid-swap
+    (submitted / ".orientation.tmp").mkdir()                              # and its half-built snapshot
+    (second / "carl.json").write_text('{"v": 1}')
+    (second / "bob").mkdir()
+    (second / "bob" / "link.json").symlink_to(second / "carl.json")      # bob again: links only
+    result = collect(second, "orientation", work)
+    snapshot = submitted / "orientation"
+    assert sorted(p.name for p in snapshot.iterdir()) == ["amy.json", "bob.json", "carl.json"]
+    assert (snapshot / "bob.json").read_text() == '{"v": 1}' and result["archived"] == []
+    assert any(line.startswith("bob:") for line in result["rejected"])
+    assert not (submitted / ".orientation.old").exists() and not (submitted / ".orientation.tmp").exists()
+
+
 def test_one_command_line_lists_every_grading_verb():
     proc = subprocess.run([sys.executable, "-m", "autograder", "--help"], cwd=REPO, capture_output=True, text=True,
                           timeout=60)
