@@ -201,8 +201,8 @@ def load_results(out) -> list[dict]:
     """The grader's reports in a results folder, each named by its file: ``<learner>.json`` (what the grader
     wrote), never by the ``learner`` it holds, which a report of ``grade FILE --json REPORT`` copies from the
     submission. A submission kept beside its report (``grade --keep-submission``: ``NAME-submission.json``, the
-    learner's own JSON, which ``NAME.json`` names) and a file that is no report (no ``exit_code``, no ``learner``)
-    are not read as reports; a learner who is called ``jo-submission`` is."""
+    learner's own JSON, which ``NAME.json`` names) and a file that is no report (no ``exit_code``, or neither a
+    ``learner`` nor a ``stage``) are not read as reports; a learner who is called ``jo-submission`` is."""
     loaded = {}
     for f in sorted(Path(out).glob("*.json")):
         if f.stem.startswith(".") or not regular_file(f):

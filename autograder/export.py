@@ -27,9 +27,11 @@ def level_exercise_points(stage_name: str) -> float:
 
     from autograder.notebook import graded_cells, solution_path
 
+    from autograder.stages import STAGES
+
     level = get_stage(stage_name).level
-    if not level:
-        return 0.0
+    if not level or next(s for s in STAGES.values() if s.level == level).name != stage_name:
+        return 0.0   # no level, or not its first stage: a level's exercises count once (embeddings has two stages)
     try:
         return float(sum(g.points for g in graded_cells(nbformat.read(solution_path(level), as_version=4))))
     except (OSError, KeyError, ValueError):
@@ -55,12 +57,17 @@ def export(work=DEFAULT_WORK, out=None) -> dict:
             exercises = r.get("exercise_score")
             exercises = float(exercises) if isinstance(exercises, (int, float)) and not isinstance(exercises, bool) \
                 else 0.0   # no notebook graded (a submission.json), or the run stopped before the checks
+            ex_max = r.get("exercise_max")
+            ex_max = float(ex_max) if isinstance(ex_max, (int, float)) and not isinstance(ex_max, bool) and ex_max \
+                else exercise_points   # a notebook's own, else what the level's notebook would have added
+            if not exercise_points:   # no level, or not its first stage: its exercises count in one row only
+                exercises, ex_max = 0.0, 0.0
             rows.append({"learner": r["learner"], "stage": stage, "score": score, "max": top,
                          "accuracy": "" if r.get("accuracy") is None else r["accuracy"],
                          "passed": bool(r.get("passed")), "flagged": bool(r.get("flagged")), "status": status(r),
                          "exercise_score": r.get("exercise_score", ""), "exercise_max": r.get("exercise_max", ""),
                          "total": round(float(score) + exercises, 4),
-                         "total_max": round(float(top) + exercise_points, 4),
+                         "total_max": round(float(top) + ex_max, 4),
                          "graded_at": r.get("graded_at", "")})
     rows.sort(key=lambda r: (r["learner"], r["stage"]))
     buffer = io.StringIO()

@@ -56,8 +56,9 @@ def feedback(work=DEFAULT_WORK) -> dict:
     files = withheld = 0
     for stage in stages:
         for report in load_results(graded_dir(work, stage)):
-            md = graded_dir(work, stage) / f"{report['learner']}.md"
-            text = md.read_text(encoding="utf-8") if md.is_file() else feedback_markdown(report)
+            # always from the report itself: a <learner>.md beside it may be older (a report rewritten by
+            # ``grade FILE --json``, which writes no .md)
+            text = feedback_markdown(report)
             for folder in {str(work / "submitted" / stage), str((work / "submitted" / stage).resolve())}:
                 text = text.replace(folder + os.sep, "")  # the learner's own file name, not the instructor's path
             text, n = redact(text, hidden)

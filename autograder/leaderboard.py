@@ -79,16 +79,19 @@ def render(results_dir) -> str:
 
 def write_leaderboard(results_dir, out=None) -> str:
     """Render the board of one results folder (or a list of them) and write it to ``out``; a folder that does not
-    exist or holds no report is a ValueError, so a mistyped path never blanks a published board."""
+    exist or holds no report is a ValueError, so a mistyped path never blanks a published board; so is writing a
+    board with no rankable result (every report invalid, flagged or a grader error) over ``out``."""
     text = render(results_dir)
+    if out and not rows(results_dir):
+        raise ValueError(f"no valid graded result to rank (every report is invalid, flagged or a grader error): "
+                         f"{out} left as it was")
     if out:
         atomic_write_text(Path(out), text)
     return text
 
 
 def leaderboard(work=DEFAULT_WORK, out=None) -> str:
-    """:func:`autograder.leaderboard.write_leaderboard` over every graded stage (one folder: as is;
-    several: their reports side by side in a temporary folder)."""
+    """:func:`autograder.leaderboard.write_leaderboard` over every graded stage of ``work``."""
     stages = graded_stages(work)
     if not stages:
         raise ValueError(f"{Path(work) / 'graded'}: nothing graded yet; run the autograde step first")

@@ -196,7 +196,7 @@ def summary(report: dict) -> str:
         lines.append(f"  hidden cases: {report['secret']}")
     # a report read back from disk is learner data too; and each entry stays one line, so that a learner's
     # exception text cannot start a line of its own ("stage orientation: PASSED") inside the report
-    return "\n".join(plain_text(line).replace("\n", " \u23ce ") for line in lines)
+    return "\n".join(" \u23ce ".join(plain_text(line).splitlines()) for line in lines)
 
 
 def write_report(report: dict, path) -> Path:

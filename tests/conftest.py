@@ -29,6 +29,15 @@ def results_tmp(tmp_path, monkeypatch) -> Path:
 
 
 @pytest.fixture(scope="session", autouse=True)
+def _no_instructor_secret_from_the_shell():
+    """The tests choose their own secrets: an instructor's AUTOGRADER_SECRET(_FILE) exported in the shell that runs
+    them would change every hidden case (and the two together are an error)."""
+    saved = {k: os.environ.pop(k) for k in ("AUTOGRADER_SECRET", "AUTOGRADER_SECRET_FILE") if k in os.environ}
+    yield
+    os.environ.update(saved)
+
+
+@pytest.fixture(scope="session", autouse=True)
 def _records_never_land_in_results(tmp_path_factory):
     """No test (nor a notebook or grader it starts) writes into the repository's results/ folder."""
     old = os.environ.get("TEXTCLASS_RESULTS_DIR")

@@ -251,3 +251,39 @@ def test_a_reproduce_notebook_with_its_online_submission_earns_both(tmp_path, la
         assert "graded from the submission.json handed in with the notebook" in proc.stdout
     else:
         assert proc.returncode == 1 and r["correct"] == 672 and not r["passed"], proc.stdout
+
+
+def test_a_level_with_two_stages_counts_its_exercises_once(tmp_path):
+    import csv
+
+    work = tmp_path / "work"
+    for stage in ("embeddings-probe", "embeddings-banking77"):
+        _report(work / "graded" / stage, "ana", stage, 85.0, learner="ana", exercise_score=30.0, exercise_max=30.0)
+    assert cli("export", "--work", work).returncode == 0
+    rows = {r["stage"]: r for r in csv.DictReader((work / "grades.csv").open())}
+    assert (rows["embeddings-probe"]["total"], rows["embeddings-probe"]["total_max"]) == ("40.0", "40.0")
+    assert (rows["embeddings-banking77"]["total"], rows["embeddings-banking77"]["total_max"]) == ("10.0", "10.0")
+
+
+def test_feedback_follows_a_report_rewritten_by_grade_json(tmp_path, labels):
+    """Regrading one learner with ``grade FILE --json`` rewrites the report, not the class run's .md beside it: the
+    feedback is made from the report."""
+    work = tmp_path / "work"
+    graded = work / "graded" / "orientation"
+    graded.mkdir(parents=True)
+    sub = write_json(tmp_path / "carol.json", submission(labels, 444, stage="orientation"))
+    assert cli("grade", sub, "--stage", "orientation", "--json", graded / "carol.json").returncode == 0
+    (graded / "carol.md").write_text("# carol: stage orientation\n\nstage orientation: NOT PASSED (the old run)\n")
+    assert cli("feedback", "--work", work).returncode == 0
+    text = (work / "feedback" / "carol" / "orientation.md").read_text()
+    assert "stage orientation: PASSED" in text and "the old run" not in text
+
+
+def test_a_board_with_nothing_to_rank_is_not_written_over_a_published_one(tmp_path):
+    res = tmp_path / "res"
+    _report(res, "dagny", "reproduce", None, learner="dagny", exit_code=2, passed=False, score=0.0)
+    board = tmp_path / "leaderboard.md"
+    board.write_text("# the published board\n")
+    proc = cli("leaderboard", res, "--out", board)
+    assert proc.returncode == 2 and board.read_text() == "# the published board\n", proc.stdout + proc.stderr
+    assert cli("leaderboard", res).returncode == 0   # printed, nothing overwritten: an empty table is fine

@@ -144,14 +144,19 @@ def secret_label() -> str:
 SHORT_SECRET = 16  # characters: below it a secret is guessable from its fingerprint (openssl rand -hex 32 gives 64)
 
 
-@functools.lru_cache(maxsize=8)
 def _fingerprint(secret: str) -> str:
-    """12 hex digits that tell secrets apart in reports: a slow, salted hash (PBKDF2, 200,000 rounds, about a tenth
-    of a second), so that guessing a secret from a learner's report costs that much per guess; a fast hash let a
-    review recover a short secret from a word list at once. A short secret stays guessable: use a random one."""
+    """12 hex digits that tell secrets apart in reports: a slow hash (PBKDF2, 200,000 rounds, a few hundredths of a
+    second; the salt is public), so that each guess of the secret from a learner's report costs that much; a fast
+    hash let a review recover a short secret from a word list at once. The hidden cases are drawn through the
+    same kind of slow hash. A short or dictionary secret stays guessable: use a random one."""
+    return _stretched(secret, b"textclass-autograder-fingerprint")[:12]
+
+
+@functools.lru_cache(maxsize=8)
+def _stretched(secret: str, purpose: bytes) -> str:
     import hashlib
 
-    return hashlib.pbkdf2_hmac("sha256", secret.encode(), b"textclass-autograder-fingerprint", 200_000).hex()[:12]
+    return hashlib.pbkdf2_hmac("sha256", secret.encode(), purpose, 200_000).hex()
 
 
 def secret_rng(check_name: str):
@@ -167,7 +172,10 @@ def secret_rng(check_name: str):
     import numpy as np
 
     secret = instructor_secret()
-    digest = hashlib.sha256(f"{secret or 'public-default'}::{check_name}".encode()).digest()
+    # an instructor's secret goes through the slow hash first, once per process: a learner who reads hidden inputs
+    # back (in an exception text the report prints) pays as much per guessed secret as with the fingerprint
+    key = _stretched(secret, b"textclass-autograder-hidden-cases") if secret else "public-default"
+    digest = hashlib.sha256(f"{key}::{check_name}".encode()).digest()
     return np.random.default_rng(int.from_bytes(digest[:8], "little"))
 
 

@@ -52,14 +52,19 @@ def check_stratified_split(r, stratified_split):
     want = _test_counts(labels, 0.3)  # 30, 18, 2 (2.1), 4 (3.9), 3 (2.7): floor and ceil both go wrong
     # three classes of 3 at 0.4: round(1.2) = 1 each, 3 in all; sklearn's stratify puts ceil(0.4 * 9) = 4 in test
     small = np.array([0, 1, 2, 0, 1, 2, 2, 1, 0])
-    ok_small, tr_s, te_s, _ = _split(r, "each class keeps its share", 0, stratified_split, small, 0.4, 0)
+    from autograder.checks import CheckResult
+
+    scratch = CheckResult("the small case", 0)   # a call that raises here is reported in the part below
+    ok_small, tr_s, te_s, _ = _split(scratch, "", 0, stratified_split, small, 0.4, 0)
     counts_small = (np.bincount(small[te_s], minlength=3).tolist()
                     if ok_small and _partition(tr_s, te_s, len(small)) else None)
+    why = ([] if counts == want else [f"test class counts {counts}, expected {want} (round, not floor or ceil)"]) + (
+        [] if counts_small == [1, 1, 1] else [
+            f"three classes of 3 at test_fraction 0.4: got {scratch.parts[0][3] if scratch.parts else counts_small}, "
+            "expected [1, 1, 1] test rows per class (round(test_fraction * class size) for each class on its own, "
+            "not a total of ceil(test_fraction * n) shared out, as sklearn's stratify does)"])
     r.add("each class keeps its share in the test part: round(test_fraction * class size) per class",
-          counts == want and counts_small == [1, 1, 1], 3,
-          f"test class counts {counts}, expected {want}; on three classes of 3 at test_fraction 0.4 "
-          f"{counts_small}, expected [1, 1, 1] (round(test_fraction * class size) for each class on its own: not "
-          "floor or ceil, and not a total of ceil(test_fraction * n) shared out, as sklearn's stratify does)")
+          not why, 3, "; ".join(why))
     r.add("leaves the global random state alone (np.random, random)",
           bool(untouched) and _partition(tr, te, len(labels)), 1,
           "shuffle with rng = np.random.default_rng(seed) inside the function, never np.random.* or random.*")
