@@ -37,6 +37,17 @@ def _no_instructor_secret_from_the_shell():
     os.environ.update(saved)
 
 
+@pytest.fixture
+def use_secret(monkeypatch):
+    """``use_secret(None)``: the public default cases; ``use_secret("text")``: an instructor's secret."""
+    def use(secret):
+        if secret is None:
+            monkeypatch.delenv("AUTOGRADER_SECRET", raising=False)
+        else:
+            monkeypatch.setenv("AUTOGRADER_SECRET", secret)
+    return use
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _records_never_land_in_results(tmp_path_factory):
     """No test (nor a notebook or grader it starts) writes into the repository's results/ folder."""

@@ -106,11 +106,8 @@ def _sklearn_stratified(labels, test_fraction, seed):
 
 
 @pytest.mark.parametrize("secret", [None, "another secret"])
-def test_sklearns_allocation_loses_the_share_points(secret, monkeypatch):
-    if secret is None:
-        monkeypatch.delenv("AUTOGRADER_SECRET", raising=False)
-    else:
-        monkeypatch.setenv("AUTOGRADER_SECRET", secret)
+def test_sklearns_allocation_loses_the_share_points(secret, use_secret):
+    use_secret(secret)
     r = checks.check_stratified_split(_sklearn_stratified)
     assert r.score <= r.max_score - 3, r.report()
 

@@ -140,12 +140,9 @@ def test_a_a_missing_first_or_middle_class_is_checked():
 
 
 @pytest.mark.parametrize("secret", [None, "another secret", "a third"])
-def test_c_the_float_trap_is_in_the_hidden_cases_too(secret, monkeypatch):
+def test_c_the_float_trap_is_in_the_hidden_cases_too(secret, use_secret):
     """math.ceil(points * n / 100) is wrong where the product lands a hair above a whole count: the visible 100/11
     case and a hidden case built to land there both catch it, under any secret."""
-    if secret is None:
-        monkeypatch.delenv("AUTOGRADER_SECRET", raising=False)
-    else:
-        monkeypatch.setenv("AUTOGRADER_SECRET", secret)
+    use_secret(secret)
     r = checks.check_sentences_needed(_naive_ceil)
     assert r.score <= r.max_score - 3, r.report()

@@ -220,11 +220,8 @@ def test_a_a_stub_in_range_scores_nothing(stub):
 
 
 @pytest.mark.parametrize("secret", [None, "another secret", "a third"])
-def test_c_an_unstable_softmax_loses_a_hidden_case_too(secret, monkeypatch, ex):
-    if secret is None:
-        monkeypatch.delenv("AUTOGRADER_SECRET", raising=False)
-    else:
-        monkeypatch.setenv("AUTOGRADER_SECRET", secret)
+def test_c_an_unstable_softmax_loses_a_hidden_case_too(secret, use_secret, ex):
+    use_secret(secret)
     r = checks.check_softmax_with_temperature(_unstable_softmax, ex["softmax_with_temperature"][0]["coverage_curve"])
     assert r.score <= r.max_score - 2, r.report()
 

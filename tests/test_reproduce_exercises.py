@@ -260,10 +260,7 @@ def _threshold_grid(probabilities, labels, target):
 
 @pytest.mark.task_c
 @pytest.mark.parametrize("secret", [None, "another secret", "a third"])
-def test_c_a_grid_of_thresholds_loses_the_hidden_cases(ex_c, secret, monkeypatch):
-    if secret is None:
-        monkeypatch.delenv("AUTOGRADER_SECRET", raising=False)
-    else:
-        monkeypatch.setenv("AUTOGRADER_SECRET", secret)
+def test_c_a_grid_of_thresholds_loses_the_hidden_cases(ex_c, secret, use_secret):
+    use_secret(secret)
     r = checks.check_abstain(ex_c[0]["abstain"], _threshold_grid)
     assert r.score <= r.max_score - 2, r.report()
