@@ -100,3 +100,16 @@ def test_mean_pooling_matches_sentence_transformers_and_probe_matches_sklearn(da
     clf, sk = probe.fit_probe(enc, train["sentence"], train["label"], progress=False)
     probs = ev.predict_proba(clf, enc.tokenizer, texts, batch_size=16, device="cpu", progress=False)
     assert np.allclose(probs, sk.predict_proba(mine), atol=1e-4)
+
+
+def test_is_cached_says_whether_encode_will_read_the_cache(tmp_path, monkeypatch):
+    """Level 3 prints "read from the embedding cache" from this, not from how fast the call was."""
+    from textclass import models, probe
+
+    monkeypatch.setenv("TEXTCLASS_CACHE", str(tmp_path))
+    enc = models.load_encoder(models.MINILM, profile="offline")
+    texts = ["a fresh sentence for the cache test", "and another one"]
+    assert not probe.is_cached(enc, texts)
+    first = probe.encode(enc, texts, progress=False)
+    assert probe.is_cached(enc, texts) and not probe.is_cached(enc, texts[:1])
+    assert np.array_equal(probe.encode(enc, texts, progress=False), first)

@@ -29,6 +29,14 @@ def _cache_path(model_name: str, texts, normalize: bool, max_length: int):
     return cache_dir() / "embeddings" / f"{model_name.replace('/', '__')}-{h.hexdigest()[:20]}.npy"
 
 
+def is_cached(loaded, texts, *, normalize: bool = True, max_length: int = 256) -> bool:
+    """Whether :func:`encode` would read these embeddings from the cache instead of computing them (so that a
+    timing can say so)."""
+    if loaded.is_standin:
+        return False
+    return _cache_path(loaded.name, list(texts), normalize, max_length).exists()
+
+
 def encode(loaded, texts, *, batch_size: int = 64, normalize: bool = True, max_length: int = 256,
            device: str = "auto", progress: bool = True, cache: bool = True) -> np.ndarray:
     """Sentence embeddings of ``texts`` with a :class:`~textclass.models.LoadedModel` encoder.
