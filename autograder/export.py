@@ -11,6 +11,7 @@ from pathlib import Path
 
 from autograder import first_paragraph
 from autograder.batch import load_results
+from autograder.checks._plain import as_float
 from autograder.escape import csv_cell
 from autograder.stages import get_stage
 from autograder.workdir import DEFAULT_WORK, add_work_option, graded_dir, graded_stages
@@ -54,12 +55,9 @@ def export(work=DEFAULT_WORK, out=None) -> dict:
         for r in load_results(graded_dir(work, stage)):
             score = r.get("score") or 0.0
             top = r.get("max_score") if r.get("max_score") is not None else get_stage(stage).points
-            exercises = r.get("exercise_score")
-            exercises = float(exercises) if isinstance(exercises, (int, float)) and not isinstance(exercises, bool) \
-                else 0.0   # no notebook graded (a submission.json), or the run stopped before the checks
-            ex_max = r.get("exercise_max")
-            ex_max = float(ex_max) if isinstance(ex_max, (int, float)) and not isinstance(ex_max, bool) and ex_max \
-                else exercise_points   # a notebook's own, else what the level's notebook would have added
+            # none: no notebook graded (a submission.json), or the run stopped before the checks
+            exercises = as_float(r.get("exercise_score")) or 0.0
+            ex_max = as_float(r.get("exercise_max")) or exercise_points   # else what the level's notebook adds
             if not exercise_points:   # no level, or not its first stage: its exercises count in one row only
                 exercises, ex_max = 0.0, 0.0
             rows.append({"learner": r["learner"], "stage": stage, "score": score, "max": top,

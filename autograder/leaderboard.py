@@ -60,9 +60,13 @@ def _merit(r) -> tuple:
 
 
 def render(results_dir) -> str:
+    return _render(rows(results_dir))
+
+
+def _render(ranked: list[dict]) -> str:
     lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
     previous, rank, seen = None, 0, {}
-    for r in rows(results_dir):
+    for r in ranked:
         seen[r["stage"]] = seen.get(r["stage"], 0) + 1
         if (r["stage"],) + _merit(r) != previous:  # ties share a rank
             rank = seen[r["stage"]]
@@ -81,10 +85,11 @@ def write_leaderboard(results_dir, out=None) -> str:
     """Render the board of one results folder (or a list of them) and write it to ``out``; a folder that does not
     exist or holds no report is a ValueError, so a mistyped path never blanks a published board; so is writing a
     board with no rankable result (every report invalid, flagged or a grader error) over ``out``."""
-    text = render(results_dir)
-    if out and not rows(results_dir):
+    ranked = rows(results_dir)
+    if out and not ranked:
         raise ValueError(f"no valid graded result to rank (every report is invalid, flagged or a grader error): "
                          f"{out} left as it was")
+    text = _render(ranked)
     if out:
         atomic_write_text(Path(out), text)
     return text

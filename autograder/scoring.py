@@ -105,6 +105,10 @@ def check_predictions(sub: dict, stage: Stage, gold: Gold) -> list[int]:
     return preds
 
 
+_PENDING_REVIEW = ("Score 0 pending the instructor's review of the notebook that produced them (hand it in if you "
+                   "sent only a submission.json).")
+
+
 def score(sub: dict, stage: Stage, gold: Gold) -> dict:
     """The report of a structurally valid submission (raises :class:`SubmissionError` otherwise)."""
     preds = check_predictions(sub, stage, gold)
@@ -128,13 +132,11 @@ def score(sub: dict, stage: Stage, gold: Gold) -> dict:
     points = 0.0 if flagged else stage.score(accuracy)
     if copied:
         messages.append(f"FLAGGED: the predictions equal the public gold labels of {stage.dataset}/{stage.split} "
-                        "exactly; no model does that. Score 0 pending the instructor's review of the notebook that "
-                        "produced them (hand it in if you sent only a submission.json).")
+                        f"exactly; no model does that. {_PENDING_REVIEW}")
     elif implausible:
         messages.append(f"FLAGGED: {accuracy:.2f}% on {stage.dataset}/{stage.split} is above {stage.flag_above:g}%, "
                         "more than the best published models reach; labels copied from a public source (with a few "
-                        "flipped) do that. Score 0 pending the instructor's review of the notebook that produced "
-                        "them (hand it in if you sent only a submission.json).")
+                        f"flipped) do that. {_PENDING_REVIEW}")
     report = {"stage": stage.name, "n": n, "correct": correct, "accuracy": round(accuracy, 4),
               "interval": [round(lo, 4), round(hi, 4)], "claimed_accuracy": claimed, "target": stage.target,
               "tolerance": stage.tolerance, "kind": stage.kind, "target_text": stage.describe_target(),

@@ -17,6 +17,7 @@ A stage says which dataset and split a submission predicts, how it is scored and
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 _EPS = 1e-9
@@ -107,7 +108,7 @@ STAGES: dict[str, Stage] = {s.name: s for s in [
 # The best published accuracies are about 97.5% on SST-2 (GLUE leaderboard) and 94-95% on Banking77: a point or
 # so above them, an accuracy says "labels", not "model".
 PLAUSIBLE_CEILING = {"sst2": 98.5, "banking77": 97.0}
-STAGES = {name: Stage(**{**s.__dict__, "flag_above": PLAUSIBLE_CEILING.get(s.dataset)}) if s.flag_above is None
+STAGES = {name: dataclasses.replace(s, flag_above=PLAUSIBLE_CEILING.get(s.dataset)) if s.flag_above is None
           else s for name, s in STAGES.items()}
 
 

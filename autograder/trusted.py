@@ -248,9 +248,13 @@ def grade_notebook(path: Path, stage: Stage, gold: Gold, *, solution=None, limit
         except (ValueError, AttributeError, UnicodeDecodeError):
             pass
     report["messages"] = messages + report["messages"]
-    report.update(extra, exercises=exercises, exercise_score=round(sum(e["score"] for e in exercises), 4),
-                  exercise_max=sum(e["max_score"] for e in exercises))
+    report.update(extra, exercises=exercises, **_exercise_totals(exercises))
     return report
+
+
+def _exercise_totals(exercises: list) -> dict:
+    return {"exercise_score": round(sum(e["score"] for e in exercises), 4),
+            "exercise_max": sum(e["max_score"] for e in exercises)}
 
 
 def _online_submission(incoming: Path, stage: Stage):
@@ -273,8 +277,7 @@ def _invalid(stage: Stage, message: str, messages: list, **extra) -> dict:
     report["messages"] += messages
     exercises = extra.get("exercises")
     if isinstance(exercises, list) and exercises:   # the checks that ran still count: a blank notebook is 0/30
-        report.update(exercise_score=round(sum(e["score"] for e in exercises), 4),
-                      exercise_max=sum(e["max_score"] for e in exercises))
+        report.update(_exercise_totals(exercises))
     return report
 
 

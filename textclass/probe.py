@@ -29,12 +29,16 @@ def _cache_path(model_name: str, texts, normalize: bool, max_length: int):
     return cache_dir() / "embeddings" / f"{model_name.replace('/', '__')}-{h.hexdigest()[:20]}.npy"
 
 
+def _cache_file(loaded, texts, normalize: bool, max_length: int):
+    """Where :func:`encode` keeps these embeddings; None for a stand-in model (never cached)."""
+    return None if loaded.is_standin else _cache_path(loaded.name, texts, normalize, max_length)
+
+
 def is_cached(loaded, texts, *, normalize: bool = True, max_length: int = 256) -> bool:
     """Whether :func:`encode` would read these embeddings from the cache instead of computing them (so that a
     timing can say so)."""
-    if loaded.is_standin:
-        return False
-    return _cache_path(loaded.name, list(texts), normalize, max_length).exists()
+    path = _cache_file(loaded, list(texts), normalize, max_length)
+    return path is not None and path.exists()
 
 
 def encode(loaded, texts, *, batch_size: int = 64, normalize: bool = True, max_length: int = 256,
@@ -45,7 +49,7 @@ def encode(loaded, texts, *, batch_size: int = 64, normalize: bool = True, max_l
     kept under the cache directory, keyed by model and texts, so a second run costs nothing.
     """
     texts = list(texts)
-    path = _cache_path(loaded.name, texts, normalize, max_length) if cache and not loaded.is_standin else None
+    path = _cache_file(loaded, texts, normalize, max_length) if cache else None
     if path is not None and path.exists():
         return np.load(path)
     out = embed_texts(loaded.model, loaded.tokenizer, texts, batch_size=batch_size, normalize=normalize,
