@@ -14,6 +14,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 
+def _points(value: float) -> str:
+    """Points as a reader writes them: 10, 1.5, 1.67 (a third of 5 is not 1.66667)."""
+    return f"{round(value, 2):g}"
+
+
 @dataclass
 class CheckResult:
     name: str
@@ -37,10 +42,10 @@ class CheckResult:
         return ok
 
     def report(self) -> str:
-        lines = [f"{self.name}: {self.score:g}/{self.max_score:g}"]
+        lines = [f"{self.name}: {_points(self.score)}/{_points(self.max_score)}"]
         for desc, got, possible, msg in self.parts:
             mark = "ok  " if got >= possible else "FAIL"
-            lines.append(f"  [{mark}] {desc} ({got:g}/{possible:g})" + (f" -- {msg}" if msg else ""))
+            lines.append(f"  [{mark}] {desc} ({_points(got)}/{_points(possible)})" + (f" -- {msg}" if msg else ""))
         return "\n".join(lines)
 
     def __repr__(self) -> str:  # shown when a notebook cell ends with the result

@@ -291,7 +291,7 @@ def _members(g, n, m=3):
 @scored("ensembles: temperature-scaled probability averaging; stacking fitted on the held-out slice")
 def check_ensembles(r, average_probabilities, stacking) -> None:
     rng = secret_rng("check_ensembles")
-    for k, temps in enumerate(([1.0, 1.0, 1.0], [0.5, 2.0, 4.0], list(np.round(rng.uniform(0.3, 3, 3), 3)))):
+    for k, temps in enumerate(([1.0, 1.0, 1.0], [0.5, 2.0, 4.0], [float(t) for t in np.round(rng.uniform(0.3, 3, 3), 3)])):
         g = np.random.default_rng(20 + k)
         logits, _ = _members(g, 12)
         desc = ("hidden case: " if k == 2 else "") + f"average_probabilities with temperatures {temps}"
