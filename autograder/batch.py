@@ -223,10 +223,22 @@ def load_results(out) -> list[dict]:
     return results
 
 
+def stage_points(stage_name) -> float | str:
+    """The points of the stage called ``stage_name``; "" when there is no such stage (a report written before its
+    stage was known)."""
+    from autograder.stages import STAGES
+
+    stage = STAGES.get(stage_name) if isinstance(stage_name, str) else None
+    return float(stage.points) if stage is not None else ""
+
+
 def write_grades_csv(out) -> Path:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for report in load_results(out):
-        writer.writerow({k: csv_cell(report.get(k, "")) for k in CSV_FIELDS})
+        row = {k: report.get(k, "") for k in CSV_FIELDS}
+        if row["max_score"] is None:   # an invalid submission: 0 out of the stage's points, as in the export
+            row["max_score"] = stage_points(report.get("stage"))
+        writer.writerow({k: csv_cell(v) for k, v in row.items()})
     return atomic_write_text(Path(out) / "grades.csv", buffer.getvalue())

@@ -145,6 +145,11 @@ def _collect_locked(entries, problems, submitted: Path, stage: str):
                 if not files:   # nothing to grade: not accepted, and it does not replace an earlier entry
                     shutil.rmtree(tmp / p.name)
                     problem = "no regular file inside (only links or special files): submit the files themselves"
+                else:           # what grade would refuse (two notebooks, nothing to grade) is refused now
+                    refused = _refused_by_grade(tmp / p.name)
+                    if refused:
+                        shutil.rmtree(tmp / p.name)
+                        files, problem = [], f"not accepted, grade would refuse it: {refused}"
             else:
                 shutil.copy2(p, tmp / p.name)
                 files = [p]
@@ -173,6 +178,19 @@ def _collect_locked(entries, problems, submitted: Path, stage: str):
     os.replace(tmp, snapshot)
     shutil.rmtree(old_dir, ignore_errors=True)
     return rows, kept, archived
+
+
+def _refused_by_grade(folder: Path) -> str:
+    """Why ``grade`` would refuse the collected ``folder`` at once ('' when it would grade it): the same rule,
+    :func:`autograder.trusted.locate`, so that a learner can be told before grading day."""
+    from autograder.trusted import locate
+    from textclass.submission import SubmissionError
+
+    try:
+        locate(folder)
+    except SubmissionError as exc:
+        return str(exc)
+    return ""
 
 
 def _same_entry(a: Path, b: Path) -> bool:

@@ -17,7 +17,7 @@ from autograder.stages import get_stage
 from autograder.workdir import DEFAULT_WORK, add_work_option, graded_dir, graded_stages
 from textclass.submission import atomic_write_text
 
-EXPORT_FIELDS = ("learner", "stage", "score", "max", "accuracy", "passed", "flagged", "status", "exercise_score",
+EXPORT_FIELDS = ("learner", "stage", "score", "max_score", "accuracy", "passed", "flagged", "status", "exercise_score",
                  "exercise_max", "total", "total_max", "graded_at")
 
 
@@ -47,7 +47,7 @@ def status(report: dict) -> str:
 
 
 def export(work=DEFAULT_WORK, out=None) -> dict:
-    """One CSV across stages: learner, stage, score, max, accuracy, passed (+ flagged, status, exercises)."""
+    """One CSV across stages: learner, stage, score, max_score, accuracy, passed (+ flagged, status, exercises)."""
     work = Path(work)
     rows = []
     for stage in graded_stages(work):
@@ -60,7 +60,7 @@ def export(work=DEFAULT_WORK, out=None) -> dict:
             ex_max = as_float(r.get("exercise_max")) or exercise_points   # else what the level's notebook adds
             if not exercise_points:   # no level, or not its first stage: its exercises count in one row only
                 exercises, ex_max = 0.0, 0.0
-            rows.append({"learner": r["learner"], "stage": stage, "score": score, "max": top,
+            rows.append({"learner": r["learner"], "stage": stage, "score": score, "max_score": top,
                          "accuracy": "" if r.get("accuracy") is None else r["accuracy"],
                          "passed": bool(r.get("passed")), "flagged": bool(r.get("flagged")), "status": status(r),
                          "exercise_score": r.get("exercise_score", ""), "exercise_max": r.get("exercise_max", ""),

@@ -119,6 +119,9 @@ def main(argv=None) -> int:
         from autograder.sandbox import require_isolation
 
         require_isolation()  # so does a required jail that is not there
+        from autograder.scoring import check_keys_dir
+
+        check_keys_dir(args.data_dir)  # and a key directory that would hide the data from every notebook
         parameters = parse_parameters(args.parameter)
         path = Path(args.submission)
         if args.keep_submission and (args.out or not (args.report and path.suffix == ".json" and regular_file(path))):

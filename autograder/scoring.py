@@ -35,6 +35,28 @@ def keys_dir() -> Path | None:
     return Path(os.environ["AUTOGRADER_KEYS_DIR"]) if os.environ.get("AUTOGRADER_KEYS_DIR") else None
 
 
+def check_keys_dir(data_dir=None) -> None:
+    """Refuse (ValueError) an ``AUTOGRADER_KEYS_DIR`` that is the data directory or holds it: the jail hides the key
+    directory from a learner's notebook, so it would hide the data too, and every notebook would fail to load
+    SST-2 as if the learner had broken it."""
+    from textclass.config import resolve_data_dir
+
+    keys = keys_dir()
+    try:
+        data = resolve_data_dir(data_dir)
+    except Exception:  # noqa: BLE001 -- no usable data directory: nothing the keys could hide
+        return
+    if keys is None or data is None:
+        return
+    k, d = keys.expanduser().resolve(), Path(data).resolve()
+    if k == d or k in d.parents:
+        raise ValueError(f"AUTOGRADER_KEYS_DIR={keys} is the data directory {data} or holds it: the grader hides the "
+                         "key directory from every learner's notebook, so the data would be hidden too and every "
+                         "notebook would fail to load its dataset. Unset AUTOGRADER_KEYS_DIR (a key inside the data "
+                         "directory is found and hidden without it) or move the keys to a folder of their own, e.g. "
+                         "/srv/course-keys")
+
+
 def key_path(stage: Stage, data_dir=None) -> Path | None:
     """Where ``stage``'s hidden key is: ``AUTOGRADER_KEYS_DIR/<answer_key>`` first, else the data directory's."""
     if not stage.answer_key:

@@ -199,7 +199,10 @@ def grade_notebook(path: Path, stage: Stage, gold: Gold, *, solution=None, limit
         errors, visible_errors, wanted = [], {}, {g.grade_id for g in graded}
         try:
             executed = nbformat.reads(run["notebook"], as_version=4)
-            for i, c in enumerate(executed.cells):
+            # cells counted as the learner sees them: from 1, without the parameters cell the run injected
+            theirs = [c for c in executed.cells
+                      if "injected-parameters" not in ((c.get("metadata") or {}).get("tags") or [])]
+            for i, c in enumerate(theirs, 1):
                 gid = nbgrader_meta(c).get("grade_id") if nbgrader_meta(c).get("grade") else None
                 for o in c.get("outputs", []) if c.get("cell_type") == "code" else []:
                     if isinstance(o, dict) and o.get("output_type") == "error":
@@ -208,7 +211,10 @@ def grade_notebook(path: Path, stage: Stage, gold: Gold, *, solution=None, limit
                         if gid in wanted:
                             visible_errors.setdefault(gid, what)
                         else:
-                            errors.append(f"cell {i} raised {what}")
+                            first = next((ln.strip() for ln in str(c.get("source") or "").splitlines()
+                                          if ln.strip()), "")
+                            first = plain_text(first[:50]) + ("..." if len(first) > 50 else "")
+                            errors.append(f"cell {i} of {len(theirs)} ({first!r}) raised {what}")
         except Exception:  # noqa: BLE001 -- the worker's report is untrusted data
             pass
         messages += errors[:5]

@@ -389,6 +389,28 @@ def test_keys_come_from_the_instructors_key_directory_first(tmp_path, monkeypatc
     assert key_path(stage, tmp_path / "no-data-here") == tmp_path / "no-data-here" / stage.answer_key
 
 
+@pytest.mark.parametrize("where", ["the data directory", "its parent"])
+def test_a_key_directory_that_would_hide_the_data_is_refused_before_grading(tmp_path, labels, where):
+    """AUTOGRADER_KEYS_DIR is hidden from every notebook; pointed at the data (or above it) it would hide SST-2 too
+    and every learner would look guilty. The grader refuses it at once (exit 2) and says what to do."""
+    import os
+
+    from textclass.config import resolve_data_dir
+
+    data = resolve_data_dir(None)
+    sub = write_json(tmp_path / "submission.json", submission(labels, 794))
+    env = {**os.environ, "AUTOGRADER_KEYS_DIR": str(data if where == "the data directory" else data.parent)}
+    result = subprocess.run([sys.executable, "-m", "autograder", "grade", str(sub), "--stage", "reproduce"],
+                            capture_output=True, text=True, cwd=REPO, timeout=120, env=env)
+    assert result.returncode == 2 and "is the data directory" in result.stderr and "Unset AUTOGRADER_KEYS_DIR" \
+        in result.stderr, result.stderr
+    env["AUTOGRADER_KEYS_DIR"] = str(tmp_path / "keys")   # a folder of its own: grading goes on
+    (tmp_path / "keys").mkdir()
+    result = subprocess.run([sys.executable, "-m", "autograder", "grade", str(sub), "--stage", "reproduce"],
+                            capture_output=True, text=True, cwd=REPO, timeout=120, env=env)
+    assert result.returncode == 0, result.stderr
+
+
 @pytest.mark.parametrize("level", __import__("autograder.notebook", fromlist=["level_ids"]).level_ids())
 def test_every_graded_cell_names_one_check_the_trusted_grader_can_call(level):
     """Contract 2: each graded cell of solutions/<level> holds one grade(checks.check_<id>(fn, ...)) whose check

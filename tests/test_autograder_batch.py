@@ -89,6 +89,8 @@ def test_grade_all_grades_every_submission_correctly(folder):
                                               for m in nb0["messages"])
     rows = list(csv.DictReader(open(out / "grades.csv", encoding="utf-8")))
     assert {r["learner"]: int(r["exit_code"]) for r in rows} == {k: v[0] for k, v in want.items()}
+    # an invalid submission counts 0 out of the stage's points, as in the export's column of the same name
+    assert {float(r["max_score"]) for r in rows} == {float(get_stage("reproduce").points)}
     assert not list((out / ".work").iterdir())
 
     # resumable: nothing changed, nothing regraded; one changed, only it regraded

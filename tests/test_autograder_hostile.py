@@ -310,6 +310,8 @@ def test_image_output_flood_counts_toward_the_cap(env, tmp_path):
 def test_crash_mid_run_is_reported_and_the_rest_still_graded(env, tmp_path):
     report = grade_nb(env, tmp_path, learner_notebook(before_test="raise RuntimeError('boom')"))
     assert report["exit_code"] == 0 and any("RuntimeError: boom" in m for m in report["messages"])
+    # the cell as the learner counts it (from 1, no injected cell) and its first line, to find it
+    assert "cell 3 of 5 (\"raise RuntimeError('boom')\") raised RuntimeError: boom" in report["messages"]
     assert exercise(report) == POINTS
 
 

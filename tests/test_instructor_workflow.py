@@ -154,11 +154,11 @@ def test_instructor_workflow_end_to_end(tmp_path, data_dir):
     # 6. export: one row per learner and stage, numbers as recomputed
     instructor("export", "--work", work)
     rows = list(csv.DictReader(open(work / "grades.csv", encoding="utf-8")))
-    assert list(rows[0])[:6] == ["learner", "stage", "score", "max", "accuracy", "passed"]
+    assert list(rows[0])[:6] == ["learner", "stage", "score", "max_score", "accuracy", "passed"]
     assert sorted(r["learner"] for r in rows) == sorted(want) and {r["stage"] for r in rows} == {"reproduce"}
     for r in rows:
         w = want[r["learner"]]
-        assert (r["status"], float(r["score"]), float(r["max"])) == (w["status"], w["score"], STAGE.points)
+        assert (r["status"], float(r["score"]), float(r["max_score"])) == (w["status"], w["score"], STAGE.points)
         assert r["passed"] == str(w["status"] == "passed")
         assert (r["accuracy"] == "") if w["status"] == "invalid" else \
             float(r["accuracy"]) == pytest.approx(100 * w["correct"] / len(labels), abs=1e-4)
@@ -264,3 +264,27 @@ def test_one_command_line_lists_every_grading_verb():
     bad = subprocess.run([sys.executable, "-m", "autograder", "nope"], cwd=REPO, capture_output=True, text=True,
                          timeout=60)
     assert bad.returncode == 2 and "unknown verb" in bad.stderr
+
+
+def test_collect_refuses_a_folder_that_grade_would_refuse_and_keeps_the_earlier_one(tmp_path):
+    """A folder with two notebooks (or nothing gradable) is told at collect time, not on grading day; the learner's
+    earlier submission stays in the snapshot."""
+    from autograder.collect import collect
+
+    inbox, work = tmp_path / "inbox", tmp_path / "work"
+    (inbox / "gina").mkdir(parents=True)
+    (inbox / "gina" / "submission.json").write_text("{}")
+    assert collect(inbox, "reproduce", work)["accepted"] == 1
+    (inbox / "gina" / "a.ipynb").write_text("{}")
+    (inbox / "gina" / "b.ipynb").write_text("{}")
+    (inbox / "hugo").mkdir()
+    (inbox / "hugo" / "notes.txt").write_text("my model is great")
+    result = collect(inbox, "reproduce", work)
+    assert result["accepted"] == 0 and len(result["rejected"]) == 2
+    gina, hugo = sorted(result["rejected"])
+    assert "grade would refuse it" in gina and "holds 2 notebooks; submit exactly one .ipynb" in gina
+    assert "neither a notebook (.ipynb) nor a submission.json" in hugo
+    kept = work / "submitted" / "reproduce"
+    assert sorted(p.name for p in kept.iterdir()) == ["gina"]
+    assert sorted(p.name for p in (kept / "gina").iterdir()) == ["submission.json"]   # the earlier one
+    assert not (kept / "hugo").exists()

@@ -207,7 +207,8 @@ def _cell(value) -> str:
 
 
 def _minutes(m: int) -> str:
-    return f"{m} min" if m < 90 else f"{m / 60:.1f} h"
+    """As the chapters say it: minutes up to 90, hours above (3 h, 9.5 h)."""
+    return f"{m} min" if m <= 90 else f"{round(m / 60, 1):g} h"
 
 
 def learning_path(root: Path = REPO_ROOT) -> str:
