@@ -85,13 +85,19 @@ def grading_context(stage, secret: str, solution=None, limits=None) -> str:
     return h.hexdigest()
 
 
-def feedback_markdown(report: dict) -> str:
+def feedback_markdown(report: dict, *, instructor: bool = False) -> str:
+    """A report as markdown: the learner's feedback, or (``instructor``) the grading folder's ``<learner>.md``, which
+    adds the hidden cases that failed, with their inputs."""
     lines = [f"# {md_cell(report.get('learner', ''))}: stage {md_cell(report['stage'])}", "", "```",
              md_block(summary(report)), "```", ""]
     if report.get("exercises"):
         lines += ["| test | score | note |", "|---|---|---|"]
         lines += [f"| {md_cell(e['grade_id'])} | {e['score']:g}/{e['max_score']:g} | {md_cell(e['message'], 300)} |"
                   for e in report["exercises"]]
+        hidden = [e for e in report["exercises"] if isinstance(e, dict) and e.get("instructor_detail")]
+        if instructor and hidden:
+            lines += ["", "Hidden cases that failed (instructor only: the learner's feedback does not show them):", ""]
+            lines += [f"* {md_cell(e['grade_id'])}: {md_cell(e['instructor_detail'], 750)}" for e in hidden]
     return "\n".join(lines) + "\n"
 
 
@@ -115,7 +121,7 @@ def _finish(out: Path, learner: str, digest: str, work_file: Path, proc, why: st
                   "how_to_improve": "Nothing to do on your side yet."}
     report.update(learner=learner, input_hash=digest)
     write_report(report, out / f"{learner}.json")
-    atomic_write_text(out / f"{learner}.md", feedback_markdown(report))
+    atomic_write_text(out / f"{learner}.md", feedback_markdown(report, instructor=True))
     work_file.unlink(missing_ok=True)
     return report
 

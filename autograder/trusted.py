@@ -139,6 +139,8 @@ def _run_checks(jail, graded, visible_errors: dict) -> list[dict]:
             entry["score"] = round(min(g.points, max(0.0, value)), 4) if value == value else 0.0
             failed = [f"{d}: {m}" if m else d for d, got, possible, m in result.parts if got < possible]
             entry["message"] = "; ".join(failed)[:600]
+            if result.details:   # the hidden cases that failed, as the instructor's report shows them
+                entry["instructor_detail"] = plain_text("; ".join(f"{d}: {x}" for d, x in result.details)[:1500])
         except Exception as exc:  # noqa: BLE001 -- a broken check is the grader's problem, scored 0 and said
             entry["message"] = f"GRADER ERROR in {g.check}: {type(exc).__name__}: {str(exc)[:200]}"
         out.append(entry)

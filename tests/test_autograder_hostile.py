@@ -69,6 +69,15 @@ def test_wrong_answer_loses_points_and_deleted_or_edited_test_cells_change_nothi
                       name="b.ipynb")
     assert any("had been edited" in m for m in edited["messages"])
     assert exercise(deleted) == exercise(edited) == wrong
+    # the hidden case it failed, with its inputs, is in the instructor's report and not in what the learner reads
+    from autograder.batch import feedback_markdown
+    from autograder.grade import summary
+
+    detail = deleted["exercises"][0].get("instructor_detail", "")
+    assert "hidden case" in detail and "sentences_needed(" in detail and "returned" in detail, deleted["exercises"]
+    case = detail.split(": ", 1)[1]   # the inputs and what came back, after the part's description
+    assert case not in summary(deleted) and case not in feedback_markdown(deleted)
+    assert "Hidden cases that failed" in feedback_markdown(deleted, instructor=True)
 
 
 # ---- class 1 (in-process tampering) and class 2 (forging the result channel), in one jailed run ---------------

@@ -287,3 +287,33 @@ def test_a_board_with_nothing_to_rank_is_not_written_over_a_published_one(tmp_pa
     proc = cli("leaderboard", res, "--out", board)
     assert proc.returncode == 2 and board.read_text() == "# the published board\n", proc.stdout + proc.stderr
     assert cli("leaderboard", res).returncode == 0   # printed, nothing overwritten: an empty table is fine
+
+
+def test_a_hidden_cases_inputs_reach_the_instructors_report_and_never_the_learners_feedback(tmp_path, labels):
+    """A failed hidden case's detail (its inputs, what came back) is recorded apart from the learner's message:
+    ``report()`` never prints it, the grading folder's <learner>.md lists it, the learner's feedback does not."""
+    from autograder.batch import feedback_markdown
+    from autograder.checks import CheckResult
+
+    r = CheckResult("demo", 3)
+    r.add("visible case", True, 1, "never shown", detail="ok parts keep no detail")
+    r.add("hidden case: a secret input", False, 2, "wrong on hidden inputs", detail="n=7, got [1, 2], expected [2, 1]")
+    assert r.details == [("hidden case: a secret input", "n=7, got [1, 2], expected [2, 1]")]
+    assert "n=7" not in r.report() and "wrong on hidden inputs" in r.report()
+
+    work = tmp_path / "work"
+    graded = work / "graded" / "orientation"
+    graded.mkdir(parents=True)
+    sub = write_json(tmp_path / "dana.json", submission(labels, 444, stage="orientation"))
+    assert cli("grade", sub, "--stage", "orientation", "--json", graded / "dana.json").returncode == 0
+    report = json.loads((graded / "dana.json").read_text())
+    report["exercises"] = [{"grade_id": "test_label_balance", "score": 8.0, "max_score": 10.0,
+                            "message": "hidden case: a secret input: wrong on hidden inputs",
+                            "instructor_detail": "hidden case: a secret input: n=7, got [1, 2], expected [2, 1]"}]
+    (graded / "dana.json").write_text(json.dumps(report))
+    mine = feedback_markdown(report, instructor=True)
+    assert "Hidden cases that failed (instructor only" in mine and "n=7, got \\[1, 2\\]" in mine
+    assert "n=7" not in feedback_markdown(report)
+    assert cli("feedback", "--work", work).returncode == 0
+    theirs = (work / "feedback" / "dana" / "orientation.md").read_text()
+    assert "wrong on hidden inputs" in theirs and "n=7" not in theirs and "instructor only" not in theirs

@@ -24,6 +24,9 @@ class CheckResult:
     name: str
     max_score: float
     parts: list = field(default_factory=list)  # (description, points earned, points possible, message)
+    # (description, detail) of failed parts whose inputs the learner must not see: the hidden case itself, for the
+    # instructor's report only (never printed by report(), never in a learner's feedback)
+    details: list = field(default_factory=list)
 
     @property
     def score(self) -> float:
@@ -33,12 +36,16 @@ class CheckResult:
     def passed(self) -> bool:
         return self.score >= self.max_score - 1e-9
 
-    def add(self, description: str, ok: bool, points: float, message: str = "") -> bool:
+    def add(self, description: str, ok: bool, points: float, message: str = "", *, detail: str = "") -> bool:
+        """Record a part. ``detail``: for a hidden case, what the instructor needs to see it again (its inputs,
+        what came back), kept out of ``report()`` and out of the learner's feedback."""
         try:  # a comparison that produced an array (or anything without one truth value) is a failed part
             ok = bool(ok)
         except Exception:  # noqa: BLE001
             ok = False
         self.parts.append((description, points if ok else 0.0, points, "" if ok else message))
+        if not ok and detail:
+            self.details.append((description, str(detail)))
         return ok
 
     def report(self) -> str:

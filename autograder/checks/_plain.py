@@ -158,3 +158,64 @@ def scored(name: str, max_score: float = 10):
         return check
 
     return deco
+
+
+# ------------------------------------------------------------------------------ instructor-only details
+# Shared by the level checks. A *detail* names the first hidden case that failed --
+# its inputs, what came back, what was expected -- for the instructor's report only (CheckResult.details); the
+# learner's report never shows it. Building one never raises, whatever the learner's function returned.
+DETAIL_LIMIT = 400
+
+
+def brief(value, items: int = 10, depth: int = 0) -> str:
+    """``value`` as short plain text: numpy arrays and scalars as Python lists and numbers, floats to 4 decimals
+    (4 significant digits below 0.01),
+    lists, tuples and dicts cut after ``items`` entries (with their length), strings after 60 characters,
+    anything else as a bounded repr (its type name when the repr raises)."""
+    try:
+        if isinstance(value, np.ndarray) and value.ndim == 0:
+            value = value.item()
+        if isinstance(value, np.generic):
+            value = value.item()
+        if value is None or isinstance(value, (bool, int)):
+            return repr(value) if type(value) in (bool, int, type(None)) else short(value, 40)
+        if type(value) is float:
+            if not math.isfinite(value) or value == 0:
+                return repr(value)
+            return repr(round(value, 4)) if abs(value) >= 0.01 else f"{value:.4g}"   # 2e-05 stays 2e-05
+        if type(value) is str:
+            return repr(value if len(value) <= 60 else value[:60] + "...")
+        if isinstance(value, np.ndarray) or type(value) in (list, tuple, dict):
+            n = len(value)
+            if depth >= 3:
+                return f"[... {n} items]"
+            if type(value) is dict:
+                body = [f"{brief(k, items, depth + 1)}: {brief(v, items, depth + 1)}"
+                        for k, v in list(value.items())[:items]]
+                opening, closing = "{", "}"
+            else:
+                body = [brief(v, items, depth + 1) for v in value[:items]]
+                opening, closing = ("(", ")") if type(value) is tuple else ("[", "]")
+            if n > items:
+                body.append(f"... ({n} in all)")
+            return opening + ", ".join(body) + ("," if n == 1 and opening == "(" else "") + closing
+        return short(value, 60)
+    except Exception:  # noqa: BLE001 -- never raise on a learner's value
+        return f"<{type(value).__name__}>"
+
+
+def hidden_detail(build) -> str:
+    """The one-line detail ``build()`` returns, cut to :data:`DETAIL_LIMIT` characters; a stand-in text when
+    building it fails (a detail never costs the check its run)."""
+    try:
+        text = " ".join(str(build()).splitlines())   # one line; runs of spaces kept (they can be the bug)
+    except Exception as exc:  # noqa: BLE001
+        text = f"(could not describe the hidden case: {type(exc).__name__})"
+    return text if len(text) <= DETAIL_LIMIT else text[:DETAIL_LIMIT - 3] + "..."
+
+
+def note_raised(r, description: str, detail: str) -> None:
+    """A hidden case on which the learner's function raised (``safe_call`` has recorded the failed part): its
+    detail for the instructor."""
+    if detail:
+        r.details.append((description, detail))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from autograder.checks import run_in_harness, safe_call, secret_rng
-from autograder.checks._plain import as_int_array, harness_dict, scored, unpack
+from autograder.checks._plain import as_int_array, brief, harness_dict, hidden_detail, note_raised, scored, unpack
 from autograder.harnesses import beyond as harnesses
 
 
@@ -77,7 +77,7 @@ def check_stratified_split(r, stratified_split):
               "use np.random.default_rng(seed) inside the function (not the global random state)")
     d = "hidden cases (drawn from the instructor's secret)"
     srng = secret_rng("check_stratified_split")
-    good = True
+    good, detail = True, ""
     for _ in range(3):
         k = int(srng.integers(2, 6))
         frac = float(srng.choice([0.1, 0.15, 0.2, 0.25, 0.3, 0.4]))
@@ -88,11 +88,19 @@ def check_stratified_split(r, stratified_split):
                 sizes.append(s)
         lab = np.repeat(np.arange(k), sizes)
         srng.shuffle(lab)
-        ok, tr, te, untouched = _split(r, d, 2, stratified_split, lab, frac, int(srng.integers(0, 10_000)))
+        seed = int(srng.integers(0, 10_000))   # (drawn where the call drew it: the same hidden cases)
+        case = hidden_detail(lambda: f"stratified_split(labels, {frac}, {seed}) with class sizes {sizes}, "
+                             f"labels={brief(lab)}")
+        ok, tr, te, untouched = _split(r, d, 2, stratified_split, lab, frac, seed)
         if not ok:
-            return
+            return note_raised(r, d, case)
         if not (_partition(tr, te, len(lab)) and np.bincount(lab[te], minlength=k).tolist() == _test_counts(lab, frac)
                 and untouched):
             good = False
+            detail = hidden_detail(lambda: f"{case}; returned train={brief(tr)}, test={brief(te)}" + (
+                f" (test class counts {np.bincount(lab[te], minlength=k).tolist()})" if _partition(tr, te, len(lab))
+                else " (not a partition of the rows)")
+                + f", global random state {'untouched' if untouched else 'changed'}"
+                f"; expected test class counts {_test_counts(lab, frac)}")
             break
-    r.add(d, good, 2, "wrong on hidden label arrays and test fractions")
+    r.add(d, good, 2, "wrong on hidden label arrays and test fractions", detail=detail)

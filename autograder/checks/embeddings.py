@@ -12,7 +12,7 @@ from collections import defaultdict
 import numpy as np
 
 from autograder.checks import run_in_harness, safe_call, secret_rng
-from autograder.checks._plain import as_array, as_int_array, harness_dict, scored
+from autograder.checks._plain import as_array, as_int_array, brief, harness_dict, hidden_detail, note_raised, scored
 from autograder.harnesses import embeddings as harnesses
 
 
@@ -78,18 +78,22 @@ def check_mean_pooling(r, mean_pooling):
               "clamp the token count: .clamp(min=1e-9); convert the mask to the embeddings' dtype")
     d = "hidden cases (drawn from the instructor's secret)"
     srng = secret_rng("check_mean_pooling")
-    good = True
+    good, detail = True, ""
     for _ in range(2):
         b, t, h = (int(x) for x in srng.integers([1, 1, 1], [6, 10, 9]))
         hid = srng.normal(size=(b, t, h)).astype(np.float32).astype(float)
         m = (srng.random((b, t)) < 0.6).astype(np.int64)
+        case = hidden_detail(lambda: f"token_embeddings {b}x{t}x{h} (float32), attention_mask={brief(m, 6)}")
         ok, got = _pool(r, d, 1, mean_pooling, hid, m)
         if not ok:
-            return
+            return note_raised(r, d, case)
         if got is None or got.shape != (b, h) or not np.allclose(got, _mean_pool(hid, m), atol=1e-5):
             good = False
+            detail = hidden_detail(lambda: f"{case}; returned " + (
+                "no array" if got is None else f"shape {got.shape} {brief(got, 3)}")
+                + f"; expected shape ({b}, {h}) {brief(_mean_pool(hid, m), 3)}")
             break
-    r.add(d, good, 1, "wrong on hidden shapes and masks")
+    r.add(d, good, 1, "wrong on hidden shapes and masks", detail=detail)
 
 
 # ------------------------------------------------------------------------------------------------ (b)
@@ -151,20 +155,27 @@ def check_sample_per_class(r, sample_per_class):
               "return all indices, np.arange(len(labels))")
     d = "hidden cases (drawn from the instructor's secret)"
     srng = secret_rng("check_sample_per_class")
-    good = True
+    good, detail = True, ""
     for _ in range(2):
         k = int(srng.integers(2, 6))
         lab = srng.integers(0, k, size=int(srng.integers(10, 80)))
         lab[:k] = np.arange(k)  # every class occurs
         n = int(srng.integers(1, 12))
-        ok, out, untouched = _watched(r, d, 1, sample_per_class, lab, n, int(srng.integers(0, 10_000)))
+        seed = int(srng.integers(0, 10_000))   # (drawn where the call drew it: the same hidden cases)
+        case = hidden_detail(lambda: f"sample_per_class(labels, {n}, {seed}) with labels (n={len(lab)}, class sizes "
+                             f"{np.bincount(lab).tolist()})={brief(lab)}")
+        ok, out, untouched = _watched(r, d, 1, sample_per_class, lab, n, seed)
         if not ok:
-            return
+            return note_raised(r, d, case)
         idx = as_int_array(out)
         if not (_sample_ok(idx, lab, n)[0] and bool(np.all(np.diff(idx) > 0)) and untouched):
             good = False
+            detail = hidden_detail(lambda: f"{case}; returned {brief(out)} (per-class counts "
+                                   f"{brief(_sample_ok(idx, lab, n)[1])}, global random state "
+                                   f"{'untouched' if untouched else 'changed'}); expected sorted distinct indices, "
+                                   f"per-class counts {[min(n, int(c)) for c in np.bincount(lab)]}")
             break
-    r.add(d, good, 1, "wrong on hidden label arrays and sizes")
+    r.add(d, good, 1, "wrong on hidden label arrays and sizes", detail=detail)
 
 
 # ------------------------------------------------------------------------------------------------ (c)
@@ -209,15 +220,29 @@ def check_mteb_undersample(r, mteb_undersample):
         r.add(d, counts == [2, 1, 2], 1, f"got per-label counts {counts}, expected [2, 1, 2]")
     d = "hidden cases (drawn from the instructor's secret)"
     srng = secret_rng("check_mteb_undersample")
-    good = True
+    good, detail = True, ""
     for _ in range(2):
         n_labels, k = int(srng.integers(2, 8)), int(srng.integers(1, 6))
         lab = srng.integers(0, n_labels, size=int(srng.integers(20, 150)))
         seed, n = int(srng.integers(0, 10_000)), int(srng.integers(2, 4))
-        ok, got, untouched, _ = _experiments_of(r, d, 2, mteb_undersample, lab, k, seed, n)
+        case = hidden_detail(lambda: f"samples_per_label={k}, seed={seed}, experiments={n}, labels (n={len(lab)}, "
+                             f"{n_labels} ids)={brief(lab)}")
+        ok, got, untouched, err = _experiments_of(r, d, 2, mteb_undersample, lab, k, seed, n)
         if not ok:
-            return
+            return note_raised(r, d, case)
         if got != _experiments(lab, k, seed, n) or not untouched:
             good = False
+
+            def wrong():
+                want = _experiments(lab, k, seed, n)
+                first = next((i for i in range(max(len(got), len(want)))
+                              if i >= len(got) or i >= len(want) or got[i] != want[i]), None)
+                if first is None:
+                    return f"{case}; right samples, but the global random state was used"
+                return (f"{case}; experiment {first} returned {brief(got[first]) if first < len(got) else 'nothing'}"
+                        f", expected {brief(want[first]) if first < len(want) else 'nothing'}"
+                        + (f"; error: {err[:80]}" if err else ""))
+
+            detail = hidden_detail(wrong)
             break
-    r.add(d, good, 2, "wrong on hidden labels, seeds and sizes")
+    r.add(d, good, 2, "wrong on hidden labels, seeds and sizes", detail=detail)

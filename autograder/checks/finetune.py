@@ -7,7 +7,8 @@ import traceback
 import numpy as np
 
 from autograder.checks import run_in_harness, safe_call, secret_rng
-from autograder.checks._plain import as_float, same, scored, short  # equal by value: through the trusted grader identity never holds
+# equal by value (same): through the trusted grader identity never holds
+from autograder.checks._plain import as_float, brief, hidden_detail, note_raised, same, scored, short
 from autograder.harnesses import finetune as harnesses
 
 
@@ -59,7 +60,8 @@ def check_train_step(r, train_step) -> None:
             if not isinstance(got, dict):
                 raise TypeError(f"the harness returned {type(got).__name__}")
         except Exception as exc:  # noqa: BLE001 -- a broken proxy or harness costs the points, never raises
-            r.add("the training step runs", False, 10, f"raised {type(exc).__name__}: {exc}")
+            r.add("the training step runs", False, 10, f"raised {type(exc).__name__}: {exc}",
+                  detail=f"on the hidden batches (seed {seed})" if seed != seeds[0] else "")
             return
         runs.append((got, harnesses.train_step_run(reference_train_step, seed=seed)))
     got, want = runs[0]
@@ -82,9 +84,24 @@ def check_train_step(r, train_step) -> None:
     r.add("advances the learning-rate schedule once per step (scheduler.step())", _close(got["lrs"], want["lrs"], 1e-9), 2,
           f"learning rates after each call {got['lrs']}, expected {want['lrs']}")
     matches = all(_close(g["weights"], w["weights"]) for g, w in runs)
+
+    def which():   # the hidden batches' run (the public one's only when the hidden one matches): where it differs
+        public, (g, w) = runs
+        public_ok = _close(public[0]["weights"], public[1]["weights"])
+        if _close(g["weights"], w["weights"]):
+            (g, w), head = public, f"the hidden batches (seed {seeds[1]}) match; the public ones (seed 0) do not"
+        else:
+            head = f"hidden batches (seed {seeds[1]}){'' if public_ok else ', and the public ones too'}"
+        gw, ww = g.get("weights") or [], w["weights"]
+        i = next((i for i, (x, y) in enumerate(zip(gw, ww)) if not _close([x], [y])), min(len(gw), len(ww)))
+        return (f"{head}: after 4 steps {len(gw)} weights (expected {len(ww)}); first difference at weight {i}: got "
+                f"{brief(gw[i] if i < len(gw) else None)}, expected {brief(ww[i] if i < len(ww) else None)}; "
+                f"losses returned {brief(g.get('losses'))}, expected {brief(w['losses'])}")
+
     r.add("gradients are cleared every step (zero_grad) and the weights match the reference after 4 steps, on the "
           "public batches and on hidden ones", matches, 3,
-          "without optimizer.zero_grad() the gradients of earlier batches accumulate into later steps")
+          "without optimizer.zero_grad() the gradients of earlier batches accumulate into later steps",
+          detail=hidden_detail(which) if not matches else "")
 
 
 # ------------------------------------------------------------------------------------------ padding
@@ -101,11 +118,15 @@ def check_count_padding(r, count_padding) -> None:
     plan = [(c, s) for c in cases for s in (False, True)]
     points = 10 / len(plan)
     for (lengths, bs, ml), sort in plan:
-        desc = (("hidden case: " if (lengths, bs, ml) == cases[-1] else "")
+        hidden = (lengths, bs, ml) == cases[-1]
+        desc = (("hidden case: " if hidden else "")
                 + f"{len(lengths)} sentences, batch {bs}, max_length {ml}, {'length-sorted' if sort else 'in order'}")
         want = reference_count_padding(lengths, bs, ml, sort)
+        case = hidden_detail(lambda: f"count_padding(lengths, {bs}, {ml}, {sort}) with lengths={brief(lengths, 40)}"
+                             ) if hidden else ""
         ok, out = safe_call(r, desc, points, count_padding, list(lengths), bs, ml, sort)
         if not ok:
+            note_raised(r, desc, case)
             continue
         got = as_float(out)   # None for anything that is not one number (a bool, a string, 10**400, an object)
         good = got is not None and got == want
@@ -115,7 +136,8 @@ def check_count_padding(r, count_padding) -> None:
                 hint = " -- truncate each sentence at max_length first"
             elif got == sum(min(n, ml) for n in lengths) + want:
                 hint = " -- count the pad tokens, not all tokens"
-        r.add(desc, good, points, f"got {short(out)}, expected {want}{hint}")
+        r.add(desc, good, points, f"got {short(out)}, expected {want}{hint}",
+              detail=hidden_detail(lambda: f"{case}; returned {brief(out)}; expected {want}") if hidden else "")
 
 
 # --------------------------------------------------------------------------------------- choose_by_heldout
@@ -151,9 +173,15 @@ def check_choose_by_heldout(r, choose_by_heldout) -> None:
             for lr in rng.choice([1e-5, 2e-5, 3e-5, 5e-5, 1e-4, 2e-4], int(rng.integers(3, 6)), replace=False)]
     want = max(runs, key=lambda run: run["heldout_accuracy"])   # max keeps the first of equals
     desc = f"hidden case: picks the best of {len(runs)} runs by held-out accuracy, the earliest of a tie"
+    case = hidden_detail(lambda: "runs as (lr, epochs, heldout, validation): " + ", ".join(
+        f"({run['config']['lr']:g}, {run['config']['epochs']}, {run['heldout_accuracy']:g}, "
+        f"{run['validation_accuracy']:g})" for run in runs))
     ok, out = safe_call(r, desc, 1, choose_by_heldout, [dict(x) for x in runs])
     if ok:
-        r.add(desc, same(out, want), 1, f"got {short(out)}, expected {want}")
+        r.add(desc, same(out, want), 1, f"got {short(out)}, expected {want}",
+              detail=hidden_detail(lambda: f"{case}; returned {brief(out)}; expected run {runs.index(want)}: {want}"))
+    else:
+        note_raised(r, desc, case)
     try:
         choose_by_heldout([])
         r.add("an empty list raises ValueError", False, 2, "raise ValueError when there are no runs")

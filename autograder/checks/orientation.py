@@ -10,7 +10,8 @@ import math
 import numpy as np
 
 from autograder.checks import safe_call, secret_rng
-from autograder.checks._plain import as_array, as_float, as_int, scored, short, unpack
+from autograder.checks._plain import (as_array, as_float, as_int, brief,
+                                       hidden_detail, note_raised, scored, short, unpack)
 
 
 # ------------------------------------------------------------------------------------------ references
@@ -56,22 +57,25 @@ def check_label_balance(r, label_balance):
               and abs(got.sum() - 100) < 1e-6, 2, f"got {short(out)}; expected [49.08, 50.92] summing to 100")
     d = "hidden cases (drawn from the instructor's secret)"
     rng = secret_rng("check_label_balance")
-    good = True
+    good, detail = True, ""
     for _ in range(3):
         k = int(rng.integers(2, 7))
         ids = np.arange(k)
         if rng.random() < 0.7:  # usually one class id never occurs: any of them, the first and middle ones too
             ids = np.delete(ids, int(rng.integers(0, k)))
         labels = rng.choice(ids, size=int(rng.integers(5, 60)))
+        case = hidden_detail(lambda: f"num_classes={k}, labels (n={len(labels)})={brief(labels)}")
         ok, out = safe_call(r, d, 2, label_balance, labels, k)
         if not ok:
-            return
+            return note_raised(r, d, case)
         got = as_array(out, shape=(k,))
         if got is None or not np.allclose(got, _label_balance(labels, k)):
             good = False
+            detail = hidden_detail(lambda: f"label_balance(labels, {k}) with labels (n={len(labels)})={brief(labels)}"
+                                   f"; returned {brief(out)}; expected {brief(_label_balance(labels, k))}")
             break
     r.add(d, good, 2, "wrong on labels the visible cases do not show; percentages of each of the "
-          "num_classes ids, 0 for an id that never occurs")
+          "num_classes ids, 0 for an id that never occurs", detail=detail)
 
 
 # ------------------------------------------------------------------------------------------------ (b)
@@ -118,7 +122,7 @@ def check_majority_baseline(r, majority_baseline):
               "Counter.most_common and statistics.mode take the first one seen)")
     d = "hidden cases with ties (drawn from the instructor's secret)"
     rng = secret_rng("check_majority_baseline")
-    good = True
+    good, detail = True, ""
     for _ in range(3):
         k = int(rng.integers(3, 7))
         a, b = sorted(rng.choice(k, size=2, replace=False).tolist())
@@ -129,16 +133,21 @@ def check_majority_baseline(r, majority_baseline):
         rng.shuffle(train)
         train = [b] + [int(x) for x in train]  # an exact a/b tie, and the larger id b comes first
         evaluation = [int(x) for x in rng.integers(0, k, size=int(rng.integers(5, 40)))]
+        case = hidden_detail(lambda: f"majority_baseline(train, evaluation) with train (n={len(train)})="
+                             f"{brief(train)}, evaluation (n={len(evaluation)})={brief(evaluation)}")
         ok, out = safe_call(r, d, 2, majority_baseline, train, evaluation)
         if not ok:
-            return
+            return note_raised(r, d, case)
         label, acc = _pair(out)
         want_label, want_acc = _majority(train, evaluation)
         if label != want_label or acc is None or abs(acc - want_acc) > 1e-4:   # float32 arithmetic is right too
             good = False
+            detail = hidden_detail(lambda: f"train (n={len(train)}, tie {a}/{b} at {top} each)={brief(train)}, "
+                                   f"evaluation (n={len(evaluation)})={brief(evaluation)}; returned {brief(out)}; "
+                                   f"expected ({want_label}, {brief(want_acc)})")
             break
     r.add(d, good, 2, "wrong on hidden tied cases: the most common training label, the smaller id on a tie, "
-          "and its accuracy in percent on the evaluation labels")
+          "and its accuracy in percent on the evaluation labels", detail=detail)
 
 
 # ------------------------------------------------------------------------------------------------ (c)
@@ -159,7 +168,7 @@ def check_sentences_needed(r, sentences_needed):
             r.add(d, _whole(out) == want, pts, f"got {short(out)}: {why}")
     d = "hidden cases (drawn from the instructor's secret)"
     rng = secret_rng("check_sentences_needed")
-    good = True
+    good, detail = True, ""
     for case in range(4):
         n = int(rng.integers(50, 5000))
         k = int(rng.integers(1, n // 3))
@@ -175,11 +184,14 @@ def check_sentences_needed(r, sentences_needed):
         else:
             points = 100 * k / n  # exact: no rounding up (the float may sit a hair above k)
         want = _sentences_needed(points, n)
+        # points in full (repr): whether it sits a hair above k sentences is the case
+        case = hidden_detail(lambda: f"sentences_needed({points!r}, {n})")
         ok, out = safe_call(r, d, 2, sentences_needed, points, n)
         if not ok:
-            return
+            return note_raised(r, d, case)
         if _whole(out) != want:
             good = False
+            detail = hidden_detail(lambda: f"sentences_needed({points!r}, {n}); returned {brief(out)}; expected {want}")
             break
     r.add(d, good, 2, "wrong on hidden cases: the smallest whole number of sentences whose share of n is at "
-          "least `points` (math.ceil, minding exact counts)")
+          "least `points` (math.ceil, minding exact counts)", detail=detail)

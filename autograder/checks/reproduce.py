@@ -12,7 +12,8 @@ import numpy as np
 
 from autograder.checks import run_in_harness, safe_call, secret_rng
 from autograder.rpc import RemoteError
-from autograder.checks._plain import as_array, as_float, close, harness_dict, scored, short, unpack
+from autograder.checks._plain import (as_array, as_float, brief, close, harness_dict,
+                                       hidden_detail, note_raised, scored, short, unpack)
 from autograder.harnesses import reproduce as harnesses
 
 _SENTENCES = ["a fine film .", "dull", "it 's a charming and often affecting journey .", "bleak", "",
@@ -92,20 +93,31 @@ def check_evaluate_in_batches(r, evaluate_in_batches):
               "every sentence must come back, whatever the batch size")
     d = "hidden cases (drawn from the instructor's secret)"
     srng = secret_rng("check_evaluate_in_batches")
-    good = True
+    good, detail = True, ""
     for _ in range(2):
         n, bs = int(srng.integers(3, 25)), int(srng.integers(1, 8))
         sentences = [" ".join(srng.choice(_WORDS, size=int(srng.integers(0, 12))).tolist()) for _ in range(n)]
+        case = hidden_detail(lambda: f"n={n}, batch_size={bs}, sentences={brief(sentences, 6)}")
         res = _batches(r, d, 1, evaluate_in_batches, sentences, bs)
         if res is None:
-            return
+            return note_raised(r, d, case)
         rows, calls = res
         flat = [len(s) for s in sum(calls, [])]
         if (rows is None or not np.allclose(rows, _expected(sentences)) or not calls
                 or max(len(c) for c in calls) > bs or len(calls) != math.ceil(n / bs) or flat != sorted(flat)):
             good = False
+            def wrong():
+                rows_ok = rows is not None and np.allclose(rows, _expected(sentences))
+                return (f"n={n}, batch_size={bs}; rows " + (
+                    "right" if rows_ok else "unreadable (not n x 2 numbers)" if rows is None else
+                    f"{brief(np.round(rows, 2), 3)}, expected {brief(np.round(_expected(sentences), 2), 3)}")
+                    + f"; batch sizes {brief([len(c) for c in calls])} (expected {math.ceil(n / bs)} of <= {bs})"
+                    + f"; lengths fed {brief(flat)}" + ("" if flat == sorted(flat) else " (not shortest first)")
+                    + f"; sentences={brief(sentences, 5)}")
+
+            detail = hidden_detail(wrong)
             break
-    r.add(d, good, 1, "wrong on hidden sentence lists and batch sizes")
+    r.add(d, good, 1, "wrong on hidden sentence lists and batch sizes", detail=detail)
 
 
 # ------------------------------------------------------------------------------------------------ (b)
@@ -160,7 +172,7 @@ def check_accuracy_with_interval(r, accuracy_with_interval):
               "expected ValueError")
     d = "hidden cases: the Wilson interval, always inside [0, 100] (drawn from the instructor's secret)"
     srng = secret_rng("check_accuracy_with_interval")
-    good = True
+    good, detail = True, ""
     for _ in range(3):
         n = int(srng.integers(5, 400))
         k = int(srng.choice([0, n, int(srng.integers(0, n + 1))]))
@@ -168,16 +180,20 @@ def check_accuracy_with_interval(r, accuracy_with_interval):
         p = y.copy()
         wrong = srng.choice(n, size=n - k, replace=False)
         p[wrong] = 1 - p[wrong]
+        case = hidden_detail(lambda: f"{k}/{n} correct: predictions={brief(p)}, labels={brief(y)}")
         ok, out = safe_call(r, d, 1.5, accuracy_with_interval, p, y)
         if not ok:
-            return
+            return note_raised(r, d, case)
         t = _triple(out)
         wl, wh = _wilson(k, n)
         if (t is None or not close(t[0], 100 * k / n) or not close(t[1], wl, 0.01) or not close(t[2], wh, 0.01)
                 or not (-1e-9 <= t[1] <= t[0] + 1e-9 <= t[2] + 2e-9 <= 100 + 3e-9)):
             good = False
+            detail = hidden_detail(lambda: f"{k}/{n} correct; returned {brief(out)}; expected "
+                                   f"{brief((100 * k / n, wl, wh))}; predictions={brief(p)}, labels={brief(y)}")
             break
-    r.add(d, good, 1.5, "wrong on hidden predictions (including 0% and 100%): clip the interval to [0, 100]")
+    r.add(d, good, 1.5, "wrong on hidden predictions (including 0% and 100%): clip the interval to [0, 100]",
+          detail=detail)
 
 
 # ------------------------------------------------------------------------------------------------ (c)
@@ -250,7 +266,7 @@ def check_abstain(r, abstain, coverage_at_accuracy):
           np.array([1, 0]), 50.0, 0.0, None, "")
     d = "hidden cases with three classes and tied confidences, both functions (drawn from the instructor's secret)"
     srng = secret_rng("check_abstain")
-    good = True
+    good, detail = True, ""
     for case in range(3):
         n = int(srng.integers(6, 21))
         decimals = 1 if case < 2 else 6  # coarse (confidences tie), then fine: no grid of thresholds holds them
@@ -263,11 +279,20 @@ def check_abstain(r, abstain, coverage_at_accuracy):
         # the target may equal an accuracy exactly (k/16 is exact in binary): >= decides, as in the visible case
         target = float(np.round(srng.uniform(50, 95), 1)) + 0.05
         threshold = float(p.max(axis=1)[int(srng.integers(len(p)))])   # a confidence that occurs: "at least" decides
+        case = hidden_detail(lambda: f"n={len(p)}, threshold={threshold!r}, target={brief(target)}; "
+                             f"probs={brief(p, 5)}, labels={brief(y)}")
         ok, out = safe_call(r, d, 2, abstain, p, threshold)
         ok2, out2 = safe_call(r, d, 2, coverage_at_accuracy, p, y, target) if ok else (False, None)
         if not (ok and ok2):
-            return
+            return note_raised(r, d, ("abstain raised: " if not ok else "coverage_at_accuracy raised: ") + case)
         if _answers(out, len(p)) != _abstain(p, threshold) or not matches(out2, *_coverage_at(p, y, target)):
             good = False
+            if _answers(out, len(p)) != _abstain(p, threshold):
+                wrong = (f"abstain(probs, {threshold!r}) returned {brief(out)}; expected "
+                         f"{brief(_abstain(p, threshold))}")
+            else:
+                wrong = (f"coverage_at_accuracy(probs, labels, {brief(target)}) returned {brief(out2)}; expected "
+                         f"{brief(_coverage_at(p, y, target))}")
+            detail = hidden_detail(lambda: f"n={len(p)}: {wrong}; probs={brief(p, 4)}, labels={brief(y)}")
             break
-    r.add(d, good, 2, "wrong on hidden probabilities and targets")
+    r.add(d, good, 2, "wrong on hidden probabilities and targets", detail=detail)

@@ -12,7 +12,7 @@ import re
 import numpy as np
 
 from autograder.checks import run_in_harness, safe_call, secret_rng
-from autograder.checks._plain import as_array, scored, short, unpack
+from autograder.checks._plain import as_array, brief, hidden_detail, note_raised, scored, short, unpack
 from autograder.harnesses import zeroshot as harnesses
 
 BASELINE = 70.6  # all-MiniLM-L6-v2 with "This is a negative/positive review." on SST-2 validation
@@ -77,19 +77,24 @@ def check_cosine_scores(r, cosine_scores):
               f"got {short(out)}, expected [[1.0, 0.0]]")
     d = "hidden cases (drawn from the instructor's secret)"
     srng = secret_rng("check_cosine_scores")
-    good = True
+    good, detail = True, ""
     for _ in range(3):
         n, k, dim = (int(x) for x in srng.integers([1, 1, 2], [12, 6, 40]))
         s = srng.normal(size=(n, dim)) * srng.uniform(0.01, 50, size=(n, 1))
         l = srng.normal(size=(k, dim)) * srng.uniform(0.01, 50, size=(k, 1))
+        case = hidden_detail(lambda: f"sentences {n}x{dim} (row norms {brief(np.linalg.norm(s, axis=1), 4)}), "
+                             f"labels {k}x{dim} (row norms {brief(np.linalg.norm(l, axis=1), 4)})")
         ok, out = safe_call(r, d, 2, cosine_scores, s, l)
         if not ok:
-            return
+            return note_raised(r, d, case)
         got = as_array(out, shape=(n, k))
         if got is None or not np.allclose(got, _cosine(s, l), atol=1e-5):
             good = False
+            detail = hidden_detail(lambda: f"{case}; returned " + (
+                f"shape {np.shape(got)} {brief(got, 2)}" if got is not None else brief(out, 2))
+                + f"; expected shape ({n}, {k}) {brief(_cosine(s, l), 2)}")
             break
-    r.add(d, good, 2, "wrong on hidden inputs of other shapes and lengths")
+    r.add(d, good, 2, "wrong on hidden inputs of other shapes and lengths", detail=detail)
 
 
 # ------------------------------------------------------------------------------------------------ (b)
@@ -204,7 +209,9 @@ def check_my_label_descriptions(r, my_label_descriptions, encode=None, sentences
     same = ok and _as_lists(again) in (descriptions, given)
     if ok and not same:
         r.add(acc_desc, False, 8, "your descriptions change when the labels of the data sets are shuffled: "
-              "zero-shot must not use labelled training data (describe the classes in your own words)")
+              "zero-shot must not use labelled training data (describe the classes in your own words)",
+              detail=hidden_detail(lambda: f"labels permuted with seed={seed}: returned {brief(_as_lists(again), 4)}; "
+                                   f"without the permutation {brief(given, 4)}"))
         return
     from textclass import zeroshot as zs
 
@@ -254,7 +261,7 @@ def check_softmax_with_temperature(r, softmax_with_temperature, coverage_curve):
               "subtract each row's maximum before exp")
     d = "hidden cases: probabilities in [0, 1], rows sum to 1 (drawn from the instructor's secret)"
     srng = secret_rng("check_softmax_with_temperature")
-    good = True
+    good, detail = True, ""
     for case in range(3):
         n, k = int(srng.integers(1, 9)), int(srng.integers(2, 6))
         sc = srng.normal(size=(n, k)) * float(srng.choice([0.1, 1.0, 30.0]))
@@ -262,15 +269,18 @@ def check_softmax_with_temperature(r, softmax_with_temperature, coverage_curve):
         if case == 0:   # scores / T far beyond exp's range (about 710): only a max-subtracted softmax stays finite
             sc, t = sc.copy(), float(srng.choice([0.01, 0.02]))
             sc[np.arange(n), srng.integers(0, k, size=n)] = np.abs(sc).max() + float(srng.uniform(20, 60))
+        case = hidden_detail(lambda: f"softmax_with_temperature(scores, {t!r}) with scores {n}x{k}={brief(sc, 4)}")
         ok, out = safe_call(r, d, 1, softmax_with_temperature, sc, t)
         if not ok:
-            return
+            return note_raised(r, d, case)
         got = as_array(out, shape=(n, k))
         if (got is None or not np.all(np.isfinite(got)) or got.min() < -1e-12 or got.max() > 1 + 1e-12
                 or not np.allclose(got.sum(axis=1), 1) or not np.allclose(got, _softmax(sc, t), atol=1e-6)):
             good = False
+            detail = hidden_detail(lambda: f"{case}; returned {brief(out, 4)}; expected {brief(_softmax(sc, t), 4)}")
             break
-    r.add(d, good, 1, "wrong on hidden scores/temperatures: every row must be a probability distribution")
+    r.add(d, good, 1, "wrong on hidden scores/temperatures: every row must be a probability distribution",
+          detail=detail)
 
     probs = np.array([[0.9, 0.1], [0.4, 0.6], [0.2, 0.8], [0.55, 0.45], [0.3, 0.7], [0.7, 0.3], [0.05, 0.95]])
     labels = np.array([0, 1, 0, 1, 1, 1, 1])
@@ -291,16 +301,18 @@ def check_softmax_with_temperature(r, softmax_with_temperature, coverage_curve):
         r.add("nothing answered: accuracy nan, not a crash or 0", acc is not None and math.isnan(acc[3]), 1,
               "when no sentence reaches the threshold, accuracy is float('nan')")
     d = "hidden coverage cases (drawn from the instructor's secret)"
-    good = True
+    good, detail = True, ""
     for _ in range(2):
         n, k = int(srng.integers(5, 30)), int(srng.integers(2, 5))
         p = srng.dirichlet(np.ones(k), size=n)
         y = srng.integers(0, k, size=n)
         ts = sorted(set(np.round(srng.uniform(1 / k, 1, size=4), 3).tolist()) | {float(np.round(p.max(), 6))})
         p = np.round(p, 6)
+        case = hidden_detail(lambda: f"coverage_curve(probs, labels, {brief(ts)}) with probs {n}x{k}={brief(p, 4)}, "
+                             f"labels={brief(y)}")
         ok, out = safe_call(r, d, 1, coverage_curve, p, y, ts)
         if not ok:
-            return
+            return note_raised(r, d, case)
         pair = unpack(out, 2)
         cov = as_array(pair[0], shape=(len(ts),)) if pair else None
         acc = as_array(pair[1], shape=(len(ts),)) if pair else None
@@ -308,8 +320,12 @@ def check_softmax_with_temperature(r, softmax_with_temperature, coverage_curve):
         if cov is None or acc is None or not np.allclose(cov, want_cov) or not np.allclose(
                 acc, want_acc, equal_nan=True):
             good = False
+            detail = hidden_detail(lambda: f"coverage_curve(probs, labels, {brief(ts)}) with n={n}, k={k}; returned "
+                                   f"{brief(out)}; expected ({brief(want_cov)}, {brief(want_acc)}); "
+                                   f"probs={brief(p, 3)}, labels={brief(y)}")
             break
-    r.add(d, good, 1, "wrong on hidden probabilities/thresholds (a probability equal to a threshold is answered)")
+    r.add(d, good, 1, "wrong on hidden probabilities/thresholds (a probability equal to a threshold is answered)",
+          detail=detail)
 
 
 # ------------------------------------------------------------------------------------------------ (d)
@@ -333,7 +349,7 @@ def check_intent_description(r, intent_description):
             r.add(d, isinstance(out, str) and out == want, 1.6, f"got {short(out)}: {why}")
     d = "hidden intent names (drawn from the instructor's secret)"
     srng = secret_rng("check_intent_description")
-    good = True
+    good, detail = True, ""
     for _ in range(4):
         words = [str(w) for w in srng.choice(_WORDS, size=int(srng.integers(1, 5)))]
         seps = [str(srng.choice(["_", "__", "?", "_?", " "])) for _ in words]
@@ -341,9 +357,11 @@ def check_intent_description(r, intent_description):
         name = str(srng.choice(["", "_", "?"])) + name[:-1] + str(srng.choice(["", "?", "_"]))
         ok, out = safe_call(r, d, 2, intent_description, name)
         if not ok:
-            return
+            return note_raised(r, d, hidden_detail(lambda: f"intent_description({name!r})"))
         if not (isinstance(out, str) and out == _intent(name)):
             good = False
+            detail = hidden_detail(lambda: f"intent_description({name!r}) returned {brief(out)}; "
+                                   f"expected {_intent(name)!r}")
             break
     r.add(d, good, 2, "wrong on hidden intent names: underscores and question marks become spaces, runs of "
-          "spaces collapse, strip both ends, lower case")
+          "spaces collapse, strip both ends, lower case", detail=detail)
