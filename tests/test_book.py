@@ -459,7 +459,6 @@ def test_learner_edition_needs_the_student_notebook(tmp_path):
 # executed notebook must show its solution's cells as they are (republish: ./course run LEVEL --size full, then
 # ./course publish). A listed level that is back in sync fails too, so that the list stays true.
 EXECUTED_LAGS: dict[str, str] = {   # level id: why its executed page does not show its solution as it is
-    "improve": "session 48: scoped warning filters, scatter coloured by kind, slice table with short headers; republish under way",
 }
 
 
