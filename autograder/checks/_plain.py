@@ -214,8 +214,9 @@ def hidden_detail(build) -> str:
     return text if len(text) <= DETAIL_LIMIT else text[:DETAIL_LIMIT - 3] + "..."
 
 
-def note_raised(r, description: str, detail: str) -> None:
+def note_raised(r, description: str, describe) -> None:
     """A hidden case on which the learner's function raised (``safe_call`` has recorded the failed part): its
-    detail for the instructor."""
-    if detail:
-        r.details.append((description, detail))
+    detail for the instructor, ``describe()`` made into one by :func:`hidden_detail` (so the inputs of a hidden case
+    are described only when it fails; a falsy ``describe``: not a hidden case, no detail)."""
+    if describe:
+        r.details.append((description, hidden_detail(describe)))

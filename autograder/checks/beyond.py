@@ -89,15 +89,15 @@ def check_stratified_split(r, stratified_split):
         lab = np.repeat(np.arange(k), sizes)
         srng.shuffle(lab)
         seed = int(srng.integers(0, 10_000))   # (drawn where the call drew it: the same hidden cases)
-        case = hidden_detail(lambda: f"stratified_split(labels, {frac}, {seed}) with class sizes {sizes}, "
+        inputs = (lambda: f"stratified_split(labels, {frac}, {seed}) with class sizes {sizes}, "
                              f"labels={brief(lab)}")
         ok, tr, te, untouched = _split(r, d, 2, stratified_split, lab, frac, seed)
         if not ok:
-            return note_raised(r, d, case)
+            return note_raised(r, d, inputs)
         if not (_partition(tr, te, len(lab)) and np.bincount(lab[te], minlength=k).tolist() == _test_counts(lab, frac)
                 and untouched):
             good = False
-            detail = hidden_detail(lambda: f"{case}; returned train={brief(tr)}, test={brief(te)}" + (
+            detail = hidden_detail(lambda: f"{inputs()}; returned train={brief(tr)}, test={brief(te)}" + (
                 f" (test class counts {np.bincount(lab[te], minlength=k).tolist()})" if _partition(tr, te, len(lab))
                 else " (not a partition of the rows)")
                 + f", global random state {'untouched' if untouched else 'changed'}"

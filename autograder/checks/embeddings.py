@@ -83,13 +83,13 @@ def check_mean_pooling(r, mean_pooling):
         b, t, h = (int(x) for x in srng.integers([1, 1, 1], [6, 10, 9]))
         hid = srng.normal(size=(b, t, h)).astype(np.float32).astype(float)
         m = (srng.random((b, t)) < 0.6).astype(np.int64)
-        case = hidden_detail(lambda: f"token_embeddings {b}x{t}x{h} (float32), attention_mask={brief(m, 6)}")
+        inputs = (lambda: f"token_embeddings {b}x{t}x{h} (float32), attention_mask={brief(m, 6)}")
         ok, got = _pool(r, d, 1, mean_pooling, hid, m)
         if not ok:
-            return note_raised(r, d, case)
+            return note_raised(r, d, inputs)
         if got is None or got.shape != (b, h) or not np.allclose(got, _mean_pool(hid, m), atol=1e-5):
             good = False
-            detail = hidden_detail(lambda: f"{case}; returned " + (
+            detail = hidden_detail(lambda: f"{inputs()}; returned " + (
                 "no array" if got is None else f"shape {got.shape} {brief(got, 3)}")
                 + f"; expected shape ({b}, {h}) {brief(_mean_pool(hid, m), 3)}")
             break
@@ -162,15 +162,15 @@ def check_sample_per_class(r, sample_per_class):
         lab[:k] = np.arange(k)  # every class occurs
         n = int(srng.integers(1, 12))
         seed = int(srng.integers(0, 10_000))   # (drawn where the call drew it: the same hidden cases)
-        case = hidden_detail(lambda: f"sample_per_class(labels, {n}, {seed}) with labels (n={len(lab)}, class sizes "
+        inputs = (lambda: f"sample_per_class(labels, {n}, {seed}) with labels (n={len(lab)}, class sizes "
                              f"{np.bincount(lab).tolist()})={brief(lab)}")
         ok, out, untouched = _watched(r, d, 1, sample_per_class, lab, n, seed)
         if not ok:
-            return note_raised(r, d, case)
+            return note_raised(r, d, inputs)
         idx = as_int_array(out)
         if not (_sample_ok(idx, lab, n)[0] and bool(np.all(np.diff(idx) > 0)) and untouched):
             good = False
-            detail = hidden_detail(lambda: f"{case}; returned {brief(out)} (per-class counts "
+            detail = hidden_detail(lambda: f"{inputs()}; returned {brief(out)} (per-class counts "
                                    f"{brief(_sample_ok(idx, lab, n)[1])}, global random state "
                                    f"{'untouched' if untouched else 'changed'}); expected sorted distinct indices, "
                                    f"per-class counts {[min(n, int(c)) for c in np.bincount(lab)]}")
@@ -225,11 +225,11 @@ def check_mteb_undersample(r, mteb_undersample):
         n_labels, k = int(srng.integers(2, 8)), int(srng.integers(1, 6))
         lab = srng.integers(0, n_labels, size=int(srng.integers(20, 150)))
         seed, n = int(srng.integers(0, 10_000)), int(srng.integers(2, 4))
-        case = hidden_detail(lambda: f"samples_per_label={k}, seed={seed}, experiments={n}, labels (n={len(lab)}, "
+        inputs = (lambda: f"samples_per_label={k}, seed={seed}, experiments={n}, labels (n={len(lab)}, "
                              f"{n_labels} ids)={brief(lab)}")
         ok, got, untouched, err = _experiments_of(r, d, 2, mteb_undersample, lab, k, seed, n)
         if not ok:
-            return note_raised(r, d, case)
+            return note_raised(r, d, inputs)
         if got != _experiments(lab, k, seed, n) or not untouched:
             good = False
 
@@ -238,8 +238,8 @@ def check_mteb_undersample(r, mteb_undersample):
                 first = next((i for i in range(max(len(got), len(want)))
                               if i >= len(got) or i >= len(want) or got[i] != want[i]), None)
                 if first is None:
-                    return f"{case}; right samples, but the global random state was used"
-                return (f"{case}; experiment {first} returned {brief(got[first]) if first < len(got) else 'nothing'}"
+                    return f"{inputs()}; right samples, but the global random state was used"
+                return (f"{inputs()}; experiment {first} returned {brief(got[first]) if first < len(got) else 'nothing'}"
                         f", expected {brief(want[first]) if first < len(want) else 'nothing'}"
                         + (f"; error: {err[:80]}" if err else ""))
 

@@ -122,11 +122,11 @@ def check_count_padding(r, count_padding) -> None:
         desc = (("hidden case: " if hidden else "")
                 + f"{len(lengths)} sentences, batch {bs}, max_length {ml}, {'length-sorted' if sort else 'in order'}")
         want = reference_count_padding(lengths, bs, ml, sort)
-        case = hidden_detail(lambda: f"count_padding(lengths, {bs}, {ml}, {sort}) with lengths={brief(lengths, 40)}"
+        inputs = (lambda: f"count_padding(lengths, {bs}, {ml}, {sort}) with lengths={brief(lengths, 40)}"
                              ) if hidden else ""
         ok, out = safe_call(r, desc, points, count_padding, list(lengths), bs, ml, sort)
         if not ok:
-            note_raised(r, desc, case)
+            note_raised(r, desc, inputs)
             continue
         got = as_float(out)   # None for anything that is not one number (a bool, a string, 10**400, an object)
         good = got is not None and got == want
@@ -137,7 +137,7 @@ def check_count_padding(r, count_padding) -> None:
             elif got == sum(min(n, ml) for n in lengths) + want:
                 hint = " -- count the pad tokens, not all tokens"
         r.add(desc, good, points, f"got {short(out)}, expected {want}{hint}",
-              detail=hidden_detail(lambda: f"{case}; returned {brief(out)}; expected {want}") if hidden else "")
+              detail=hidden_detail(lambda: f"{inputs()}; returned {brief(out)}; expected {want}") if hidden else "")
 
 
 # --------------------------------------------------------------------------------------- choose_by_heldout
@@ -173,15 +173,15 @@ def check_choose_by_heldout(r, choose_by_heldout) -> None:
             for lr in rng.choice([1e-5, 2e-5, 3e-5, 5e-5, 1e-4, 2e-4], int(rng.integers(3, 6)), replace=False)]
     want = max(runs, key=lambda run: run["heldout_accuracy"])   # max keeps the first of equals
     desc = f"hidden case: picks the best of {len(runs)} runs by held-out accuracy, the earliest of a tie"
-    case = hidden_detail(lambda: "runs as (lr, epochs, heldout, validation): " + ", ".join(
+    inputs = (lambda: "runs as (lr, epochs, heldout, validation): " + ", ".join(
         f"({run['config']['lr']:g}, {run['config']['epochs']}, {run['heldout_accuracy']:g}, "
         f"{run['validation_accuracy']:g})" for run in runs))
     ok, out = safe_call(r, desc, 1, choose_by_heldout, [dict(x) for x in runs])
     if ok:
         r.add(desc, same(out, want), 1, f"got {short(out)}, expected {want}",
-              detail=hidden_detail(lambda: f"{case}; returned {brief(out)}; expected run {runs.index(want)}: {want}"))
+              detail=hidden_detail(lambda: f"{inputs()}; returned {brief(out)}; expected run {runs.index(want)}: {want}"))
     else:
-        note_raised(r, desc, case)
+        note_raised(r, desc, inputs)
     try:
         choose_by_heldout([])
         r.add("an empty list raises ValueError", False, 2, "raise ValueError when there are no runs")

@@ -64,15 +64,15 @@ def check_label_balance(r, label_balance):
         if rng.random() < 0.7:  # usually one class id never occurs: any of them, the first and middle ones too
             ids = np.delete(ids, int(rng.integers(0, k)))
         labels = rng.choice(ids, size=int(rng.integers(5, 60)))
-        case = hidden_detail(lambda: f"num_classes={k}, labels (n={len(labels)})={brief(labels)}")
+        inputs = (lambda: f"label_balance(labels, {k}) with labels (n={len(labels)})={brief(labels)}")
         ok, out = safe_call(r, d, 2, label_balance, labels, k)
         if not ok:
-            return note_raised(r, d, case)
+            return note_raised(r, d, inputs)
         got = as_array(out, shape=(k,))
         if got is None or not np.allclose(got, _label_balance(labels, k)):
             good = False
-            detail = hidden_detail(lambda: f"label_balance(labels, {k}) with labels (n={len(labels)})={brief(labels)}"
-                                   f"; returned {brief(out)}; expected {brief(_label_balance(labels, k))}")
+            detail = hidden_detail(lambda: f"{inputs()}; returned {brief(out)}; "
+                                   f"expected {brief(_label_balance(labels, k))}")
             break
     r.add(d, good, 2, "wrong on labels the visible cases do not show; percentages of each of the "
           "num_classes ids, 0 for an id that never occurs", detail=detail)
@@ -133,18 +133,17 @@ def check_majority_baseline(r, majority_baseline):
         rng.shuffle(train)
         train = [b] + [int(x) for x in train]  # an exact a/b tie, and the larger id b comes first
         evaluation = [int(x) for x in rng.integers(0, k, size=int(rng.integers(5, 40)))]
-        case = hidden_detail(lambda: f"majority_baseline(train, evaluation) with train (n={len(train)})="
-                             f"{brief(train)}, evaluation (n={len(evaluation)})={brief(evaluation)}")
+        inputs = (lambda: f"majority_baseline(train, evaluation) with train (n={len(train)}, tie {a}/{b} at {top} "
+                  f"each)={brief(train)}, evaluation (n={len(evaluation)})={brief(evaluation)}")
         ok, out = safe_call(r, d, 2, majority_baseline, train, evaluation)
         if not ok:
-            return note_raised(r, d, case)
+            return note_raised(r, d, inputs)
         label, acc = _pair(out)
         want_label, want_acc = _majority(train, evaluation)
         if label != want_label or acc is None or abs(acc - want_acc) > 1e-4:   # float32 arithmetic is right too
             good = False
-            detail = hidden_detail(lambda: f"train (n={len(train)}, tie {a}/{b} at {top} each)={brief(train)}, "
-                                   f"evaluation (n={len(evaluation)})={brief(evaluation)}; returned {brief(out)}; "
-                                   f"expected ({want_label}, {brief(want_acc)})")
+            detail = hidden_detail(lambda: f"{inputs()}; returned {brief(out)}; expected ({want_label}, "
+                                   f"{brief(want_acc)})")
             break
     r.add(d, good, 2, "wrong on hidden tied cases: the most common training label, the smaller id on a tie, "
           "and its accuracy in percent on the evaluation labels", detail=detail)
@@ -185,13 +184,13 @@ def check_sentences_needed(r, sentences_needed):
             points = 100 * k / n  # exact: no rounding up (the float may sit a hair above k)
         want = _sentences_needed(points, n)
         # points in full (repr): whether it sits a hair above k sentences is the case
-        case = hidden_detail(lambda: f"sentences_needed({points!r}, {n})")
+        inputs = (lambda: f"sentences_needed({points!r}, {n})")
         ok, out = safe_call(r, d, 2, sentences_needed, points, n)
         if not ok:
-            return note_raised(r, d, case)
+            return note_raised(r, d, inputs)
         if _whole(out) != want:
             good = False
-            detail = hidden_detail(lambda: f"sentences_needed({points!r}, {n}); returned {brief(out)}; expected {want}")
+            detail = hidden_detail(lambda: f"{inputs()}; returned {brief(out)}; expected {want}")
             break
     r.add(d, good, 2, "wrong on hidden cases: the smallest whole number of sentences whose share of n is at "
           "least `points` (math.ceil, minding exact counts)", detail=detail)

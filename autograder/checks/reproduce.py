@@ -97,10 +97,10 @@ def check_evaluate_in_batches(r, evaluate_in_batches):
     for _ in range(2):
         n, bs = int(srng.integers(3, 25)), int(srng.integers(1, 8))
         sentences = [" ".join(srng.choice(_WORDS, size=int(srng.integers(0, 12))).tolist()) for _ in range(n)]
-        case = hidden_detail(lambda: f"n={n}, batch_size={bs}, sentences={brief(sentences, 6)}")
+        inputs = (lambda: f"n={n}, batch_size={bs}, sentences={brief(sentences, 6)}")
         res = _batches(r, d, 1, evaluate_in_batches, sentences, bs)
         if res is None:
-            return note_raised(r, d, case)
+            return note_raised(r, d, inputs)
         rows, calls = res
         flat = [len(s) for s in sum(calls, [])]
         if (rows is None or not np.allclose(rows, _expected(sentences)) or not calls
@@ -108,12 +108,12 @@ def check_evaluate_in_batches(r, evaluate_in_batches):
             good = False
             def wrong():
                 rows_ok = rows is not None and np.allclose(rows, _expected(sentences))
-                return (f"n={n}, batch_size={bs}; rows " + (
+                return ("rows " + (
                     "right" if rows_ok else "unreadable (not n x 2 numbers)" if rows is None else
                     f"{brief(np.round(rows, 2), 3)}, expected {brief(np.round(_expected(sentences), 2), 3)}")
                     + f"; batch sizes {brief([len(c) for c in calls])} (expected {math.ceil(n / bs)} of <= {bs})"
                     + f"; lengths fed {brief(flat)}" + ("" if flat == sorted(flat) else " (not shortest first)")
-                    + f"; sentences={brief(sentences, 5)}")
+                    + f"; {inputs()}")
 
             detail = hidden_detail(wrong)
             break
@@ -180,17 +180,17 @@ def check_accuracy_with_interval(r, accuracy_with_interval):
         p = y.copy()
         wrong = srng.choice(n, size=n - k, replace=False)
         p[wrong] = 1 - p[wrong]
-        case = hidden_detail(lambda: f"{k}/{n} correct: predictions={brief(p)}, labels={brief(y)}")
+        inputs = (lambda: f"{k}/{n} correct: predictions={brief(p)}, labels={brief(y)}")
         ok, out = safe_call(r, d, 1.5, accuracy_with_interval, p, y)
         if not ok:
-            return note_raised(r, d, case)
+            return note_raised(r, d, inputs)
         t = _triple(out)
         wl, wh = _wilson(k, n)
         if (t is None or not close(t[0], 100 * k / n) or not close(t[1], wl, 0.01) or not close(t[2], wh, 0.01)
                 or not (-1e-9 <= t[1] <= t[0] + 1e-9 <= t[2] + 2e-9 <= 100 + 3e-9)):
             good = False
-            detail = hidden_detail(lambda: f"{k}/{n} correct; returned {brief(out)}; expected "
-                                   f"{brief((100 * k / n, wl, wh))}; predictions={brief(p)}, labels={brief(y)}")
+            detail = hidden_detail(lambda: f"{inputs()}; returned {brief(out)}; "
+                                   f"expected {brief((100 * k / n, wl, wh))}")
             break
     r.add(d, good, 1.5, "wrong on hidden predictions (including 0% and 100%): clip the interval to [0, 100]",
           detail=detail)
@@ -279,12 +279,13 @@ def check_abstain(r, abstain, coverage_at_accuracy):
         # the target may equal an accuracy exactly (k/16 is exact in binary): >= decides, as in the visible case
         target = float(np.round(srng.uniform(50, 95), 1)) + 0.05
         threshold = float(p.max(axis=1)[int(srng.integers(len(p)))])   # a confidence that occurs: "at least" decides
-        case = hidden_detail(lambda: f"n={len(p)}, threshold={threshold!r}, target={brief(target)}; "
+        inputs = (lambda: f"n={len(p)}, threshold={threshold!r}, target={brief(target)}; "
                              f"probs={brief(p, 5)}, labels={brief(y)}")
         ok, out = safe_call(r, d, 2, abstain, p, threshold)
         ok2, out2 = safe_call(r, d, 2, coverage_at_accuracy, p, y, target) if ok else (False, None)
         if not (ok and ok2):
-            return note_raised(r, d, ("abstain raised: " if not ok else "coverage_at_accuracy raised: ") + case)
+            which = "abstain" if not ok else "coverage_at_accuracy"
+            return note_raised(r, d, lambda: f"{which} raised: {inputs()}")
         if _answers(out, len(p)) != _abstain(p, threshold) or not matches(out2, *_coverage_at(p, y, target)):
             good = False
             if _answers(out, len(p)) != _abstain(p, threshold):
@@ -293,6 +294,6 @@ def check_abstain(r, abstain, coverage_at_accuracy):
             else:
                 wrong = (f"coverage_at_accuracy(probs, labels, {brief(target)}) returned {brief(out2)}; expected "
                          f"{brief(_coverage_at(p, y, target))}")
-            detail = hidden_detail(lambda: f"n={len(p)}: {wrong}; probs={brief(p, 4)}, labels={brief(y)}")
+            detail = hidden_detail(lambda: f"{wrong}; {inputs()}")   # what came back first: the inputs are long
             break
     r.add(d, good, 2, "wrong on hidden probabilities and targets", detail=detail)
